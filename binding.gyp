@@ -1,0 +1,53 @@
+{
+  # One native build. The addon is compiled for baseline x86-64 (or the target
+  # architecture); only the per-ISA kernel libraries get wider instruction-set
+  # flags, and dispatch.cpp calls them only when the CPU has those instructions.
+  # Never add -march=native here: prebuilt binaries must run on any x86-64 CPU.
+  "variables": {
+    "fa_common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+  },
+  "targets": [
+    {
+      "target_name": "fused_attention",
+      "sources": [
+        "native/binding.cc",
+        "native/attention.cpp",
+        "native/dispatch.cpp",
+        "native/thread_pool.cpp",
+        "native/kernel_scalar.cpp"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["<@(fa_common_cflags)", "-fexceptions"],
+      "libraries": ["-pthread"],
+      "conditions": [
+        ["target_arch=='x64'", {
+          "defines": ["FA_X86_KERNELS"],
+          "dependencies": ["fa_kernel_avx2", "fa_kernel_avx512"]
+        }]
+      ]
+    }
+  ],
+  "conditions": [
+    ["target_arch=='x64'", {
+      "targets": [
+        {
+          "target_name": "fa_kernel_avx2",
+          "type": "static_library",
+          "sources": ["native/kernel_avx2.cpp"],
+          "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
+          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mno-avx256-split-unaligned-load", "-mno-avx256-split-unaligned-store"]
+        },
+        {
+          "target_name": "fa_kernel_avx512",
+          "type": "static_library",
+          "sources": ["native/kernel_avx512.cpp"],
+          "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
+          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized"]
+        }
+      ]
+    }]
+  ]
+}

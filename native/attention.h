@@ -1,0 +1,61 @@
+// Plain description of one attention call, shared by the binding, the planner
+// and the per-ISA kernels. No Node.js or N-API types below binding.cc.
+//
+//   out[b,h,i,:] = softmax_j(scale * q[b,h,i,:]·k[b,hk,j,:] + mask[b,h,i,j]) · v[b,hk,j,:]
+//   hk = h / (H / Hkv); causal (bottom-right): key j is visible iff j <= i + Lk - Lq.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fa {
+
+struct AttentionParams {
+  const float* q = nullptr;   // element (b,h,i,d) at b*qStrideB + h*qStrideH + i*qStrideL + d
+  const float* k = nullptr;   // element (b,hk,j,d) likewise with kStride*
+  const float* v = nullptr;   // element (b,hk,j,e) likewise with vStride*
+  float* out = nullptr;       // element (b,h,i,e) likewise with oStride*
+  const float* mask = nullptr;  // additive; element (b,h,i,j) at b*maskStrideB + h*maskStrideH + i*maskStrideQ + j
+
+  int64_t B = 0, H = 0, Hkv = 0, Lq = 0, Lk = 0, D = 0, Dv = 0;
+  int64_t qStrideB = 0, qStrideH = 0, qStrideL = 0;
+  int64_t kStrideB = 0, kStrideH = 0, kStrideL = 0;
+  int64_t vStrideB = 0, vStrideH = 0, vStrideL = 0;
+  int64_t oStrideB = 0, oStrideH = 0, oStrideL = 0;
+  int64_t maskStrideB = 0, maskStrideH = 0, maskStrideQ = 0;  // 0 = broadcast
+
+  float scale = 1.0f;
+  bool causal = false;
+};
+
+// Fills the strides of a contiguous [B,H,L,D] layout for every tensor.
+void set_contiguous_strides(AttentionParams& p);
+
+// How a call is cut into work items; chosen once per call by the planner.
+struct KernelPlan {
+  int64_t blockQ = 0;       // query rows per work item
+  int64_t blockK = 0;       // keys per packed K block (multiple of 64)
+  int64_t numQBlocks = 0;   // ceil(Lq / blockQ)
+  int64_t numItems = 0;     // B * H * numQBlocks
+  size_t scratchFloats = 0; // per participating thread
+  int threads = 1;          // threads that take part (caller included)
+};
+
+// One ISA's compiled kernel (kernel_<isa>.cpp); chosen at run time by dispatch.
+struct IsaKernel {
+  const char* name;
+  int lanes;
+  int rowsPerPanel;
+  // Scratch floats one thread needs for the given plan.
+  size_t (*scratch_floats)(const AttentionParams&, const KernelPlan&);
+  // Computes work item `item` (one (b, h, query block)) into p.out.
+  void (*run_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch);
+};
+
+// Runs the whole call on the current ISA and thread pool. Never throws except
+// std::bad_alloc when scratch cannot be grown.
+void attention_forward(const AttentionParams& p);
+
+// The plan attention_forward would use (exposed for tests and explain()).
+KernelPlan plan_attention(const AttentionParams& p, const IsaKernel& kernel, int maxThreads);
+
+}  // namespace fa

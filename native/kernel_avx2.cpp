@@ -1,0 +1,12 @@
+// The fused kernel compiled for avx2. binding.gyp gives this file its own
+// target flags; everything it defines lives in fa::isa_avx2.
+#include <math.h>
+#include "attention.h"
+#include "simd_avx2.h"
+
+#define SIMD_MAX_ROWS 6
+namespace fa {
+namespace isa_avx2 {
+#include "flash_kernel.inl"
+}  // namespace isa_avx2
+}  // namespace fa

@@ -1,0 +1,12 @@
+// The fused kernel compiled for scalar. binding.gyp gives this file its own
+// target flags; everything it defines lives in fa::isa_scalar.
+#include <math.h>
+#include "attention.h"
+#include "simd_scalar.h"
+
+#define SIMD_MAX_ROWS 4
+namespace fa {
+namespace isa_scalar {
+#include "flash_kernel.inl"
+}  // namespace isa_scalar
+}  // namespace fa

@@ -1,0 +1,63 @@
+// SIMD vocabulary for AVX2 + FMA (8 fp32 lanes). Same names as simd_avx512.h.
+// Only included by kernel_avx2.cpp, which is compiled with -mavx2 -mfma.
+#pragma once
+#include <immintrin.h>
+#include <cstdint>
+
+namespace simd {
+
+using vec = __m256;
+constexpr int W = 8;
+constexpr int kRows = 6;        // 6 x 2 = 12 ymm accumulators of 16
+constexpr int kKeyVecs = 2;     // 16 keys per Q·Kᵀ strip
+constexpr int kOutVecs = 2;
+constexpr const char* kName = "avx2";
+
+static inline vec zero() { return _mm256_setzero_ps(); }
+static inline vec set1(float x) { return _mm256_set1_ps(x); }
+static inline vec load(const float* p) { return _mm256_load_ps(p); }
+static inline vec loadu(const float* p) { return _mm256_loadu_ps(p); }
+static inline void store(float* p, vec v) { _mm256_store_ps(p, v); }
+static inline void storeu(float* p, vec v) { _mm256_storeu_ps(p, v); }
+static inline __m256i tail_mask(int n) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+}
+static inline vec load_partial(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }
+static inline void store_partial(float* p, vec v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
+static inline vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+static inline vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
+static inline vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+static inline vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vec max(vec a, vec b) { return _mm256_max_ps(a, b); }
+static inline float reduce_sum(vec v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+static inline float reduce_max(vec v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 2^x for x <= 0, exactly 0 below -126 (see simd_avx512.h).
+static inline vec exp2_nonpos(vec x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-127.0f));
+  const vec n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const vec f = _mm256_sub_ps(x, n);
+  vec p = _mm256_set1_ps(1.5252733804059841e-05f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.5403530393381609e-04f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-03f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-03f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-02f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+}  // namespace simd

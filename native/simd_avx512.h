@@ -1,0 +1,56 @@
+// SIMD vocabulary for AVX-512F (16 fp32 lanes). Same names as simd_avx2.h and
+// simd_scalar.h so the kernel (flash_kernel.inl) is written once.
+// Only included by kernel_avx512.cpp, which is compiled with AVX-512 flags.
+#pragma once
+#include <immintrin.h>
+#include <cstdint>
+
+namespace simd {
+
+using vec = __m512;
+constexpr int W = 16;           // fp32 lanes per vector
+constexpr int kRows = 6;        // query rows per micro-panel (6 x 4 = 24 zmm accumulators)
+constexpr int kKeyVecs = 4;     // vectors of keys per Q·Kᵀ strip (64 keys)
+constexpr int kOutVecs = 4;     // vectors of Dv per P·V chunk
+constexpr const char* kName = "avx512";
+
+static inline vec zero() { return _mm512_setzero_ps(); }
+static inline vec set1(float x) { return _mm512_set1_ps(x); }
+static inline vec load(const float* p) { return _mm512_load_ps(p); }     // 64-byte aligned
+static inline vec loadu(const float* p) { return _mm512_loadu_ps(p); }
+static inline void store(float* p, vec v) { _mm512_store_ps(p, v); }
+static inline void storeu(float* p, vec v) { _mm512_storeu_ps(p, v); }
+static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1u); }
+// Loads n < W floats, zero in the other lanes; never touches memory past p[n-1].
+static inline vec load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
+static inline void store_partial(float* p, vec v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+static inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+static inline vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
+static inline vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+static inline vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }  // a*b + c
+static inline vec max(vec a, vec b) { return _mm512_max_ps(a, b); }
+static inline float reduce_sum(vec v) { return _mm512_reduce_add_ps(v); }
+static inline float reduce_max(vec v) { return _mm512_reduce_max_ps(v); }
+
+// 2^x for x <= 0: x = n + f, f in [-0.5, 0.5], 2^f by a degree-7 polynomial
+// (relative error ~1e-8 before rounding), 2^n built in the exponent field.
+// Below -126 (and for -inf) the result is exactly 0: no denormals in P.
+static inline vec exp2_nonpos(vec x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));  // also maps -inf and NaN to -127
+  const vec n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const vec f = _mm512_sub_ps(x, n);
+  vec p = _mm512_set1_ps(1.5252733804059841e-05f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.5403530393381609e-04f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-03f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-03f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-02f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-01f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-01f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  // n in [-127, 0]: biased exponent n + 127 in [0, 127]; 0 gives +0.0.
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  const vec scale = _mm512_castsi512_ps(bits);
+  return _mm512_mul_ps(p, scale);
+}
+
+}  // namespace simd

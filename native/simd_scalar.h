@@ -1,0 +1,34 @@
+// Scalar "SIMD" vocabulary (1 lane): the portable reference path, and the one
+// arm64 and older x86-64 CPUs run. Same names as simd_avx512.h.
+#pragma once
+#include <math.h>
+#include <cstdint>
+
+namespace simd {
+
+using vec = float;
+constexpr int W = 1;
+constexpr int kRows = 4;
+constexpr int kKeyVecs = 8;     // 8 keys per strip, unrolled for the compiler
+constexpr int kOutVecs = 8;
+constexpr const char* kName = "scalar";
+
+static inline vec zero() { return 0.0f; }
+static inline vec set1(float x) { return x; }
+static inline vec load(const float* p) { return *p; }
+static inline vec loadu(const float* p) { return *p; }
+static inline void store(float* p, vec v) { *p = v; }
+static inline void storeu(float* p, vec v) { *p = v; }
+static inline vec load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
+static inline void store_partial(float* p, vec v, int n) { if (n > 0) *p = v; }
+static inline vec add(vec a, vec b) { return a + b; }
+static inline vec sub(vec a, vec b) { return a - b; }
+static inline vec mul(vec a, vec b) { return a * b; }
+static inline vec fma(vec a, vec b, vec c) { return a * b + c; }
+static inline vec max(vec a, vec b) { return a > b ? a : b; }
+static inline float reduce_sum(vec v) { return v; }
+static inline float reduce_max(vec v) { return v; }
+// 2^x for x <= 0, exactly 0 below -126 (and for -inf), like the vector paths.
+static inline vec exp2_nonpos(vec x) { return x < -126.0f ? 0.0f : exp2f(x); }
+
+}  // namespace simd
