@@ -1,0 +1,3 @@
+export { attention, attentionAsync } from './attention';
+export { backend, setThreads } from './backend';
+export type { AttentionOptions, BackendInfo, Tensor } from './types';

@@ -1,0 +1,191 @@
+/**
+ * Cross-check of the native kernel, on every ISA this CPU supports and with 1
+ * and 2 threads, against the float64 oracle and the pure-TS fallback.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { attention, attentionAsync } from '../lib/index';
+import { nativeAddon } from '../lib/backend';
+import { attention_forward } from '../lib/js/attention';
+import { resolveAttention } from '../lib/options';
+import type { AttentionOptions, Tensor } from '../lib/types';
+import { randn, referenceAttention, relFrobenius } from './reference';
+
+const addon = nativeAddon();
+const TOL = 1e-5;
+
+interface Case {
+  name: string;
+  B: number; H: number; Hkv: number; Lq: number; Lk: number; D: number; Dv: number;
+  causal?: boolean;
+  scale?: number;
+  mask?: 'none' | 'full' | 'broadcast' | 'holes' | 'rowOff';
+  amplitude?: number;
+}
+
+function tensor(shape: number[], seed: number, amplitude = 1): Tensor {
+  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
+  if (amplitude !== 1) for (let i = 0; i < data.length; i++) data[i] *= amplitude;
+  return { data, shape };
+}
+
+/** A mask of the requested kind; 'rowOff' masks every key of query rows 0 and 2. */
+function makeMask(c: Case): Tensor | null {
+  const kind = c.mask ?? 'none';
+  if (kind === 'none') return null;
+  if (kind === 'broadcast') {
+    // [B, 1, 1, Lk]: a key-padding style mask hiding the last third of the keys
+    const m = new Float32Array(c.B * c.Lk);
+    for (let b = 0; b < c.B; b++) for (let j = 0; j < c.Lk; j++) m[b * c.Lk + j] = j >= Math.ceil((2 * c.Lk) / 3) && j > 0 ? -Infinity : 0.25 * b;
+    return { data: m, shape: [c.B, 1, 1, c.Lk] };
+  }
+  const m = randn(c.Lq * c.Lk, 99);
+  if (kind === 'holes') for (let i = 0; i < m.length; i += 3) m[i] = -Infinity;
+  if (kind === 'rowOff') for (const i of [0, 2]) if (i < c.Lq) m.fill(-Infinity, i * c.Lk, (i + 1) * c.Lk);
+  return { data: m, shape: [c.Lq, c.Lk] };
+}
+
+function buildCases(): Case[] {
+  const cases: Case[] = [];
+  // L x D grid, self-attention
+  for (const L of [1, 3, 17, 128, 129, 513]) {
+    for (const D of [1, 7, 16, 64, 80, 128, 256]) {
+      if (L === 513 && D !== 64 && D !== 256) continue; // keep the suite fast: big L on two head sizes
+      cases.push({ name: `L=${L} D=${D}`, B: 1, H: 2, Hkv: 2, Lq: L, Lk: L, D, Dv: D });
+    }
+  }
+  cases.push(
+    { name: 'Dv != D', B: 2, H: 3, Hkv: 3, Lq: 33, Lk: 40, D: 16, Dv: 24 },
+    { name: 'Dv = 1, D = 80', B: 1, H: 2, Hkv: 2, Lq: 20, Lk: 70, D: 80, Dv: 1 },
+    { name: 'Lq < Lk causal', B: 1, H: 2, Hkv: 2, Lq: 17, Lk: 130, D: 32, Dv: 32, causal: true },
+    { name: 'Lq > Lk causal (first rows see nothing)', B: 1, H: 2, Hkv: 2, Lq: 129, Lk: 17, D: 32, Dv: 40, causal: true },
+    { name: 'Lq < Lk', B: 2, H: 1, Hkv: 1, Lq: 3, Lk: 513, D: 64, Dv: 64 },
+    { name: 'Lq > Lk', B: 1, H: 2, Hkv: 2, Lq: 300, Lk: 5, D: 7, Dv: 7 },
+    { name: 'causal square 513', B: 1, H: 2, Hkv: 2, Lq: 513, Lk: 513, D: 64, Dv: 64, causal: true },
+    { name: 'causal square 129, D=128', B: 2, H: 1, Hkv: 1, Lq: 129, Lk: 129, D: 128, Dv: 128, causal: true },
+    { name: 'mask with -Infinity holes', B: 1, H: 2, Hkv: 2, Lq: 65, Lk: 129, D: 64, Dv: 64, mask: 'holes' },
+    { name: 'mask + causal', B: 1, H: 2, Hkv: 2, Lq: 129, Lk: 129, D: 16, Dv: 16, mask: 'full', causal: true },
+    { name: 'broadcast key-padding mask [B,1,1,Lk]', B: 2, H: 3, Hkv: 3, Lq: 50, Lk: 70, D: 64, Dv: 64, mask: 'broadcast' },
+    { name: 'fully masked rows', B: 1, H: 2, Hkv: 2, Lq: 5, Lk: 140, D: 16, Dv: 16, mask: 'rowOff' },
+    { name: 'custom scale', B: 1, H: 2, Hkv: 2, Lq: 64, Lk: 64, D: 64, Dv: 64, scale: 0.37 },
+    { name: 'inputs x100 (softmax stability)', B: 1, H: 2, Hkv: 2, Lq: 128, Lk: 128, D: 64, Dv: 64, amplitude: 100 },
+    { name: 'GQA H=8 Hkv=2', B: 2, H: 8, Hkv: 2, Lq: 40, Lk: 90, D: 64, Dv: 64, causal: true },
+    { name: 'MQA H=4 Hkv=1', B: 1, H: 4, Hkv: 1, Lq: 1, Lk: 300, D: 128, Dv: 128 },
+  );
+  return cases;
+}
+
+function inputs(c: Case): { q: Tensor; k: Tensor; v: Tensor; opts: AttentionOptions } {
+  const amp = c.amplitude ?? 1;
+  const q = tensor([c.B, c.H, c.Lq, c.D], 1, amp);
+  const k = tensor([c.B, c.Hkv, c.Lk, c.D], 2, amp);
+  const v = tensor([c.B, c.Hkv, c.Lk, c.Dv], 3);
+  const opts: AttentionOptions = { causal: c.causal ?? false, mask: makeMask(c) };
+  if (c.scale !== undefined) opts.scale = c.scale;
+  return { q, k, v, opts };
+}
+
+const cases = buildCases();
+const isas = addon ? addon.info().supportedIsas : [];
+const initialIsa = addon?.info().isa;
+const initialThreads = addon?.info().threads;
+afterAll(() => {
+  if (addon && initialIsa) addon.setIsa(initialIsa);
+  if (addon && initialThreads) addon.setThreads(initialThreads);
+});
+
+describe.runIf(addon !== null)('native kernel vs float64 reference and TS fallback', () => {
+  for (const isa of isas) {
+    for (const threads of [1, 2]) {
+      describe(`${isa}, ${threads} thread(s)`, () => {
+        for (const c of cases) {
+          it(c.name, () => {
+            addon!.setIsa(isa);
+            addon!.setThreads(threads);
+            const { q, k, v, opts } = inputs(c);
+            const got = attention(q, k, v, opts);
+            expect(got.shape).toEqual([c.B, c.H, c.Lq, c.Dv]);
+            expect(got.data.some(Number.isNaN)).toBe(false);
+            const ref = referenceAttention(q, k, v, opts);
+            expect(relFrobenius(got.data, ref)).toBeLessThanOrEqual(TOL);
+
+            const js = resolveAttention(q, k, v, opts);
+            attention_forward(js);
+            expect(relFrobenius(got.data, js.out)).toBeLessThanOrEqual(TOL);
+
+            if (c.mask === 'rowOff' || (c.causal && c.Lq > c.Lk)) {
+              // rows that see no key are exact zeros
+              const dead = c.mask === 'rowOff' ? [0, 2] : Array.from({ length: c.Lq - c.Lk }, (_, i) => i);
+              for (let bh = 0; bh < c.B * c.H; bh++)
+                for (const i of dead)
+                  for (let e = 0; e < c.Dv; e++) expect(got.data[(bh * c.Lq + i) * c.Dv + e]).toBe(0);
+            }
+          });
+        }
+      });
+    }
+  }
+
+  it('1 and 2 threads give bit-identical results', () => {
+    const c = cases.find((x) => x.name === 'causal square 513')!;
+    const { q, k, v, opts } = inputs(c);
+    addon!.setThreads(1);
+    const one = attention(q, k, v, opts).data;
+    addon!.setThreads(2);
+    const two = attention(q, k, v, opts).data;
+    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('attentionAsync equals attention on every ISA', async () => {
+    for (const isa of isas) {
+      addon!.setIsa(isa);
+      for (const c of cases.filter((x) => x.Lq * x.Lk >= 128 * 128).slice(0, 4)) {
+        const { q, k, v, opts } = inputs(c);
+        const sync = attention(q, k, v, opts).data;
+        const async = (await attentionAsync(q, k, v, opts)).data;
+        expect(Buffer.from(async.buffer).equals(Buffer.from(sync.buffer))).toBe(true);
+      }
+    }
+  });
+
+  it('many concurrent attentionAsync calls all resolve to the sync result', async () => {
+    const c = cases.find((x) => x.name === 'GQA H=8 Hkv=2')!;
+    const { q, k, v, opts } = inputs(c);
+    const sync = attention(q, k, v, opts).data;
+    const results = await Promise.all(Array.from({ length: 64 }, () => attentionAsync(q, k, v, opts)));
+    for (const r of results) expect(Buffer.from(r.data.buffer).equals(Buffer.from(sync.buffer))).toBe(true);
+  });
+});
+
+describe.runIf(addon !== null)('native binding guards (bypassing the TS checks)', () => {
+  const base = () => {
+    const q = new Float32Array(2 * 4 * 8);
+    return {
+      q, k: q.slice(), v: q.slice(), out: new Float32Array(2 * 4 * 8), mask: null as Float32Array | null,
+      B: 1, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, scale: 1, causal: false,
+    };
+  };
+  it('rejects a wrong typed-array kind', () => {
+    expect(() => addon!.attention({ ...base(), k: new Float64Array(64) as unknown as Float32Array })).toThrow(
+      new TypeError('fused-attention (native): expected k to be a Float32Array'),
+    );
+  });
+  it('rejects lengths that do not match the dims', () => {
+    expect(() => addon!.attention({ ...base(), Lk: 5 })).toThrow(
+      new RangeError('fused-attention (native): expected k to hold 80 elements but it holds 64'),
+    );
+  });
+  it('rejects dims whose product overflows int64', () => {
+    expect(() => addon!.attention({ ...base(), B: 2 ** 40, H: 2 ** 40, Hkv: 2 ** 40 })).toThrow(
+      new RangeError('fused-attention (native): q element count overflows'),
+    );
+  });
+  it('rejects a mask too short for its strides', () => {
+    expect(() => addon!.attention({ ...base(), mask: new Float32Array(15), maskStrideQ: 4 })).toThrow(
+      new RangeError('fused-attention (native): expected mask to hold at least 16 elements but it holds 15'),
+    );
+  });
+  it('rejects non-integer dims and a bad scale', () => {
+    expect(() => addon!.attention({ ...base(), D: 8.5 })).toThrow(RangeError);
+    expect(() => addon!.attention({ ...base(), scale: Number.NaN })).toThrow(RangeError);
+  });
+});
