@@ -14,6 +14,7 @@
         "native/attention.cpp",
         "native/dispatch.cpp",
         "native/thread_pool.cpp",
+        "native/job_queue.cpp",
         "native/kernel_scalar.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -45,7 +46,7 @@
           "type": "static_library",
           "sources": ["native/kernel_avx512.cpp"],
           "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
-          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized"]
+          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
         }
       ]
     }]

@@ -1,19 +1,33 @@
 /**
  * The typed interface of the compiled addon (native/binding.cc). Everything
  * passed here has already been validated by lib/validate.ts; the binding only
- * re-checks what protects memory (array kinds, lengths vs dims, overflow).
+ * re-checks what protects memory (array kinds, extents vs dims and strides,
+ * overflow).
  */
 
 export type NativeIsa = 'avx512' | 'avx2' | 'scalar';
 
-/** One fully resolved attention call. Tensors are in [B, H, L, D] layout. */
+/**
+ * One fully resolved attention call. Element (b, h, i, d) of q is read at
+ * `b*qStrideB + h*qStrideH + i*qStrideL + d` (the last dim is contiguous);
+ * likewise k and v with kv head hk = floor(h / (H / Hkv)), and out.
+ *
+ * Key j is visible to query row i iff all of:
+ *   windowLeft  < 0 or j >= i + alignOffset - windowLeft
+ *   windowRight < 0 or j <= i + alignOffset + windowRight   (causal: windowRight = 0)
+ *   keyLengths  == null or j < keyLengths[b]
+ *   keyPadding  == null or keyPadding[b*Lk + j] != 0
+ *   boolMask    == null or boolMask[b*boolMaskStrideB + h*boolMaskStrideH + i*boolMaskStrideQ + j] != 0
+ * Score = softcap ? softcap*tanh(s/softcap) : s, s = scale*q·k; then
+ *   + mask[b*maskStrideB + h*maskStrideH + i*maskStrideQ + j]
+ *   - alibiSlopes[h] * |i + alignOffset - j|.
+ * A row with no visible key gives zeros in out, -Infinity in lse, zeros in weights.
+ */
 export interface NativeAttentionArgs {
-  q: Float32Array; // [B, H, Lq, D]
-  k: Float32Array; // [B, Hkv, Lk, D]
-  v: Float32Array; // [B, Hkv, Lk, Dv]
-  out: Float32Array; // [B, H, Lq, Dv]
-  /** Additive mask, last dim contiguous of length Lk; null for none. */
-  mask: Float32Array | null;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  out: Float32Array;
   B: number;
   H: number;
   Hkv: number;
@@ -21,12 +35,59 @@ export interface NativeAttentionArgs {
   Lk: number;
   D: number;
   Dv: number;
-  /** Element strides of the mask over b, h and the query row (0 = broadcast). */
+  qStrideB: number;
+  qStrideH: number;
+  qStrideL: number;
+  kStrideB: number;
+  kStrideH: number;
+  kStrideL: number;
+  vStrideB: number;
+  vStrideH: number;
+  vStrideL: number;
+  oStrideB: number;
+  oStrideH: number;
+  oStrideL: number;
+  /** Additive float mask (natural-log units), last dim contiguous of length Lk; null for none. */
+  mask: Float32Array | null;
   maskStrideB: number;
   maskStrideH: number;
   maskStrideQ: number;
+  /** Boolean mask, 1 = may attend; null for none. */
+  boolMask: Uint8Array | null;
+  boolMaskStrideB: number;
+  boolMaskStrideH: number;
+  boolMaskStrideQ: number;
+  /** [B, Lk], 1 = real token; null for none. */
+  keyPadding: Uint8Array | null;
+  /** [B], each in [0, Lk]; null for none. */
+  keyLengths: Int32Array | null;
   scale: number;
-  causal: boolean;
+  /** Query i is aligned with key i + alignOffset: Lk - Lq (bottom-right) or 0 (top-left). */
+  alignOffset: number;
+  /** Keys before i + alignOffset - windowLeft are hidden; -1 = unbounded. */
+  windowLeft: number;
+  /** Keys after i + alignOffset + windowRight are hidden; -1 = unbounded; causal = 0. */
+  windowRight: number;
+  /** [H] ALiBi slopes; null for none. */
+  alibiSlopes: Float32Array | null;
+  /** > 0 enables soft-capping of the scaled scores; 0 = off. */
+  softcap: number;
+  /** Output [B, H, Lq] contiguous: natural-log log-sum-exp of each row's scores; null = not wanted. */
+  lse: Float32Array | null;
+  /** Output [B, H, Lq, Lk] contiguous: the softmax weights (slow path); null = not wanted. */
+  weights: Float32Array | null;
+}
+
+/** What a call would do, without computing (explain()). */
+export interface NativePlan {
+  path: 'tiled' | 'decode-split-k';
+  isa: NativeIsa;
+  blockQ: number;
+  blockK: number;
+  threads: number;
+  workItems: number;
+  /** Bytes of per-thread scratch, all participating threads together. */
+  scratchBytes: number;
 }
 
 export interface NativeInfo {
@@ -40,8 +101,16 @@ export interface NativeInfo {
 
 export interface NativeAddon {
   attention(args: NativeAttentionArgs): void;
-  /** Runs off the event loop; resolves when `args.out` is written. */
-  attentionAsync(args: NativeAttentionArgs): Promise<void>;
+  /**
+   * Runs on the package's own dispatcher thread (never libuv's pool); resolves
+   * when `args.out` (and lse/weights) are written. Setting `cancelFlag[0]` to a
+   * nonzero value stops the call at the next work-item boundary (or before it
+   * starts) and rejects with an Error named 'AbortError'. Rejects with a
+   * RangeError when 10,000 calls are already pending process-wide.
+   */
+  attentionAsync(args: NativeAttentionArgs, cancelFlag?: Int32Array): Promise<void>;
+  /** The plan attention(args) would run; args' buffers are checked but not read. */
+  plan(args: NativeAttentionArgs): NativePlan;
   info(): NativeInfo;
   setThreads(n: number): void;
   /** Internal (tests, benchmark): force an ISA this CPU supports. */

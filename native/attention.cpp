@@ -1,6 +1,8 @@
 // attention_forward: plans one call, hands its work items to the thread pool,
 // and gives each participating thread its own scratch.
 #include <atomic>
+#include <cmath>
+#include <memory>
 #include <cstdlib>
 #include <new>
 
@@ -52,6 +54,7 @@ struct Job {
   const AttentionParams* params;
   const KernelPlan* plan;
   const IsaKernel* kernel;
+  float* partials;  // decode path: numItems x (2 + Dv) floats
   std::atomic<int64_t> next{0};
   std::atomic<bool> failed{false};
 };
@@ -67,11 +70,66 @@ void run_worker(void* ctx, int /*worker*/) {
     job.failed.store(true);
     return;
   }
+  const bool decode = job.plan->path == KernelPath::DecodeSplitK;
+  const int64_t stride = 2 + job.params->Dv;
   for (;;) {
+    if (is_cancelled(*job.params)) break;
     const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
     if (item >= job.plan->numItems) break;
-    job.kernel->run_item(*job.params, *job.plan, item, scratch);
+    if (decode)
+      job.kernel->run_split(*job.params, *job.plan, item, scratch, job.partials + item * stride);
+    else
+      job.kernel->run_item(*job.params, *job.plan, item, scratch);
   }
+}
+
+// Log-sum-exp merge of the decode splits of every (b, h):
+//   M = max m_s,  l = sum 2^(m_s - M) l_s,  out = sum 2^(m_s - M) acc_s / l.
+// Splits that saw no key (l_s = 0) are skipped, so -inf - -inf never happens.
+void merge_splits(const AttentionParams& p, const KernelPlan& plan, const float* partials) {
+  const int64_t stride = 2 + p.Dv;
+  for (int64_t bh = 0; bh < p.B * p.H; ++bh) {
+    const int64_t b = bh / p.H, h = bh % p.H;
+    const float* first = partials + bh * plan.numSplits * stride;
+    float m = -__builtin_inff();
+    for (int64_t s = 0; s < plan.numSplits; ++s)
+      if (first[s * stride + 1] > 0.0f && first[s * stride] > m) m = first[s * stride];
+    float* out = p.out + b * p.oStrideB + h * p.oStrideH;
+    for (int64_t c = 0; c < p.Dv; ++c) out[c] = 0.0f;
+    float l = 0.0f;
+    for (int64_t s = 0; s < plan.numSplits; ++s) {
+      const float* part = first + s * stride;
+      if (!(part[1] > 0.0f)) continue;
+      const float w = std::exp2(part[0] - m);
+      l += w * part[1];
+      for (int64_t c = 0; c < p.Dv; ++c) out[c] += w * part[2 + c];
+    }
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (int64_t c = 0; c < p.Dv; ++c) out[c] *= inv;
+    if (p.lse) p.lse[bh] = l > 0.0f ? (m + std::log2(l)) * 0.6931471805599453f : -__builtin_inff();
+  }
+}
+
+bool all_finite(const float* x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i) acc += x[i] * 0.0f;  // NaN or Inf makes it NaN
+  return acc == 0.0f;
+}
+
+// Whether some V row in reach holds NaN/Inf while keys are hidden row by row
+// inside the key loops (boolean mask, key padding, or window/causal edges with
+// several query rows): then P·V must skip zero weights (see pv_row_guarded).
+// Scanning V costs one read of V, far below the call's own work when Lq > 1.
+bool needs_value_guard(const AttentionParams& p) {
+  const bool rowWise = p.boolMask || p.keyPadding || (p.Lq > 1 && (p.windowLeft >= 0 || p.windowRight >= 0));
+  if (!rowWise) return false;
+  for (int64_t b = 0; b < p.B; ++b)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
+      const float* v = p.v + b * p.vStrideB + hk * p.vStrideH;
+      for (int64_t j = 0; j < p.Lk; ++j)
+        if (!all_finite(v + j * p.vStrideL, p.Dv)) return true;
+    }
+  return false;
 }
 
 }  // namespace
@@ -90,37 +148,58 @@ KernelPlan plan_attention(const AttentionParams& p, const IsaKernel& kernel, int
   int threads = maxThreads < 1 ? 1 : maxThreads;
   const double byWork = flops / kMinFlopsPerThread;
   if (byWork < threads) threads = byWork < 1.0 ? 1 : int(byWork);
-
-  // Largest query block (a multiple of the micro-panel height) that still
-  // gives every thread ~4 items; large blocks amortise packing K.
   const int64_t BH = p.B * p.H;
-  const int64_t panel = kernel.rowsPerPanel;
-  int64_t blockQ = panel * 32;
-  while (blockQ > panel && BH * ((p.Lq + blockQ - 1) / blockQ) < 4 * int64_t(threads)) blockQ /= 2;
-  blockQ = blockQ / panel * panel;
-  if (blockQ < panel) blockQ = panel;
-  if (blockQ > round_up(p.Lq, panel)) blockQ = round_up(p.Lq, panel);
 
-  plan.blockQ = blockQ;
-  plan.numQBlocks = (p.Lq + blockQ - 1) / blockQ;
-  plan.numItems = BH * plan.numQBlocks;
+  if (p.Lq == 1 && !p.weights) {
+    // Decode: one query row per head. Split the key range when there are
+    // fewer heads than ~2 per thread, so every thread streams K/V.
+    plan.path = KernelPath::DecodeSplitK;
+    plan.blockQ = 1;
+    plan.numQBlocks = 1;
+    int64_t splits = 1;
+    while (BH * splits < 2 * int64_t(threads) && p.Lk / (splits * 2) >= 256) splits *= 2;
+    plan.numSplits = splits;
+    plan.numItems = BH * splits;
+  } else {
+    // Largest query block (a multiple of the micro-panel height) that still
+    // gives every thread ~4 items; large blocks amortise packing K.
+    const int64_t panel = kernel.rowsPerPanel;
+    int64_t blockQ = panel * 32;
+    while (blockQ > panel && BH * ((p.Lq + blockQ - 1) / blockQ) < 4 * int64_t(threads)) blockQ /= 2;
+    blockQ = blockQ / panel * panel;
+    if (blockQ < panel) blockQ = panel;
+    if (blockQ > round_up(p.Lq, panel)) blockQ = round_up(p.Lq, panel);
+    plan.blockQ = blockQ;
+    plan.numQBlocks = (p.Lq + blockQ - 1) / blockQ;
+    plan.numItems = BH * plan.numQBlocks;
+  }
   if (plan.numItems < threads) threads = int(plan.numItems);
   plan.threads = threads < 1 ? 1 : threads;
   plan.scratchFloats = kernel.scratch_floats(p, plan);
   return plan;
 }
 
-void attention_forward(const AttentionParams& p) {
-  if (p.B == 0 || p.H == 0 || p.Lq == 0) return;
+void attention_forward(const AttentionParams& params) {
+  if (params.B == 0 || params.H == 0 || params.Lq == 0) return;
+  AttentionParams p = params;
+  p.guardHiddenValues = needs_value_guard(p);
   const IsaKernel& kernel = current_kernel();
   ThreadPool& pool = ThreadPool::instance();
   const KernelPlan plan = plan_attention(p, kernel, pool.size());
+  std::unique_ptr<float[]> partials;
   Job job;
   job.params = &p;
   job.plan = &plan;
   job.kernel = &kernel;
+  job.partials = nullptr;
+  if (plan.path == KernelPath::DecodeSplitK) {
+    partials.reset(new float[size_t(plan.numItems * (2 + p.Dv))]);
+    job.partials = partials.get();
+  }
   pool.run(plan.threads, &run_worker, &job);
+  if (is_cancelled(p)) return;  // the caller reports it; out is partly written
   if (job.next.load() < plan.numItems) throw std::bad_alloc();  // no thread could get scratch
+  if (plan.path == KernelPath::DecodeSplitK) merge_splits(p, plan, job.partials);
 }
 
 }  // namespace fa

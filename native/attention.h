@@ -4,6 +4,7 @@
 //   out[b,h,i,:] = softmax_j(scale * q[b,h,i,:]·k[b,hk,j,:] + mask[b,h,i,j]) · v[b,hk,j,:]
 //   hk = h / (H / Hkv); causal (bottom-right): key j is visible iff j <= i + Lk - Lq.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -14,28 +15,64 @@ struct AttentionParams {
   const float* k = nullptr;   // element (b,hk,j,d) likewise with kStride*
   const float* v = nullptr;   // element (b,hk,j,e) likewise with vStride*
   float* out = nullptr;       // element (b,h,i,e) likewise with oStride*
-  const float* mask = nullptr;  // additive; element (b,h,i,j) at b*maskStrideB + h*maskStrideH + i*maskStrideQ + j
 
   int64_t B = 0, H = 0, Hkv = 0, Lq = 0, Lk = 0, D = 0, Dv = 0;
   int64_t qStrideB = 0, qStrideH = 0, qStrideL = 0;
   int64_t kStrideB = 0, kStrideH = 0, kStrideL = 0;
   int64_t vStrideB = 0, vStrideH = 0, vStrideL = 0;
   int64_t oStrideB = 0, oStrideH = 0, oStrideL = 0;
+
+  // Additive mask (natural-log units); element (b,h,i,j) at b*maskStrideB + h*maskStrideH + i*maskStrideQ + j.
+  const float* mask = nullptr;
   int64_t maskStrideB = 0, maskStrideH = 0, maskStrideQ = 0;  // 0 = broadcast
+  // Boolean mask, nonzero = may attend; same addressing with boolMaskStride*.
+  const uint8_t* boolMask = nullptr;
+  int64_t boolMaskStrideB = 0, boolMaskStrideH = 0, boolMaskStrideQ = 0;
+  const uint8_t* keyPadding = nullptr;  // [B][Lk], nonzero = real token
+  const int32_t* keyLengths = nullptr;  // [B], keys j >= keyLengths[b] are hidden
 
   float scale = 1.0f;
-  bool causal = false;
+  // Query i sits at key position i + alignOffset (Lk - Lq: bottom-right; 0: top-left).
+  // Visible keys: i + alignOffset - windowLeft <= j <= i + alignOffset + windowRight
+  // (a negative window side is unbounded; causal is windowRight = 0).
+  int64_t alignOffset = 0;
+  int64_t windowLeft = -1;
+  int64_t windowRight = -1;
+  const float* alibiSlopes = nullptr;  // [H]: score -= slope[h] * |i + alignOffset - j|
+  float softcap = 0.0f;                // > 0: score = softcap * tanh(score / softcap), before masks
+
+  float* lse = nullptr;      // optional output [B][H][Lq]: log-sum-exp of each row (natural log)
+  float* weights = nullptr;  // optional output [B][H][Lq][Lk]: softmax weights (slow path)
+
+  // Set by attention_forward: some V row in reach has NaN/Inf and some keys are
+  // hidden row by row, so P·V must skip zero weights instead of multiplying by 0.
+  bool guardHiddenValues = false;
+
+  // Cancellation (attentionAsync with an AbortSignal): when either is set and
+  // nonzero, the kernel stops taking work items. Checked between items only.
+  const std::atomic<bool>* cancelled = nullptr;
+  const int32_t* cancelWord = nullptr;  // a JS Int32Array cell, read atomically
 };
+
+// Whether p's call was asked to stop.
+inline bool is_cancelled(const AttentionParams& p) {
+  return (p.cancelled && p.cancelled->load(std::memory_order_relaxed)) ||
+         (p.cancelWord && __atomic_load_n(p.cancelWord, __ATOMIC_RELAXED) != 0);
+}
 
 // Fills the strides of a contiguous [B,H,L,D] layout for every tensor.
 void set_contiguous_strides(AttentionParams& p);
 
 // How a call is cut into work items; chosen once per call by the planner.
+enum class KernelPath { Tiled, DecodeSplitK };
+
 struct KernelPlan {
+  KernelPath path = KernelPath::Tiled;
   int64_t blockQ = 0;       // query rows per work item
   int64_t blockK = 0;       // keys per packed K block (multiple of 64)
   int64_t numQBlocks = 0;   // ceil(Lq / blockQ)
-  int64_t numItems = 0;     // B * H * numQBlocks
+  int64_t numSplits = 1;    // key-range chunks per (b, h) on the decode path
+  int64_t numItems = 0;     // B * H * numQBlocks * numSplits
   size_t scratchFloats = 0; // per participating thread
   int threads = 1;          // threads that take part (caller included)
 };
@@ -49,6 +86,9 @@ struct IsaKernel {
   size_t (*scratch_floats)(const AttentionParams&, const KernelPlan&);
   // Computes work item `item` (one (b, h, query block)) into p.out.
   void (*run_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch);
+  // Decode path: item = (b, h, split) over keys [keyBegin, keyEnd) of the single
+  // query row; writes the unnormalised partial {max (log2), sum, acc[Dv]} to `partial`.
+  void (*run_split)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch, float* partial);
 };
 
 // Runs the whole call on the current ISA and thread pool. Never throws except

@@ -4,13 +4,19 @@
 // extent) before any pointer is handed to the kernel.
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <cstdint>
 #include <new>
 #include <string>
 
 #include "attention.h"
 #include "dispatch.h"
+#include "job_queue.h"
 #include "thread_pool.h"
 
 namespace {
@@ -24,12 +30,19 @@ constexpr int64_t kMaxDim = int64_t(1) << 40;
   throw Napi::RangeError::New(env, "fused-attention (native): " + msg);
 }
 
-Napi::Float32Array get_f32(Napi::Env env, const Napi::Object& o, const char* name, bool optional) {
+// Returns the typed array at o[name] when it is of the given kind, an empty
+// handle when optional and null/undefined; throws TypeError otherwise.
+Napi::TypedArray get_array(Napi::Env env, const Napi::Object& o, const char* name, napi_typedarray_type kind,
+                           const char* kindName, bool optional) {
   Napi::Value v = o.Get(name);
-  if (optional && (v.IsNull() || v.IsUndefined())) return Napi::Float32Array();
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw_type(env, std::string("expected ") + name + " to be a Float32Array");
-  return v.As<Napi::Float32Array>();
+  if (optional && (v.IsNull() || v.IsUndefined())) return Napi::TypedArray();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != kind)
+    throw_type(env, std::string("expected ") + name + " to be a " + kindName);
+  return v.As<Napi::TypedArray>();
+}
+
+Napi::TypedArray get_f32(Napi::Env env, const Napi::Object& o, const char* name, bool optional) {
+  return get_array(env, o, name, napi_float32_array, "Float32Array", optional);
 }
 
 int64_t get_int(Napi::Env env, const Napi::Object& o, const char* name, int64_t lo, int64_t hi) {
@@ -50,10 +63,39 @@ int64_t checked_product(Napi::Env env, std::initializer_list<int64_t> dims, cons
   return n;
 }
 
-void expect_length(Napi::Env env, const Napi::Float32Array& a, int64_t n, const char* name) {
-  if (int64_t(a.ElementLength()) != n || (n > 0 && a.Data() == nullptr))
-    throw_range(env, std::string("expected ") + name + " to hold " + std::to_string(n) + " elements but it holds " +
-                         std::to_string(a.ElementLength()));
+// 1 + the largest element index sum_i (dims_i - 1) * strides_i, overflow-checked.
+int64_t checked_extent(Napi::Env env, std::initializer_list<std::pair<int64_t, int64_t>> dimStrides, const char* what) {
+  int64_t last = 0, t = 0;
+  for (const auto& ds : dimStrides)
+    if (__builtin_mul_overflow(ds.first - 1, ds.second, &t) || __builtin_add_overflow(last, t, &last))
+      throw_range(env, std::string(what) + " extent overflows");
+  return last + 1;
+}
+
+// The array must hold at least `need` elements (exactly, when exact).
+void expect_length(Napi::Env env, const Napi::TypedArray& a, int64_t need, const char* name, bool exact) {
+  const int64_t have = int64_t(a.ElementLength());
+  if ((exact ? have != need : have < need) || (need > 0 && a.ArrayBuffer().Data() == nullptr))
+    throw_range(env, std::string("expected ") + name + " to hold " + (exact ? "" : "at least ") + std::to_string(need) +
+                         " elements but it holds " + std::to_string(have));
+}
+
+template <typename T>
+T* data_of(const Napi::TypedArray& a) {
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+}
+
+// A [.., L, last] tensor read with strides: checks the strides reach no element
+// past the end of the array.
+template <typename T>
+T* strided(Napi::Env env, const Napi::Object& o, const Napi::TypedArray& a, const char* name, int64_t B, int64_t H,
+           int64_t L, int64_t last, const char* sb, const char* sh, const char* sl) {
+  const int64_t strideB = get_int(env, o, sb, 0, kMaxDim);
+  const int64_t strideH = get_int(env, o, sh, 0, kMaxDim);
+  const int64_t strideL = get_int(env, o, sl, 0, kMaxDim);
+  const int64_t need = checked_extent(env, {{B, strideB}, {H, strideH}, {L, strideL}, {last, 1}}, name);
+  expect_length(env, a, need, name, false);
+  return data_of<T>(a);
 }
 
 // Parses and checks one NativeAttentionArgs object (lib/native.ts).
@@ -68,44 +110,78 @@ fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
   p.Dv = get_int(env, o, "Dv", 1, kMaxDim);
   if (p.H % p.Hkv != 0) throw_range(env, "expected H to be a multiple of Hkv");
 
-  Napi::Float32Array q = get_f32(env, o, "q", false);
-  Napi::Float32Array k = get_f32(env, o, "k", false);
-  Napi::Float32Array v = get_f32(env, o, "v", false);
-  Napi::Float32Array out = get_f32(env, o, "out", false);
-  Napi::Float32Array mask = get_f32(env, o, "mask", true);
-  expect_length(env, q, checked_product(env, {p.B, p.H, p.Lq, p.D}, "q"), "q");
-  expect_length(env, k, checked_product(env, {p.B, p.Hkv, p.Lk, p.D}, "k"), "k");
-  expect_length(env, v, checked_product(env, {p.B, p.Hkv, p.Lk, p.Dv}, "v"), "v");
-  expect_length(env, out, checked_product(env, {p.B, p.H, p.Lq, p.Dv}, "out"), "out");
+  const Napi::TypedArray q = get_f32(env, o, "q", false);
+  const Napi::TypedArray k = get_f32(env, o, "k", false);
+  const Napi::TypedArray v = get_f32(env, o, "v", false);
+  const Napi::TypedArray out = get_f32(env, o, "out", false);
+  p.q = strided<const float>(env, o, q, "q", p.B, p.H, p.Lq, p.D, "qStrideB", "qStrideH", "qStrideL");
+  p.k = strided<const float>(env, o, k, "k", p.B, p.Hkv, p.Lk, p.D, "kStrideB", "kStrideH", "kStrideL");
+  p.v = strided<const float>(env, o, v, "v", p.B, p.Hkv, p.Lk, p.Dv, "vStrideB", "vStrideH", "vStrideL");
+  p.out = strided<float>(env, o, out, "out", p.B, p.H, p.Lq, p.Dv, "oStrideB", "oStrideH", "oStrideL");
+  p.qStrideB = get_int(env, o, "qStrideB", 0, kMaxDim); p.qStrideH = get_int(env, o, "qStrideH", 0, kMaxDim); p.qStrideL = get_int(env, o, "qStrideL", 0, kMaxDim);
+  p.kStrideB = get_int(env, o, "kStrideB", 0, kMaxDim); p.kStrideH = get_int(env, o, "kStrideH", 0, kMaxDim); p.kStrideL = get_int(env, o, "kStrideL", 0, kMaxDim);
+  p.vStrideB = get_int(env, o, "vStrideB", 0, kMaxDim); p.vStrideH = get_int(env, o, "vStrideH", 0, kMaxDim); p.vStrideL = get_int(env, o, "vStrideL", 0, kMaxDim);
+  p.oStrideB = get_int(env, o, "oStrideB", 0, kMaxDim); p.oStrideH = get_int(env, o, "oStrideH", 0, kMaxDim); p.oStrideL = get_int(env, o, "oStrideL", 0, kMaxDim);
 
-  if (!mask.IsEmpty()) {
+  const Napi::TypedArray mask = get_f32(env, o, "mask", true);
+  if (!mask.IsEmpty())
+    p.mask = strided<const float>(env, o, mask, "mask", p.B, p.H, p.Lq, p.Lk, "maskStrideB", "maskStrideH", "maskStrideQ");
+  if (p.mask) {
     p.maskStrideB = get_int(env, o, "maskStrideB", 0, kMaxDim);
     p.maskStrideH = get_int(env, o, "maskStrideH", 0, kMaxDim);
     p.maskStrideQ = get_int(env, o, "maskStrideQ", 0, kMaxDim);
-    // Largest element the kernel reads: (B-1, H-1, Lq-1, Lk-1).
-    int64_t last = p.Lk - 1, t = 0;
-    if (__builtin_mul_overflow(p.B - 1, p.maskStrideB, &t) || __builtin_add_overflow(last, t, &last) ||
-        __builtin_mul_overflow(p.H - 1, p.maskStrideH, &t) || __builtin_add_overflow(last, t, &last) ||
-        __builtin_mul_overflow(p.Lq - 1, p.maskStrideQ, &t) || __builtin_add_overflow(last, t, &last))
-      throw_range(env, "mask extent overflows");
-    if (last >= int64_t(mask.ElementLength()) || mask.Data() == nullptr)
-      throw_range(env, "expected mask to hold at least " + std::to_string(last + 1) + " elements but it holds " +
-                           std::to_string(mask.ElementLength()));
-    p.mask = mask.Data();
   }
+  const Napi::TypedArray boolMask = get_array(env, o, "boolMask", napi_uint8_array, "Uint8Array", true);
+  if (!boolMask.IsEmpty()) {
+    p.boolMask = strided<const uint8_t>(env, o, boolMask, "boolMask", p.B, p.H, p.Lq, p.Lk, "boolMaskStrideB",
+                                        "boolMaskStrideH", "boolMaskStrideQ");
+    p.boolMaskStrideB = get_int(env, o, "boolMaskStrideB", 0, kMaxDim);
+    p.boolMaskStrideH = get_int(env, o, "boolMaskStrideH", 0, kMaxDim);
+    p.boolMaskStrideQ = get_int(env, o, "boolMaskStrideQ", 0, kMaxDim);
+  }
+  const Napi::TypedArray keyPadding = get_array(env, o, "keyPadding", napi_uint8_array, "Uint8Array", true);
+  if (!keyPadding.IsEmpty()) {
+    expect_length(env, keyPadding, checked_product(env, {p.B, p.Lk}, "keyPadding"), "keyPadding", true);
+    p.keyPadding = data_of<const uint8_t>(keyPadding);
+  }
+  const Napi::TypedArray keyLengths = get_array(env, o, "keyLengths", napi_int32_array, "Int32Array", true);
+  if (!keyLengths.IsEmpty()) {
+    expect_length(env, keyLengths, p.B, "keyLengths", true);
+    p.keyLengths = data_of<const int32_t>(keyLengths);
+    // Values are read by the kernel as loop bounds: clamp-check them here.
+    for (int64_t b = 0; b < p.B; ++b)
+      if (p.keyLengths[b] < 0 || p.keyLengths[b] > p.Lk) throw_range(env, "expected keyLengths values in [0, Lk]");
+  }
+  const Napi::TypedArray alibi = get_f32(env, o, "alibiSlopes", true);
+  if (!alibi.IsEmpty()) {
+    expect_length(env, alibi, p.H, "alibiSlopes", true);
+    p.alibiSlopes = data_of<const float>(alibi);
+  }
+  const Napi::TypedArray lse = get_f32(env, o, "lse", true);
+  if (!lse.IsEmpty()) {
+    expect_length(env, lse, checked_product(env, {p.B, p.H, p.Lq}, "lse"), "lse", true);
+    p.lse = data_of<float>(lse);
+  }
+  const Napi::TypedArray weights = get_f32(env, o, "weights", true);
+  if (!weights.IsEmpty()) {
+    expect_length(env, weights, checked_product(env, {p.B, p.H, p.Lq, p.Lk}, "weights"), "weights", true);
+    p.weights = data_of<float>(weights);
+  }
+
+  p.alignOffset = get_int(env, o, "alignOffset", -kMaxDim, kMaxDim);
+  p.windowLeft = get_int(env, o, "windowLeft", -1, kMaxDim);
+  p.windowRight = get_int(env, o, "windowRight", -1, kMaxDim);
 
   Napi::Value scale = o.Get("scale");
   if (!scale.IsNumber()) throw_type(env, "expected scale to be a number");
   const double s = scale.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(s) || s <= 0.0) throw_range(env, "expected scale to be finite and > 0");
   p.scale = float(s);
-  p.causal = o.Get("causal").ToBoolean().Value();
-
-  p.q = q.Data();
-  p.k = k.Data();
-  p.v = v.Data();
-  p.out = out.Data();
-  fa::set_contiguous_strides(p);
+  Napi::Value softcap = o.Get("softcap");
+  if (!softcap.IsNumber()) throw_type(env, "expected softcap to be a number");
+  const double cap = softcap.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(cap) || cap < 0.0) throw_range(env, "expected softcap to be finite and >= 0");
+  p.softcap = float(cap);
   return p;
 }
 
@@ -121,47 +197,175 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Runs the kernel on a libuv worker thread; holds references to every buffer
-// until it is done so the garbage collector cannot free them mid-call.
-class AttentionWorker : public Napi::AsyncWorker {
- public:
-  AttentionWorker(Napi::Env env, const Napi::Object& args, const fa::AttentionParams& p)
-      : Napi::AsyncWorker(env, "fused-attention"), params_(p), deferred_(Napi::Promise::Deferred::New(env)) {
-    args_ = Napi::Persistent(args);
-    for (const char* name : {"q", "k", "v", "out", "mask"}) {
-      Napi::Value value = args.Get(name);
-      if (value.IsObject()) buffers_.push_back(Napi::Persistent(value.As<Napi::Object>()));
-    }
-  }
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+// ---- attentionAsync -------------------------------------------------------
+// Calls run on the package's own dispatcher thread (job_queue.h), not on
+// libuv's pool. Results come back to the JS thread of the calling environment
+// through one thread-safe function per environment (main thread or worker),
+// which keeps the event loop alive only while calls are outstanding.
 
- protected:
-  void Execute() override {
-    try {
-      fa::attention_forward(params_);
-    } catch (const std::bad_alloc&) {
-      SetError("fused-attention (native): out of memory for kernel scratch");
-    }
-  }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+struct EnvState;
 
- private:
-  fa::AttentionParams params_;
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference args_;
-  std::vector<Napi::ObjectReference> buffers_;
+struct AsyncCall {
+  fa::AttentionParams params;
+  std::atomic<bool> cancelled{false};
+  bool done = false;       // kernel finished or skipped (guarded by EnvState::mutex)
+  bool orphaned = false;   // the environment is gone: touch no JS handle
+  std::string error;       // set on failure
+  bool aborted = false;
+  Napi::Promise::Deferred deferred;
+  std::vector<Napi::ObjectReference> refs;  // keeps every buffer alive until settled
+  EnvState* state;
+  AsyncCall(Napi::Env env, EnvState* s) : deferred(Napi::Promise::Deferred::New(env)), state(s) {}
 };
+
+struct EnvState {
+  Napi::ThreadSafeFunction tsfn;
+  std::mutex mutex;
+  std::condition_variable finished;
+  std::vector<AsyncCall*> calls;  // outstanding on this environment
+  bool closing = false;
+};
+
+void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
+  EnvState* state = call->state;
+  if (static_cast<napi_env>(env) == nullptr) {
+    // The thread-safe function is being drained at teardown: no JS may run and
+    // no handle may be freed here. Leak the call's few bytes instead.
+    for (Napi::ObjectReference& ref : call->refs) ref.SuppressDestruct();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (call->orphaned) {
+      delete call;
+      return;
+    }
+    state->calls.erase(std::find(state->calls.begin(), state->calls.end(), call));
+    if (state->calls.empty()) state->tsfn.Unref(env);
+  }
+  if (call->aborted) {
+    Napi::Error e = Napi::Error::New(env, "fused-attention (native): aborted");
+    e.Set("name", Napi::String::New(env, "AbortError"));
+    call->deferred.Reject(e.Value());
+  } else if (!call->error.empty()) {
+    call->deferred.Reject(Napi::Error::New(env, call->error).Value());
+  } else {
+    call->deferred.Resolve(env.Undefined());
+  }
+  delete call;  // releases the buffer references, on the JS thread
+}
+
+// Runs on the dispatcher thread.
+void execute(AsyncCall* call) {
+  if (!fa::is_cancelled(call->params)) {
+    try {
+      fa::attention_forward(call->params);
+    } catch (const std::bad_alloc&) {
+      call->error = "fused-attention (native): out of memory for kernel scratch";
+    }
+  }
+  if (fa::is_cancelled(call->params)) call->aborted = true;
+  EnvState* state = call->state;
+  bool orphaned;
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    call->done = true;
+    orphaned = call->orphaned;
+  }
+  state->finished.notify_all();
+  if (orphaned || state->tsfn.BlockingCall(call, deliver) != napi_ok) {
+    // The environment is shutting down; its cleanup hook released the handles.
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (call->orphaned) delete call;
+  }
+}
+
+// Environment teardown (a worker thread exiting, or the process): stop this
+// environment's calls, wait until the kernel no longer reads their buffers,
+// then drop their JS handles while the environment still exists.
+void cleanup_env(EnvState* state) {
+  std::unique_lock<std::mutex> lock(state->mutex);
+  state->closing = true;
+  for (AsyncCall* call : state->calls) call->cancelled.store(true);
+  state->finished.wait(lock, [&] {
+    for (AsyncCall* call : state->calls)
+      if (!call->done) return false;
+    return true;
+  });
+  for (AsyncCall* call : state->calls) {
+    call->refs.clear();
+    call->orphaned = true;
+  }
+  state->calls.clear();
+}
 
 Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
   Napi::Object args = info[0].As<Napi::Object>();
-  const fa::AttentionParams p = parse_args(env, args);
-  auto* worker = new AttentionWorker(env, args, p);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();  // the worker deletes itself after OnOK/OnError
+  EnvState* state = env.GetInstanceData<EnvState>();
+  auto* call = new AsyncCall(env, state);
+  try {
+    call->params = parse_args(env, args);
+    if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNull()) {
+      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+          info[1].As<Napi::TypedArray>().ElementLength() < 1)
+        throw_type(env, "expected the cancel flag to be an Int32Array of length >= 1");
+      Napi::TypedArray flag = info[1].As<Napi::TypedArray>();
+      call->params.cancelWord = data_of<const int32_t>(flag);
+      call->refs.push_back(Napi::Persistent(flag.As<Napi::Object>()));
+    }
+  } catch (...) {
+    delete call;
+    throw;
+  }
+  call->params.cancelled = &call->cancelled;
+  for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "alibiSlopes", "lse", "weights"}) {
+    Napi::Value value = args.Get(name);
+    if (value.IsObject()) call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
+  }
+  Napi::Promise promise = call->deferred.Promise();
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (state->calls.empty()) state->tsfn.Ref(env);
+    state->calls.push_back(call);
+  }
+  if (!fa::JobQueue::instance().push([call] { execute(call); })) {
+    {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->calls.pop_back();
+      if (state->calls.empty()) state->tsfn.Unref(env);
+    }
+    delete call;
+    throw Napi::RangeError::New(env, "fused-attention (native): too many attentionAsync calls pending (limit " +
+                                         std::to_string(fa::JobQueue::kMaxPending) + ")");
+  }
   return promise;
+}
+
+// Runs when the environment is torn down (instance-data finalizer).
+void cleanup_instance(Napi::Env, EnvState* state) {
+  cleanup_env(state);
+  state->tsfn.Release();
+  // The dispatcher may still hold the state pointer for a call it is about to
+  // drop; leak the small state object rather than risk a use after free.
+}
+
+Napi::Value Plan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
+  const fa::AttentionParams p = parse_args(env, info[0].As<Napi::Object>());
+  const fa::IsaKernel& kernel = fa::current_kernel();
+  const fa::KernelPlan plan = fa::plan_attention(p, kernel, fa::ThreadPool::instance().size());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", plan.path == fa::KernelPath::DecodeSplitK ? "decode-split-k" : "tiled");
+  o.Set("isa", kernel.name);
+  o.Set("blockQ", double(plan.blockQ));
+  o.Set("blockK", double(plan.blockK));
+  o.Set("threads", plan.threads);
+  o.Set("workItems", double(plan.numItems));
+  o.Set("scratchBytes", double(plan.scratchFloats * sizeof(float) * size_t(plan.threads)));
+  return o;
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -194,8 +398,14 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* state = new EnvState();
+  state->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                              "fused-attention", 0, 1);
+  state->tsfn.Unref(env);
+  env.SetInstanceData<EnvState, cleanup_instance>(state);
   exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
   exports.Set("attentionAsync", Napi::Function::New(env, AttentionAsync, "attentionAsync"));
+  exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));

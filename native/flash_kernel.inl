@@ -7,11 +7,12 @@
 //
 // Work item = (b, h, block of blockQ query rows). Per item:
 //   Qs  = Q_block * scale * log2(e)                  (so softmax can use exp2)
-//   for each key block (blockK keys, causal: only up to the diagonal):
+//   for each key block (blockK keys) inside the union of the rows' visible ranges:
 //     Kt = K_blockᵀ packed [D][blockK], zero-padded to whole strips
 //     for each micro-panel of kRows query rows:
 //       S = Qs_panel · Kt                             (register-blocked GEMM)
-//       S += mask * log2(e); S = -inf where causal / padding hides a key
+//       S = softcap(S) + mask*log2(e) - ALiBi; S = -inf where a key is hidden
+//         (window/causal, key length, key padding, boolean mask)
 //       m' = max(m, rowmax S); P = 2^(S - m'); alpha = 2^(m - m')
 //       l = alpha*l + rowsum P;  O = alpha*O + P · V_block
 //   out = O / l   (0 where l == 0: the row saw no key)
@@ -24,6 +25,7 @@ constexpr int64_t kLanes = simd::W;
 constexpr int kRows = simd::kRows;
 constexpr int64_t kStrip = int64_t(simd::kKeyVecs) * simd::W;  // keys per Q·Kᵀ strip
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
 constexpr float kNegInf = -__builtin_inff();
 constexpr int64_t kAlignFloats = 16;  // 64 bytes
 
@@ -172,7 +174,7 @@ void add_scaled_mask(float* s, const float* mask, int64_t n) {
 // max_j s[j] over n (a multiple of W)
 float row_max(const float* s, int64_t n) {
   vec m = simd::set1(kNegInf);
-  for (int64_t j = 0; j < n; j += kLanes) m = simd::max(simd::load(s + j), m);
+  for (int64_t j = 0; j < n; j += kLanes) m = simd::max(m, simd::load(s + j));  // NaN propagates
   return simd::reduce_max(m);
 }
 
@@ -190,8 +192,159 @@ float exp2_rowsum(float* s, int64_t n, float m) {
 
 float exp2_scalar(float x) { return x < -126.0f ? 0.0f : exp2f(x); }
 
+// Absolute key range [lo, hi) that the window / causal bounds and key length
+// leave visible to query row i of batch b (empty when hi <= lo).
+struct KeyRange {
+  int64_t lo, hi;
+};
+KeyRange visible_keys(const fa::AttentionParams& p, int64_t b, int64_t i) {
+  const int64_t pos = i + p.alignOffset;
+  int64_t lo = p.windowLeft >= 0 ? pos - p.windowLeft : 0;
+  int64_t hi = p.windowRight >= 0 ? pos + p.windowRight + 1 : p.Lk;
+  const int64_t len = p.keyLengths ? int64_t(p.keyLengths[b]) : p.Lk;
+  return {max_i(lo, 0), min_i(min_i(hi, p.Lk), len)};
+}
+
+// Turns the raw scores of row i for keys [kb, kb + nkPad) into final log2-domain
+// logits: softcap, + mask, + ALiBi, and -inf for every hidden key (window,
+// causal, key length, padding, boolean mask, padding of the strip).
+void finish_row_scores(const fa::AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t kb, int64_t nk,
+                       int64_t nkPad, float* srow) {
+  const KeyRange r = visible_keys(p, b, i);
+  const int64_t jlo = min_i(max_i(r.lo - kb, 0), nk);
+  const int64_t jhi = max_i(min_i(r.hi - kb, nk), jlo);
+  if (p.softcap > 0.0f) {
+    // s (log2 units) = log2e * x  ->  log2e * c * tanh(x / c)
+    const float c = p.softcap;
+    for (int64_t j = jlo; j < jhi; ++j) srow[j] = kLog2e * c * tanhf(srow[j] / (kLog2e * c));
+  }
+  if (p.mask) add_scaled_mask(srow + jlo, p.mask + b * p.maskStrideB + h * p.maskStrideH + i * p.maskStrideQ + kb + jlo, jhi - jlo);
+  if (p.alibiSlopes) {
+    const float slope = p.alibiSlopes[h] * kLog2e;
+    const int64_t pos = i + p.alignOffset;
+    for (int64_t j = jlo; j < jhi; ++j) {
+      const int64_t dist = pos - (kb + j);
+      srow[j] -= slope * float(dist < 0 ? -dist : dist);
+    }
+  }
+  if (p.keyPadding) {
+    const uint8_t* pad = p.keyPadding + b * p.Lk + kb;
+    for (int64_t j = jlo; j < jhi; ++j)
+      if (!pad[j]) srow[j] = kNegInf;
+  }
+  if (p.boolMask) {
+    const uint8_t* allow = p.boolMask + b * p.boolMaskStrideB + h * p.boolMaskStrideH + i * p.boolMaskStrideQ + kb;
+    for (int64_t j = jlo; j < jhi; ++j)
+      if (!allow[j]) srow[j] = kNegInf;
+  }
+  for (int64_t j = 0; j < jlo; ++j) srow[j] = kNegInf;
+  for (int64_t j = jhi; j < nkPad; ++j) srow[j] = kNegInf;
+}
+
+// Guarded P·V for one row: keys with weight exactly 0 are never read, so NaN/Inf
+// stored at hidden keys cannot reach the output (0 * NaN would be NaN).
+void pv_row_guarded(const float* P, const float* V, int64_t vStrideL, int64_t nk, float* acc, int64_t Dv, float alpha) {
+  const vec al = simd::set1(alpha);
+  int64_t c = 0;
+  for (; c + kLanes <= Dv; c += kLanes) simd::store(acc + c, simd::mul(simd::load(acc + c), al));
+  if (c < Dv) simd::store(acc + c, simd::mul(simd::load(acc + c), al));
+  for (int64_t j = 0; j < nk; ++j) {
+    if (P[j] == 0.0f) continue;
+    const vec pb = simd::set1(P[j]);
+    const float* vrow = V + j * vStrideL;
+    for (c = 0; c + kLanes <= Dv; c += kLanes)
+      simd::store(acc + c, simd::fma(pb, simd::loadu(vrow + c), simd::load(acc + c)));
+    if (c < Dv) simd::store(acc + c, simd::fma(pb, simd::load_partial(vrow + c, int(Dv - c)), simd::load(acc + c)));
+  }
+}
+
+// Online-softmax update of one row from its finished logits srow[0..nkPad):
+// srow becomes P = 2^(s - m'), and the row's max and sum move to the new block.
+// Returns alpha = 2^(m - m'), the factor the row's accumulator must be scaled by.
+float softmax_update(float* srow, int64_t nkPad, float* rowMax, float* rowSum) {
+  const float oldMax = *rowMax;
+  const float blockMax = row_max(srow, nkPad);
+  const float newMax = blockMax > oldMax ? blockMax : oldMax;
+  // A row that has seen only -inf so far keeps P = 0 instead of NaN.
+  const float ref = newMax == kNegInf ? 0.0f : newMax;
+  const float sum = exp2_rowsum(srow, nkPad, ref);
+  const float alpha = exp2_scalar(oldMax - ref);
+  *rowSum = *rowSum * alpha + sum;
+  *rowMax = newMax;
+  return alpha;
+}
+
+// Writes one finished row: out = acc / sum (zeros when the row saw no key), and
+// its log-sum-exp when asked (natural log; -inf for no key).
+void store_row(const fa::AttentionParams& p, int64_t b, int64_t h, int64_t i, const float* acc, float rowMax,
+               float rowSum) {
+  const float inv = rowSum > 0.0f ? 1.0f / rowSum : 0.0f;
+  const vec iv = simd::set1(inv);
+  float* orow = p.out + b * p.oStrideB + h * p.oStrideH + i * p.oStrideL;
+  int64_t c = 0;
+  for (; c + kLanes <= p.Dv; c += kLanes) simd::storeu(orow + c, simd::mul(simd::load(acc + c), iv));
+  if (c < p.Dv) simd::store_partial(orow + c, simd::mul(simd::load(acc + c), iv), int(p.Dv - c));
+  if (p.lse) p.lse[(b * p.H + h) * p.Lq + i] = rowSum > 0.0f ? (rowMax + log2f(rowSum)) * kLn2 : kNegInf;
+}
+
 size_t scratch_floats(const fa::AttentionParams& p, const fa::KernelPlan& plan) {
   return scratch_layout(p, plan, nullptr, nullptr);
+}
+
+struct Item {
+  int64_t b, h, hk, i0, rows;
+};
+
+Item item_of(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item) {
+  // Late query blocks first: under causal they are the expensive ones, so the
+  // atomic hand-out stays balanced.
+  const int64_t BH = p.B * p.H;
+  const int64_t bh = item % BH;
+  const int64_t qb = plan.numQBlocks - 1 - item / BH;
+  Item it;
+  it.b = bh / p.H;
+  it.h = bh % p.H;
+  it.hk = it.h / (p.H / p.Hkv);
+  it.i0 = qb * plan.blockQ;
+  it.rows = min_i(plan.blockQ, p.Lq - it.i0);
+  return it;
+}
+
+// Keys any row of the item can see: the union of the rows' visible ranges.
+KeyRange item_keys(const fa::AttentionParams& p, const Item& it) {
+  const KeyRange first = visible_keys(p, it.b, it.i0);
+  const KeyRange last = visible_keys(p, it.b, it.i0 + it.rows - 1);
+  return {first.lo, max_i(first.hi, last.hi)};
+}
+
+// The weights pass (returnWeights, slow path): recomputes each score once more
+// and writes 2^(s - m) / l, zeros for hidden keys.
+void write_weights(const fa::AttentionParams& p, const fa::KernelPlan& plan, const Item& it, const KeyRange& keys,
+                   const Scratch& s) {
+  const int64_t ldKt = plan.blockK;
+  const float* kBase = p.k + it.b * p.kStrideB + it.hk * p.kStrideH;
+  for (int64_t r = 0; r < it.rows; ++r) {
+    float* wrow = p.weights + ((it.b * p.H + it.h) * p.Lq + it.i0 + r) * p.Lk;
+    for (int64_t j = 0; j < p.Lk; ++j) wrow[j] = 0.0f;
+  }
+  for (int64_t kb = keys.lo; kb < keys.hi; kb += plan.blockK) {
+    const int64_t nk = min_i(plan.blockK, keys.hi - kb);
+    const int64_t nkPad = round_up(nk, kStrip);
+    pack_k_transposed(kBase + kb * p.kStrideL, p.kStrideL, nk, nkPad, p.D, ldKt, s.kt);
+    for (int64_t r0 = 0; r0 < it.rows; r0 += kRows) {
+      const int mr = int(min_i(kRows, it.rows - r0));
+      score_panel_rows(mr, s.qs + r0 * p.D, p.D, s.kt, ldKt, nkPad, s.scores, ldKt);
+      for (int r = 0; r < mr; ++r) {
+        const int64_t row = r0 + r, i = it.i0 + row;
+        if (!(s.rowSum[row] > 0.0f)) continue;
+        float* srow = s.scores + r * ldKt;
+        finish_row_scores(p, it.b, it.h, i, kb, nk, nkPad, srow);
+        const float inv = 1.0f / s.rowSum[row];
+        float* wrow = p.weights + ((it.b * p.H + it.h) * p.Lq + i) * p.Lk + kb;
+        for (int64_t j = 0; j < nk; ++j) wrow[j] = exp2_scalar(srow[j] - s.rowMax[row]) * inv;
+      }
+    }
+  }
 }
 
 void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* base) {
@@ -199,82 +352,134 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
   scratch_layout(p, plan, base, &s);
   const int64_t dvPad = dv_padded(p);
   const int64_t ldKt = plan.blockK;
+  const Item it = item_of(p, plan, item);
 
-  // Late query blocks first: under causal they are the expensive ones, so the
-  // atomic hand-out stays balanced.
-  const int64_t BH = p.B * p.H;
-  const int64_t bh = item % BH;
-  const int64_t qb = plan.numQBlocks - 1 - item / BH;
-  const int64_t b = bh / p.H, h = bh % p.H, hk = h / (p.H / p.Hkv);
-  const int64_t i0 = qb * plan.blockQ;
-  const int64_t rows = min_i(plan.blockQ, p.Lq - i0);
-  const int64_t diag = p.Lk - p.Lq;  // row i sees keys j <= i + diag
-
-  const float* qBase = p.q + b * p.qStrideB + h * p.qStrideH;
-  const float* kBase = p.k + b * p.kStrideB + hk * p.kStrideH;
-  const float* vBase = p.v + b * p.vStrideB + hk * p.vStrideH;
-  float* oBase = p.out + b * p.oStrideB + h * p.oStrideH;
-  const float* maskBase = p.mask ? p.mask + b * p.maskStrideB + h * p.maskStrideH : nullptr;
+  const float* qBase = p.q + it.b * p.qStrideB + it.h * p.qStrideH;
+  const float* kBase = p.k + it.b * p.kStrideB + it.hk * p.kStrideH;
+  const float* vBase = p.v + it.b * p.vStrideB + it.hk * p.vStrideH;
 
   const float qScale = p.scale * kLog2e;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* qrow = qBase + (i0 + r) * p.qStrideL;
+  for (int64_t r = 0; r < it.rows; ++r) {
+    const float* qrow = qBase + (it.i0 + r) * p.qStrideL;
     for (int64_t d = 0; d < p.D; ++d) s.qs[r * p.D + d] = qrow[d] * qScale;
-  }
-  for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < dvPad; ++c) s.acc[r * dvPad + c] = 0.0f;
     s.rowMax[r] = kNegInf;
     s.rowSum[r] = 0.0f;
   }
 
-  // Keys any row of this block can see; under causal the rest is never touched.
-  const int64_t keyEnd = p.causal ? max_i(0, min_i(p.Lk, i0 + rows + diag)) : p.Lk;
-  for (int64_t kb = 0; kb < keyEnd; kb += plan.blockK) {
-    const int64_t nk = min_i(plan.blockK, keyEnd - kb);
+  // Only keys some row of the block can see are ever packed or multiplied.
+  const KeyRange keys = item_keys(p, it);
+  for (int64_t kb = keys.lo; kb < keys.hi; kb += plan.blockK) {
+    const int64_t nk = min_i(plan.blockK, keys.hi - kb);
     const int64_t nkPad = round_up(nk, kStrip);
     pack_k_transposed(kBase + kb * p.kStrideL, p.kStrideL, nk, nkPad, p.D, ldKt, s.kt);
     const float* vBlock = vBase + kb * p.vStrideL;
 
-    for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
-      const int mr = int(min_i(kRows, rows - r0));
-      // Causal: a panel whose last row sees no key of this block is skipped.
-      if (p.causal && i0 + r0 + mr - 1 + diag < kb) continue;
+    for (int64_t r0 = 0; r0 < it.rows; r0 += kRows) {
+      const int mr = int(min_i(kRows, it.rows - r0));
+      // A panel whose rows all see none of this block's keys is skipped.
+      const KeyRange firstRow = visible_keys(p, it.b, it.i0 + r0);
+      const KeyRange lastRow = visible_keys(p, it.b, it.i0 + r0 + mr - 1);
+      if (lastRow.hi <= kb || firstRow.lo >= kb + nk || max_i(firstRow.hi, lastRow.hi) <= firstRow.lo) continue;
       score_panel_rows(mr, s.qs + r0 * p.D, p.D, s.kt, ldKt, nkPad, s.scores, ldKt);
       for (int r = 0; r < mr; ++r) {
-        const int64_t i = i0 + r0 + r;
+        const int64_t row = r0 + r;
         float* srow = s.scores + r * ldKt;
-        // Keys [0, visible) of this block are visible to row i.
-        const int64_t visible = p.causal ? max_i(0, min_i(nk, i + diag - kb + 1)) : nk;
-        if (maskBase) add_scaled_mask(srow, maskBase + i * p.maskStrideQ + kb, visible);
-        for (int64_t j = visible; j < nkPad; ++j) srow[j] = kNegInf;
-        const float oldMax = s.rowMax[i - i0];
-        const float blockMax = row_max(srow, nkPad);
-        const float newMax = blockMax > oldMax ? blockMax : oldMax;
-        // A row that has seen only -inf so far keeps P = 0 instead of NaN.
-        const float ref = newMax == kNegInf ? 0.0f : newMax;
-        const float rowSum = exp2_rowsum(srow, nkPad, ref);
-        const float alpha = exp2_scalar(oldMax - ref);
-        s.alpha[r] = alpha;
-        s.rowSum[i - i0] = s.rowSum[i - i0] * alpha + rowSum;
-        s.rowMax[i - i0] = newMax;
+        finish_row_scores(p, it.b, it.h, it.i0 + row, kb, nk, nkPad, srow);
+        s.alpha[r] = softmax_update(srow, nkPad, &s.rowMax[row], &s.rowSum[row]);
       }
-      pv_panel_rows(mr, s.scores, ldKt, vBlock, p.vStrideL, nk, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
+      if (p.guardHiddenValues) {
+        for (int r = 0; r < mr; ++r)
+          pv_row_guarded(s.scores + r * ldKt, vBlock, p.vStrideL, nk, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
+      } else {
+        pv_panel_rows(mr, s.scores, ldKt, vBlock, p.vStrideL, nk, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
+      }
     }
   }
 
-  // out = acc / rowSum; a row that saw no key (rowSum == 0) is written as zeros.
-  for (int64_t r = 0; r < rows; ++r) {
-    const float inv = s.rowSum[r] > 0.0f ? 1.0f / s.rowSum[r] : 0.0f;
-    const vec iv = simd::set1(inv);
-    const float* arow = s.acc + r * dvPad;
-    float* orow = oBase + (i0 + r) * p.oStrideL;
-    int64_t c = 0;
-    for (; c + kLanes <= p.Dv; c += kLanes) simd::storeu(orow + c, simd::mul(simd::load(arow + c), iv));
-    if (c < p.Dv) simd::store_partial(orow + c, simd::mul(simd::load(arow + c), iv), int(p.Dv - c));
+  for (int64_t r = 0; r < it.rows; ++r)
+    store_row(p, it.b, it.h, it.i0 + r, s.acc + r * dvPad, s.rowMax[r], s.rowSum[r]);
+  if (p.weights) write_weights(p, plan, it, keys, s);
+}
+
+// dst[j] = q · k[j] for n keys (decode: no packing, K rows read once, in order).
+void score_row_dot(const float* q, int64_t D, const float* k, int64_t kStrideL, int64_t n, float* dst) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* k0 = k + j * kStrideL;
+    vec a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
+    int64_t d = 0;
+    for (; d + kLanes <= D; d += kLanes) {
+      const vec qv = simd::load(q + d);
+      a0 = simd::fma(qv, simd::loadu(k0 + d), a0);
+      a1 = simd::fma(qv, simd::loadu(k0 + kStrideL + d), a1);
+      a2 = simd::fma(qv, simd::loadu(k0 + 2 * kStrideL + d), a2);
+      a3 = simd::fma(qv, simd::loadu(k0 + 3 * kStrideL + d), a3);
+    }
+    if (d < D) {
+      const int t = int(D - d);
+      const vec qv = simd::load(q + d);
+      a0 = simd::fma(qv, simd::load_partial(k0 + d, t), a0);
+      a1 = simd::fma(qv, simd::load_partial(k0 + kStrideL + d, t), a1);
+      a2 = simd::fma(qv, simd::load_partial(k0 + 2 * kStrideL + d, t), a2);
+      a3 = simd::fma(qv, simd::load_partial(k0 + 3 * kStrideL + d, t), a3);
+    }
+    dst[j] = simd::reduce_sum(a0);
+    dst[j + 1] = simd::reduce_sum(a1);
+    dst[j + 2] = simd::reduce_sum(a2);
+    dst[j + 3] = simd::reduce_sum(a3);
   }
+  for (; j < n; ++j) {
+    const float* kr = k + j * kStrideL;
+    vec a = simd::zero();
+    int64_t d = 0;
+    for (; d + kLanes <= D; d += kLanes) a = simd::fma(simd::load(q + d), simd::loadu(kr + d), a);
+    if (d < D) a = simd::fma(simd::load(q + d), simd::load_partial(kr + d, int(D - d)), a);
+    dst[j] = simd::reduce_sum(a);
+  }
+}
+
+// Decode path (Lq == 1): item = (b, h, split). Scores come from dot products
+// straight off the K rows (packing would cost as much as the whole step), and
+// each split leaves an unnormalised partial {max, sum, acc[Dv]} for the merge.
+void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* base, float* partial) {
+  Scratch s;
+  scratch_layout(p, plan, base, &s);
+  const int64_t dvPad = dv_padded(p);
+  const int64_t split = item % plan.numSplits;
+  const int64_t bh = item / plan.numSplits;
+  const int64_t b = bh / p.H, h = bh % p.H, hk = h / (p.H / p.Hkv);
+  const KeyRange all = visible_keys(p, b, 0);
+  const int64_t chunk = all.hi > all.lo ? round_up((all.hi - all.lo + plan.numSplits - 1) / plan.numSplits, kStrip) : 0;
+  const int64_t lo = all.lo + split * chunk;
+  const int64_t hi = min_i(all.hi, lo + chunk);
+
+  const float* qrow = p.q + b * p.qStrideB + h * p.qStrideH;
+  const float* kBase = p.k + b * p.kStrideB + hk * p.kStrideH;
+  const float* vBase = p.v + b * p.vStrideB + hk * p.vStrideH;
+  const float qScale = p.scale * kLog2e;
+  for (int64_t d = 0; d < p.D; ++d) s.qs[d] = qrow[d] * qScale;
+  for (int64_t d = p.D; d < round_up(p.D, kLanes); ++d) s.qs[d] = 0.0f;
+  for (int64_t c = 0; c < dvPad; ++c) s.acc[c] = 0.0f;
+  float rowMax = kNegInf, rowSum = 0.0f;
+
+  for (int64_t kb = lo; kb < hi; kb += plan.blockK) {
+    const int64_t nk = min_i(plan.blockK, hi - kb);
+    const int64_t nkPad = round_up(nk, kStrip);
+    score_row_dot(s.qs, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, s.scores);
+    finish_row_scores(p, b, h, 0, kb, nk, nkPad, s.scores);
+    const float alpha = softmax_update(s.scores, nkPad, &rowMax, &rowSum);
+    if (p.guardHiddenValues)
+      pv_row_guarded(s.scores, vBase + kb * p.vStrideL, p.vStrideL, nk, s.acc, p.Dv, alpha);
+    else
+      pv_panel<1>(s.scores, plan.blockK, vBase + kb * p.vStrideL, p.vStrideL, nk, s.acc, dvPad, p.Dv, &alpha);
+  }
+  partial[0] = rowMax;
+  partial[1] = rowSum;
+  for (int64_t c = 0; c < p.Dv; ++c) partial[2 + c] = s.acc[c];
 }
 
 }  // namespace
 
 extern const fa::IsaKernel kKernel;
-const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item};
+const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item, &run_split};

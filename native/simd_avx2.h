@@ -45,7 +45,7 @@ static inline float reduce_max(vec v) {
 
 // 2^x for x <= 0, exactly 0 below -126 (see simd_avx512.h).
 static inline vec exp2_nonpos(vec x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-127.0f));
+  x = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);  // NaN stays NaN
   const vec n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const vec f = _mm256_sub_ps(x, n);
   vec p = _mm256_set1_ps(1.5252733804059841e-05f);

@@ -36,7 +36,7 @@ static inline float reduce_max(vec v) { return _mm512_reduce_max_ps(v); }
 // (relative error ~1e-8 before rounding), 2^n built in the exponent field.
 // Below -126 (and for -inf) the result is exactly 0: no denormals in P.
 static inline vec exp2_nonpos(vec x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));  // also maps -inf and NaN to -127
+  x = _mm512_max_ps(_mm512_set1_ps(-127.0f), x);  // -inf -> -127; NaN stays NaN (max returns its 2nd operand)
   const vec n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const vec f = _mm512_sub_ps(x, n);
   vec p = _mm512_set1_ps(1.5252733804059841e-05f);

@@ -7,6 +7,7 @@ import { attention, attentionAsync } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { attention_forward } from '../lib/js/attention';
 import { resolveAttention } from '../lib/options';
+import type { NativeAttentionArgs } from '../lib/native';
 import type { AttentionOptions, Tensor } from '../lib/types';
 import { randn, referenceAttention, relFrobenius } from './reference';
 
@@ -157,31 +158,55 @@ describe.runIf(addon !== null)('native kernel vs float64 reference and TS fallba
 });
 
 describe.runIf(addon !== null)('native binding guards (bypassing the TS checks)', () => {
-  const base = () => {
+  // A valid call: B=1, H=2, L=4, D=Dv=8, contiguous [B,H,L,D].
+  const base = (): NativeAttentionArgs => {
     const q = new Float32Array(2 * 4 * 8);
     return {
-      q, k: q.slice(), v: q.slice(), out: new Float32Array(2 * 4 * 8), mask: null as Float32Array | null,
-      B: 1, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, scale: 1, causal: false,
+      q, k: q.slice(), v: q.slice(), out: new Float32Array(2 * 4 * 8),
+      B: 1, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8,
+      qStrideB: 64, qStrideH: 32, qStrideL: 8, kStrideB: 64, kStrideH: 32, kStrideL: 8,
+      vStrideB: 64, vStrideH: 32, vStrideL: 8, oStrideB: 64, oStrideH: 32, oStrideL: 8,
+      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0,
+      boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0,
+      keyPadding: null, keyLengths: null, scale: 1, alignOffset: 0, windowLeft: -1, windowRight: -1,
+      alibiSlopes: null, softcap: 0, lse: null, weights: null,
     };
   };
+  it('accepts the valid call', () => {
+    expect(() => addon!.attention(base())).not.toThrow();
+  });
   it('rejects a wrong typed-array kind', () => {
     expect(() => addon!.attention({ ...base(), k: new Float64Array(64) as unknown as Float32Array })).toThrow(
       new TypeError('fused-attention (native): expected k to be a Float32Array'),
     );
-  });
-  it('rejects lengths that do not match the dims', () => {
-    expect(() => addon!.attention({ ...base(), Lk: 5 })).toThrow(
-      new RangeError('fused-attention (native): expected k to hold 80 elements but it holds 64'),
+    expect(() => addon!.attention({ ...base(), keyLengths: new Uint32Array(1) as unknown as Int32Array })).toThrow(
+      new TypeError('fused-attention (native): expected keyLengths to be a Int32Array'),
     );
   });
-  it('rejects dims whose product overflows int64', () => {
-    expect(() => addon!.attention({ ...base(), B: 2 ** 40, H: 2 ** 40, Hkv: 2 ** 40 })).toThrow(
-      new RangeError('fused-attention (native): q element count overflows'),
+  it('rejects strides that reach past the end of an array', () => {
+    expect(() => addon!.attention({ ...base(), Lk: 5 })).toThrow(
+      new RangeError('fused-attention (native): expected k to hold at least 72 elements but it holds 64'),
+    );
+    expect(() => addon!.attention({ ...base(), vStrideL: 9 })).toThrow(
+      new RangeError('fused-attention (native): expected v to hold at least 68 elements but it holds 64'),
+    );
+  });
+  it('rejects dims whose extent overflows int64', () => {
+    expect(() => addon!.attention({ ...base(), B: 2 ** 40, qStrideB: 2 ** 40 })).toThrow(
+      new RangeError('fused-attention (native): q extent overflows'),
     );
   });
   it('rejects a mask too short for its strides', () => {
     expect(() => addon!.attention({ ...base(), mask: new Float32Array(15), maskStrideQ: 4 })).toThrow(
       new RangeError('fused-attention (native): expected mask to hold at least 16 elements but it holds 15'),
+    );
+  });
+  it('rejects key lengths outside [0, Lk] and outputs of the wrong size', () => {
+    expect(() => addon!.attention({ ...base(), keyLengths: Int32Array.of(5) })).toThrow(
+      new RangeError('fused-attention (native): expected keyLengths values in [0, Lk]'),
+    );
+    expect(() => addon!.attention({ ...base(), lse: new Float32Array(7) })).toThrow(
+      new RangeError('fused-attention (native): expected lse to hold 8 elements but it holds 7'),
     );
   });
   it('rejects non-integer dims and a bad scale', () => {
