@@ -1,12 +1,13 @@
 /**
- * The public entry points. Both resolve and check every argument first, then
- * run the backend chosen once by backend.ts.
+ * The public entry points. Each resolves and checks every argument first,
+ * then runs (or, for explain, plans) on the backend chosen once by backend.ts.
  */
 import { nativeAddon } from './backend';
-import { attention_forward } from './js/attention';
+import { attention_forward, plan_attention } from './js/attention';
 import type { NativeAttentionArgs } from './native';
 import { resolveAttention, type ResolvedAttention } from './options';
-import type { AttentionOptions, Tensor } from './types';
+import type { AttentionOptions, AttentionPlan, AttentionResult, Tensor } from './types';
+import { describe, invalidArgument, isRecord } from './validate';
 
 /** The addon's argument object: exactly the fields the binding reads. */
 function toNativeArgs(r: ResolvedAttention): NativeAttentionArgs {
@@ -15,7 +16,6 @@ function toNativeArgs(r: ResolvedAttention): NativeAttentionArgs {
     k: r.k,
     v: r.v,
     out: r.out,
-    mask: r.mask,
     B: r.B,
     H: r.H,
     Hkv: r.Hkv,
@@ -23,41 +23,164 @@ function toNativeArgs(r: ResolvedAttention): NativeAttentionArgs {
     Lk: r.Lk,
     D: r.D,
     Dv: r.Dv,
+    qStrideB: r.qStrideB,
+    qStrideH: r.qStrideH,
+    qStrideL: r.qStrideL,
+    kStrideB: r.kStrideB,
+    kStrideH: r.kStrideH,
+    kStrideL: r.kStrideL,
+    vStrideB: r.vStrideB,
+    vStrideH: r.vStrideH,
+    vStrideL: r.vStrideL,
+    oStrideB: r.oStrideB,
+    oStrideH: r.oStrideH,
+    oStrideL: r.oStrideL,
+    mask: r.mask,
     maskStrideB: r.maskStrideB,
     maskStrideH: r.maskStrideH,
     maskStrideQ: r.maskStrideQ,
+    boolMask: r.boolMask,
+    boolMaskStrideB: r.boolMaskStrideB,
+    boolMaskStrideH: r.boolMaskStrideH,
+    boolMaskStrideQ: r.boolMaskStrideQ,
+    keyPadding: r.keyPadding,
+    keyLengths: r.keyLengths,
     scale: r.scale,
-    causal: r.causal,
+    alignOffset: r.alignOffset,
+    windowLeft: r.windowLeft,
+    windowRight: r.windowRight,
+    alibiSlopes: r.alibiSlopes,
+    softcap: r.softcap,
+    lse: r.lse,
+    weights: r.weights,
   };
 }
 
+/** The output tensor, plus lse and weights when they were asked for. */
+function toResult(r: ResolvedAttention): AttentionResult {
+  const result: AttentionResult = { data: r.out, shape: r.outShape };
+  if (r.lse !== null) result.lse = { data: r.lse, shape: r.lseShape };
+  if (r.weights !== null) result.weights = { data: r.weights, shape: r.weightsShape };
+  return result;
+}
+
+/** Options that ask for both extras, one of them, or neither: picks attention()'s precise return type. */
+type WithLse = AttentionOptions & { returnLse: true };
+type WithWeights = AttentionOptions & { returnWeights: true };
+type OutputOnly = AttentionOptions & { returnLse?: false; returnWeights?: false };
+
 /**
- * out = softmax(q·kᵀ·scale + mask) · v, computed without materialising the
- * Lq×Lk score matrix. q [B,H,Lq,D], k [B,Hkv,Lk,D], v [B,Hkv,Lk,Dv] (or all
- * rank 3 without B); returns [B,H,Lq,Dv] (rank 3 when q is).
+ * out = softmax(cap(q·kᵀ·scale) + mask - alibi) · v over the visible keys,
+ * computed without materialising the Lq×Lk score matrix. With layout
+ * 'bhld' (default): q [B,H,Lq,D], k [B,Hkv,Lk,D], v [B,Hkv,Lk,Dv] → out
+ * [B,H,Lq,Dv]; with 'blhd' the L and H axes swap in all four. Rank-3 inputs
+ * drop B. Returns the output tensor; with `returnLse` / `returnWeights` the
+ * same tensor also carries `lse` [B,H,Lq] / `weights` [B,H,Lq,Lk].
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: WithLse & WithWeights): AttentionResult & { lse: Tensor; weights: Tensor };
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: WithLse): AttentionResult & { lse: Tensor };
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: WithWeights): AttentionResult & { weights: Tensor };
+export function attention(q: Tensor, k: Tensor, v: Tensor, options?: OutputOnly): Tensor;
+export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionResult;
+export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionResult {
   const r = resolveAttention(q, k, v, options);
   const addon = nativeAddon();
   if (addon !== null) addon.attention(toNativeArgs(r));
   else attention_forward(r);
-  return { data: r.out, shape: r.outShape };
+  return toResult(r);
+}
+
+/** Options of {@link attentionAsync}: those of attention() plus an AbortSignal. */
+export type AsyncAttentionOptions = AttentionOptions & {
+  /**
+   * Aborts the call: before it starts, the promise rejects with
+   * `signal.reason` (an `AbortError` by default) and nothing runs; while it
+   * runs, the promise rejects at once and the native kernel stops at its next
+   * work-item boundary. The `out` buffer of an aborted call holds partial results.
+   */
+  signal?: AbortSignal;
+};
+
+/** Splits `signal` off the options (attention() itself does not take it). */
+function splitSignal(options: unknown): { signal: AbortSignal | null; rest: unknown } {
+  if (!isRecord(options) || !('signal' in options)) return { signal: null, rest: options };
+  const { signal, ...rest } = options;
+  if (signal === undefined) return { signal: null, rest };
+  if (!(signal instanceof AbortSignal)) throw invalidArgument(TypeError, 'signal to be an AbortSignal', describe(signal));
+  return { signal, rest };
+}
+
+/** Waits for a native call, rejecting as soon as `signal` aborts (and telling the kernel to stop). */
+function raceAbort(run: Promise<void>, signal: AbortSignal, flag: Int32Array): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      Atomics.store(flag, 0, 1);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    run.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(signal.aborted ? signal.reason : err);
+      },
+    );
+  });
 }
 
 /**
- * Like {@link attention}, off the event loop with the native backend. Bad
- * arguments reject the promise. The inputs must not change until it settles.
+ * Like {@link attention}, off the event loop: with the native backend the
+ * kernel runs on the package's own dispatcher thread (never libuv's pool, which
+ * Node needs for fs, dns and crypto) and its thread pool; calls are queued in
+ * order, at most 10,000 pending process-wide (more reject with a RangeError).
+ * Resolves to the same shapes as attention(). Bad arguments reject the
+ * promise. The inputs must not change until it settles.
  */
-export async function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Promise<Tensor> {
+export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options: AsyncAttentionOptions & WithLse & WithWeights): Promise<AttentionResult & { lse: Tensor; weights: Tensor }>;
+export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options: AsyncAttentionOptions & WithLse): Promise<AttentionResult & { lse: Tensor }>;
+export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options: AsyncAttentionOptions & WithWeights): Promise<AttentionResult & { weights: Tensor }>;
+export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncAttentionOptions & OutputOnly): Promise<Tensor>;
+export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncAttentionOptions): Promise<AttentionResult>;
+export async function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncAttentionOptions): Promise<AttentionResult> {
   // Inside an async function, so a throw here becomes a rejection.
-  const r = resolveAttention(q, k, v, options);
+  const { signal, rest } = splitSignal(options);
+  const r = resolveAttention(q, k, v, rest);
+  signal?.throwIfAborted();
   const addon = nativeAddon();
   if (addon !== null) {
-    await addon.attentionAsync(toNativeArgs(r));
+    const flag = new Int32Array(1);
+    const run = addon.attentionAsync(toNativeArgs(r), flag);
+    await (signal ? raceAbort(run, signal, flag) : run);
   } else {
     // Yield to the event loop once, so the JS kernel never runs before attentionAsync returns.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
     attention_forward(r);
   }
-  return { data: r.out, shape: r.outShape };
+  return toResult(r);
+}
+
+/**
+ * What attention(q, k, v, options) would do, without computing it: backend,
+ * ISA, kernel path, block sizes, threads, work items and scratch bytes. The
+ * arguments are checked exactly as attention() checks them; no input is read
+ * and nothing is written.
+ */
+export function explain(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionPlan {
+  const r = resolveAttention(q, k, v, options);
+  const addon = nativeAddon();
+  const plan = addon !== null ? addon.plan(toNativeArgs(r)) : { isa: 'js' as const, ...plan_attention(r) };
+  return {
+    backend: addon !== null ? 'native' : 'js',
+    isa: plan.isa,
+    path: plan.path,
+    blockQ: plan.blockQ,
+    blockK: plan.blockK,
+    threads: plan.threads,
+    workItems: plan.workItems,
+    scratchBytes: plan.scratchBytes,
+  };
 }

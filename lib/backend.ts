@@ -4,16 +4,26 @@
  * The choice is made on first use (not on import), so importing the package
  * never throws. FUSED_ATTENTION_BACKEND=js forces the JS kernels;
  * FUSED_ATTENTION_BACKEND=native makes a missing or broken addon an error.
+ * The binary is located now, at load time (build/Release, then
+ * prebuilds/<platform>-<arch>/), so installs without install scripts work.
+ * An unplanned fallback to JS warns once; FUSED_ATTENTION_SILENT=1 hides it.
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { BackendInfo } from './types';
 import type { NativeAddon } from './native';
 import { checkThreads, describe, invalidArgument } from './validate';
 
 const PACKAGE_NAME = 'fused-attention';
 const ENV = 'FUSED_ATTENTION_BACKEND';
+const SILENT_ENV = 'FUSED_ATTENTION_SILENT';
+
+/** node-gyp-build: load(dir) finds and requires the addon; resolve(dir) only finds it. */
+interface NodeGypBuild {
+  (dir: string): unknown;
+  resolve(dir: string): string;
+}
 
 interface Selection {
   addon: NativeAddon | null;
@@ -40,16 +50,47 @@ function findPackageRoot(start: string): string {
   }
 }
 
-/** "linux-x64 (glibc 2.36)": what prebuilds are matched against. */
-function describePlatform(): string {
-  let libc = '';
-  if (process.platform === 'linux') {
-    // Same source as detect-libc: the glibc version, absent on musl.
-    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-    const header = report?.header;
-    libc = header?.glibcVersionRuntime ? ` (glibc ${header.glibcVersionRuntime})` : ' (musl)';
+interface Libc {
+  name: 'glibc' | 'musl';
+  /** The glibc version ("2.36"); empty for musl. */
+  version: string;
+}
+
+let libc: Libc | null | undefined;
+
+/** The C library of this process on Linux (null elsewhere); read once, as detect-libc does. */
+function runtimeLibc(): Libc | null {
+  if (libc === undefined) {
+    libc = null;
+    if (process.platform === 'linux') {
+      const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+      const version = report?.header?.glibcVersionRuntime;
+      libc = version ? { name: 'glibc', version } : { name: 'musl', version: '' };
+    }
   }
-  return `${process.platform}-${process.arch}${libc}, Node ${process.version}, Node-API ${process.versions.napi}`;
+  return libc;
+}
+
+/** "linux-x64 (glibc)", or with the version "linux-x64 (glibc 2.36)": what prebuilds are matched against. */
+function platformTag(withVersion: boolean): string {
+  const c = runtimeLibc();
+  const version = withVersion && c?.version ? ` ${c.version}` : '';
+  return `${process.platform}-${process.arch}${c === null ? '' : ` (${c.name}${version})`}`;
+}
+
+function describePlatform(): string {
+  return `${platformTag(true)}, Node ${process.version}, Node-API ${process.versions.napi}`;
+}
+
+/**
+ * node-gyp-build tells musl from glibc only by /etc/alpine-release; a prebuild whose
+ * name carries the other libc's tag (node.napi.glibc.node) is refused here, never loaded.
+ */
+function refuseWrongLibc(root: string, file: string): void {
+  const tag = basename(file).split('.').find((part) => part === 'glibc' || part === 'musl');
+  const c = runtimeLibc();
+  if (tag === undefined || c === null || tag === c.name) return;
+  throw new Error(`No native build was found for ${c.name}: ${relative(root, file)} is built for ${tag}`);
 }
 
 function isNotFound(err: unknown): boolean {
@@ -69,7 +110,7 @@ function nativeUnavailable(root: string, err: unknown): Error {
     `  Platform: ${describePlatform()}`,
     `  Error: ${firstLine(err)}`,
     '  To build it from source (needs Python 3, make and a C++17 compiler):',
-    `    npm rebuild ${PACKAGE_NAME}`,
+    `    npm rebuild ${PACKAGE_NAME} --build-from-source`,
     '  or, in a checkout of the package:',
     '    npx node-gyp rebuild',
     `  Or unset ${ENV} to fall back to the pure-TypeScript kernels.`,
@@ -89,8 +130,10 @@ function select(): Selection {
   try {
     root = findPackageRoot(__dirname);
     // createRequire works the same compiled to CommonJS and under vitest.
-    const nodeGypBuild = createRequire(__filename)('node-gyp-build') as (dir: string) => unknown;
-    const addon = nodeGypBuild(root) as NativeAddon;
+    const requireHere = createRequire(__filename);
+    const file = (requireHere('node-gyp-build') as NodeGypBuild).resolve(root);
+    refuseWrongLibc(root, file);
+    const addon = requireHere(file) as NativeAddon;
     if (typeof addon?.attention !== 'function' || typeof addon.info !== 'function') {
       throw new Error('the loaded addon does not export attention() and info()');
     }
@@ -98,10 +141,21 @@ function select(): Selection {
   } catch (err) {
     if (forced === 'native') return { addon: null, reason: '', error: nativeUnavailable(root, err) };
     const reason = isNotFound(err)
-      ? `no native build for ${process.platform}-${process.arch}; run \`npm rebuild ${PACKAGE_NAME}\` to build one`
-      : `the native addon failed to load: ${firstLine(err)}`;
+      ? `no native build for ${platformTag(false)} in build/ or prebuilds/; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to build one`
+      : `the native addon failed to load: ${firstLine(err)}; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to rebuild it`;
+    warnFallback(reason);
     return { addon: null, reason, error: null };
   }
+}
+
+/** One stderr warning per module instance when JS runs although nobody asked for it. */
+function warnFallback(reason: string): void {
+  const silent = process.env[SILENT_ENV];
+  if (silent !== undefined && silent !== '' && silent !== '0') return;
+  process.emitWarning(
+    `${PACKAGE_NAME}: using the slower pure-TypeScript backend: ${reason} (needs Python 3, make and a C++17 compiler). Set ${SILENT_ENV}=1 to hide this warning.`,
+    { code: 'FUSED_ATTENTION_JS_FALLBACK' },
+  );
 }
 
 function selected(): Selection {

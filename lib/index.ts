@@ -1,3 +1,4 @@
-export { attention, attentionAsync } from './attention';
+export { attention, attentionAsync, explain } from './attention';
+export type { AsyncAttentionOptions } from './attention';
 export { backend, setThreads } from './backend';
-export type { AttentionOptions, BackendInfo, Tensor } from './types';
+export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor } from './types';

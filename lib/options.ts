@@ -1,85 +1,92 @@
 /**
  * Turns the user's (q, k, v, options) into one fully checked and defaulted
- * object. Both backends run from it: the JS kernel directly, the native addon
- * through the same fields (see toNativeArgs in attention.ts).
+ * object. Both backends run from it: the JS kernel reads it directly, the
+ * native addon the same fields (see toNativeArgs in attention.ts).
  */
+import type { NativeAttentionArgs } from './native';
+import type { Layout } from './types';
 import {
   MAX_ELEMENTS,
+  MAX_WEIGHTS,
+  checkAlibiSlopes,
   checkCausal,
   checkDimEqual,
+  checkFlag,
+  checkKeyLengths,
+  checkKeyPadding,
+  checkLayout,
+  checkMask,
   checkOptions,
   checkOut,
   checkScale,
+  checkSoftcap,
   checkTensor,
+  checkWindow,
   describe,
   invalidArgument,
+  isFloat32Array,
 } from './validate';
 
-/** One attention call with every dimension named and every option decided. */
-export interface ResolvedAttention {
-  q: Float32Array; // [B, H, Lq, D]
-  k: Float32Array; // [B, Hkv, Lk, D]
-  v: Float32Array; // [B, Hkv, Lk, Dv]
-  /** The caller's `out` or a fresh zeroed buffer; [B, H, Lq, Dv]. */
-  out: Float32Array;
-  /** Additive mask read at `b*maskStrideB + h*maskStrideH + i*maskStrideQ + j`; null for none. */
-  mask: Float32Array | null;
-  B: number;
-  H: number;
-  Hkv: number;
-  Lq: number;
-  Lk: number;
-  D: number;
-  Dv: number;
-  /** Element strides of the mask over b, h and the query row; 0 where the mask broadcasts. */
-  maskStrideB: number;
-  maskStrideH: number;
-  maskStrideQ: number;
-  /** Multiplier of q·k; 1/sqrt(D) unless given. */
-  scale: number;
-  causal: boolean;
-  /** Shape of the returned tensor: [B, H, Lq, Dv], or [H, Lq, Dv] when q is rank 3. */
+/**
+ * One attention call with every dimension named and every option decided:
+ * the kernel arguments (see NativeAttentionArgs for their exact semantics)
+ * plus the shapes of what attention() returns.
+ */
+export interface ResolvedAttention extends NativeAttentionArgs {
+  layout: Layout;
+  /** Shape of the returned tensor: [B, H, Lq, Dv] ('bhld') or [B, Lq, H, Dv] ('blhd'), without B when q is rank 3. */
   outShape: number[];
+  /** [B, H, Lq], or [H, Lq] when q is rank 3. */
+  lseShape: number[];
+  /** [B, H, Lq, Lk], or [H, Lq, Lk] when q is rank 3. */
+  weightsShape: number[];
 }
 
-// Axes of the 4-D layout [B, H, L, D]; a rank-3 tensor [H, L, D] lacks AXIS_B.
-const AXIS_B = 0;
-const AXIS_H = 1;
-const AXIS_L = 2;
-const AXIS_D = 3;
+/** Where each logical axis sits in a rank-4 shape, per layout; rank 3 drops B. */
+const AXES: Record<Layout, { B: number; H: number; L: number; D: number }> = {
+  bhld: { B: 0, H: 1, L: 2, D: 3 },
+  blhd: { B: 0, L: 1, H: 2, D: 3 },
+};
+
+/** Element strides [over b, over h, over the sequence position] of a contiguous tensor in `layout`. */
+function stridesOf(layout: Layout, heads: number, length: number, width: number): [number, number, number] {
+  return layout === 'bhld' ? [heads * length * width, length * width, width] : [length * heads * width, width, heads * width];
+}
 
 export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: unknown): ResolvedAttention {
   const qt = checkTensor(q, 'q', 3, 4);
   const kt = checkTensor(k, 'k', 3, 4);
   const vt = checkTensor(v, 'v', 3, 4);
   const opts = checkOptions(options);
+  const layout = checkLayout(opts.layout);
 
   const rank = qt.shape.length;
   checkDimEqual('k.shape.length', kt.shape.length, 'q.shape.length', rank);
   checkDimEqual('v.shape.length', vt.shape.length, 'q.shape.length', rank);
-  // Index of a 4-D axis in these tensors' shapes (rank 3 drops the batch axis).
+  // Index in these tensors' shapes of a logical axis (rank 3 drops the batch axis).
+  const axes = AXES[layout];
   const at = (axis: number): number => axis - (4 - rank);
   const dimName = (tensor: string, axis: number): string => `${tensor}.shape[${at(axis)}]`;
   const dim = (shape: number[], axis: number): number => shape[at(axis)];
 
   const B = rank === 4 ? qt.shape[0] : 1;
   if (rank === 4) {
-    checkDimEqual(dimName('k', AXIS_B), dim(kt.shape, AXIS_B), dimName('q', AXIS_B), B);
-    checkDimEqual(dimName('v', AXIS_B), dim(vt.shape, AXIS_B), dimName('q', AXIS_B), B);
+    checkDimEqual(dimName('k', axes.B), dim(kt.shape, axes.B), dimName('q', axes.B), B);
+    checkDimEqual(dimName('v', axes.B), dim(vt.shape, axes.B), dimName('q', axes.B), B);
   }
-  const H = dim(qt.shape, AXIS_H);
-  const Hkv = dim(kt.shape, AXIS_H);
-  checkDimEqual(dimName('v', AXIS_H), dim(vt.shape, AXIS_H), dimName('k', AXIS_H), Hkv);
+  const H = dim(qt.shape, axes.H);
+  const Hkv = dim(kt.shape, axes.H);
+  checkDimEqual(dimName('v', axes.H), dim(vt.shape, axes.H), dimName('k', axes.H), Hkv);
   if (H % Hkv !== 0) {
     // Grouped-query attention: each kv head serves H/Hkv consecutive query heads.
-    throw invalidArgument(RangeError, `${dimName('k', AXIS_H)} to divide ${dimName('q', AXIS_H)} (${H})`, describe(Hkv));
+    throw invalidArgument(RangeError, `${dimName('k', axes.H)} to divide ${dimName('q', axes.H)} (${H})`, describe(Hkv));
   }
-  const Lq = dim(qt.shape, AXIS_L);
-  const Lk = dim(kt.shape, AXIS_L);
-  checkDimEqual(dimName('v', AXIS_L), dim(vt.shape, AXIS_L), dimName('k', AXIS_L), Lk);
-  const D = dim(qt.shape, AXIS_D);
-  checkDimEqual(dimName('k', AXIS_D), dim(kt.shape, AXIS_D), dimName('q', AXIS_D), D);
-  const Dv = dim(vt.shape, AXIS_D);
+  const Lq = dim(qt.shape, axes.L);
+  const Lk = dim(kt.shape, axes.L);
+  checkDimEqual(dimName('v', axes.L), dim(vt.shape, axes.L), dimName('k', axes.L), Lk);
+  const D = dim(qt.shape, axes.D);
+  checkDimEqual(dimName('k', axes.D), dim(kt.shape, axes.D), dimName('q', axes.D), D);
+  const Dv = dim(vt.shape, axes.D);
 
   const outLength = B * H * Lq * Dv;
   if (outLength > MAX_ELEMENTS) {
@@ -87,48 +94,84 @@ export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: u
   }
 
   const scale = checkScale(opts.scale) ?? 1 / Math.sqrt(D);
-  const causal = checkCausal(opts.causal);
 
-  // The mask broadcasts against [B, H, Lq, Lk], aligned from the right.
+  // Visibility: causal and window become one band around the aligned position i + alignOffset.
+  const causal = checkCausal(opts.causal);
+  const window = checkWindow(opts.window);
+  const alignOffset = causal === 'top-left' ? 0 : Lk - Lq;
+  // |i + alignOffset - j| < max(Lq, Lk), so a bound of Lq + Lk or more hides nothing: store it as unbounded.
+  const bound = (distance: number): number => (distance >= Lq + Lk ? -1 : distance);
+  const windowLeft = window === null ? -1 : bound(window[0]);
+  const windowRight = causal !== false ? 0 : window === null ? -1 : bound(window[1]);
+
+  // Masks broadcast against [B, H, Lq, Lk] (aligned from the right) in every layout.
   let mask: Float32Array | null = null;
+  let boolMask: Uint8Array | null = null;
   let maskStrideB = 0;
   let maskStrideH = 0;
   let maskStrideQ = 0;
   if (opts.mask !== undefined && opts.mask !== null) {
-    const mt = checkTensor(opts.mask, 'mask', 2, 4);
+    const mt = checkMask(opts.mask);
     const maskRank = mt.shape.length;
     const target = [B, H, Lq, Lk];
-    const targetName = ['q.shape[0]', dimName('q', AXIS_H), dimName('q', AXIS_L), dimName('k', AXIS_L)];
+    const targetName = ['q.shape[0]', dimName('q', axes.H), dimName('q', axes.L), dimName('k', axes.L)];
+    // The layout changes which q/k dims are H, Lq and Lk, not the mask's order: say so.
+    const note = layout === 'bhld' ? '' : `, as masks are [B, H, Lq, Lk] in layout "${layout}" too,`;
     const padded = [1, 1, 1, 1]; // mask shape left-padded with broadcast dims to rank 4
     for (let m = 0; m < maskRank; m++) {
       const axis = 4 - maskRank + m;
       const size = mt.shape[m];
       if (m === maskRank - 1) {
         // The key axis never broadcasts: the kernels read a contiguous row of Lk values.
-        checkDimEqual(`mask.shape[${m}]`, size, targetName[axis], Lk);
+        if (size !== Lk) throw invalidArgument(RangeError, `mask.shape[${m}] to equal ${targetName[axis]} (${Lk})${note}`, describe(size));
       } else if (size !== 1 && size !== target[axis]) {
         // Rank-3 q has an implicit batch of 1, which has no shape entry to name.
         const expected = target[axis] === 1 ? 'to be 1' : `to be 1 or ${targetName[axis]} (${target[axis]})`;
-        throw invalidArgument(RangeError, `mask.shape[${m}] ${expected}`, describe(size));
+        throw invalidArgument(RangeError, `mask.shape[${m}] ${expected}${note}`, describe(size));
       }
       padded[axis] = size;
     }
-    mask = mt.data;
-    maskStrideQ = padded[AXIS_L] === 1 ? 0 : Lk;
-    maskStrideH = padded[AXIS_H] === 1 ? 0 : padded[AXIS_L] * Lk;
-    maskStrideB = padded[AXIS_B] === 1 ? 0 : padded[AXIS_H] * padded[AXIS_L] * Lk;
+    if (isFloat32Array(mt.data)) mask = mt.data;
+    else boolMask = mt.data;
+    maskStrideQ = padded[2] === 1 ? 0 : Lk;
+    maskStrideH = padded[1] === 1 ? 0 : padded[2] * Lk;
+    maskStrideB = padded[0] === 1 ? 0 : padded[1] * padded[2] * Lk;
   }
 
-  const inputs: Array<[string, Float32Array]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
+  const keyPadding = checkKeyPadding(opts.keyPadding, B, Lk);
+  const keyLengths = checkKeyLengths(opts.keyLengths, B, Lk);
+  const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H);
+  const softcap = checkSoftcap(opts.softcap);
+  const returnLse = checkFlag(opts.returnLse, 'returnLse');
+  const returnWeights = checkFlag(opts.returnWeights, 'returnWeights');
+  const weightsLength = B * H * Lq * Lk;
+  if (returnWeights && weightsLength > MAX_WEIGHTS) {
+    throw invalidArgument(
+      RangeError,
+      `B*H*Lq*Lk to be at most ${MAX_WEIGHTS} with returnWeights, which materialises the weights (leave it off, or use returnLse, for calls this large),`,
+      describe(weightsLength),
+    );
+  }
+
+  const inputs: Array<[string, ArrayBufferView]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
   if (mask !== null) inputs.push(['mask.data', mask]);
+  if (boolMask !== null) inputs.push(['mask.data', boolMask]);
+  if (keyPadding !== null) inputs.push(['keyPadding', keyPadding]);
+  if (keyLengths !== null) inputs.push(['keyLengths', keyLengths]);
+  if (alibiSlopes !== null) inputs.push(['alibiSlopes', alibiSlopes]);
   const out = checkOut(opts.out, outLength, inputs) ?? new Float32Array(outLength);
+
+  const [qStrideB, qStrideH, qStrideL] = stridesOf(layout, H, Lq, D);
+  const [kStrideB, kStrideH, kStrideL] = stridesOf(layout, Hkv, Lk, D);
+  const [vStrideB, vStrideH, vStrideL] = stridesOf(layout, Hkv, Lk, Dv);
+  const [oStrideB, oStrideH, oStrideL] = stridesOf(layout, H, Lq, Dv);
+  const outShape = layout === 'bhld' ? [B, H, Lq, Dv] : [B, Lq, H, Dv];
 
   return {
     q: qt.data,
     k: kt.data,
     v: vt.data,
     out,
-    mask,
     B,
     H,
     Hkv,
@@ -136,11 +179,39 @@ export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: u
     Lk,
     D,
     Dv,
-    maskStrideB,
-    maskStrideH,
-    maskStrideQ,
+    qStrideB,
+    qStrideH,
+    qStrideL,
+    kStrideB,
+    kStrideH,
+    kStrideL,
+    vStrideB,
+    vStrideH,
+    vStrideL,
+    oStrideB,
+    oStrideH,
+    oStrideL,
+    mask,
+    maskStrideB: mask === null ? 0 : maskStrideB,
+    maskStrideH: mask === null ? 0 : maskStrideH,
+    maskStrideQ: mask === null ? 0 : maskStrideQ,
+    boolMask,
+    boolMaskStrideB: boolMask === null ? 0 : maskStrideB,
+    boolMaskStrideH: boolMask === null ? 0 : maskStrideH,
+    boolMaskStrideQ: boolMask === null ? 0 : maskStrideQ,
+    keyPadding,
+    keyLengths,
     scale,
-    causal,
-    outShape: rank === 4 ? [B, H, Lq, Dv] : [H, Lq, Dv],
+    alignOffset,
+    windowLeft,
+    windowRight,
+    alibiSlopes,
+    softcap,
+    lse: returnLse ? new Float32Array(B * H * Lq) : null,
+    weights: returnWeights ? new Float32Array(weightsLength) : null,
+    layout,
+    outShape: rank === 4 ? outShape : outShape.slice(1),
+    lseShape: rank === 4 ? [B, H, Lq] : [H, Lq],
+    weightsShape: rank === 4 ? [B, H, Lq, Lk] : [H, Lq, Lk],
   };
 }

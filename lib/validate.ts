@@ -5,7 +5,7 @@
  * wrong size or range. The native binding only re-checks what protects memory.
  */
 import { types } from 'node:util';
-import type { AttentionOptions, Tensor } from './types';
+import type { AttentionOptions, Layout, Tensor } from './types';
 
 /**
  * Largest element count of one tensor (q, k, v, mask or the output): 2**32.
@@ -14,8 +14,29 @@ import type { AttentionOptions, Tensor } from './types';
  */
 export const MAX_ELEMENTS = 2 ** 32;
 
+/**
+ * Largest B*H*Lq*Lk with returnWeights: 2**28 floats (1 GiB). Beyond that the
+ * materialised weights are almost surely a mistake (use returnLse instead).
+ */
+export const MAX_WEIGHTS = 2 ** 28;
+
 /** Option keys accepted by attention(); anything else is a typo (`casual`). */
-export const OPTION_KEYS: readonly string[] = ['scale', 'causal', 'mask', 'out'];
+export const OPTION_KEYS: readonly string[] = [
+  'scale',
+  'causal',
+  'mask',
+  'keyPadding',
+  'keyLengths',
+  'layout',
+  'window',
+  'alibiSlopes',
+  'softcap',
+  'returnLse',
+  'returnWeights',
+  'out',
+];
+
+export const LAYOUTS: readonly Layout[] = ['bhld', 'blhd'];
 
 type ErrorClass = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 
@@ -62,6 +83,14 @@ export function isFloat32Array(value: unknown): value is Float32Array {
   return types.isFloat32Array(value);
 }
 
+export function isUint8Array(value: unknown): value is Uint8Array {
+  return types.isUint8Array(value);
+}
+
+export function isInt32Array(value: unknown): value is Int32Array {
+  return types.isInt32Array(value);
+}
+
 export function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1;
 }
@@ -84,13 +113,10 @@ function listRanks(minRank: number, maxRank: number): string {
   return ranks.length === 1 ? String(ranks[0]) : `${ranks.slice(0, -1).join(', ')} or ${ranks[ranks.length - 1]}`;
 }
 
-/**
- * Checks that `value` is a Tensor of rank minRank..maxRank with positive
- * integer dims and a Float32Array of exactly the product of its shape.
- */
-export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number): Tensor {
+/** Checks a tensor's object and shape (not its data); returns the shape and its element count. */
+function checkShape(value: unknown, name: string, minRank: number, maxRank: number, kind: string): [number[], number] {
   if (!isRecord(value)) {
-    throw invalidArgument(TypeError, `${name} to be an object { data: Float32Array, shape: number[] }`, describe(value));
+    throw invalidArgument(TypeError, `${name} to be an object { data: ${kind}, shape: number[] }`, describe(value));
   }
   const shape = value.shape;
   if (!Array.isArray(shape)) {
@@ -111,14 +137,39 @@ export function checkTensor(value: unknown, name: string, minRank: number, maxRa
   if (elements > MAX_ELEMENTS) {
     throw invalidArgument(RangeError, `${name}.shape to describe at most ${MAX_ELEMENTS} elements`, describe(elements));
   }
-  const data = value.data;
-  if (!isFloat32Array(data)) {
-    throw invalidArgument(TypeError, `${name}.data to be a Float32Array`, describe(data));
-  }
+  return [shape as number[], elements];
+}
+
+function checkDataLength(data: ArrayBufferView & { length: number }, name: string, elements: number): void {
   if (data.length !== elements) {
     throw invalidArgument(RangeError, `${name}.data.length to equal the product of ${name}.shape (${elements})`, describe(data.length));
   }
-  return { data, shape: shape as number[] };
+}
+
+/**
+ * Checks that `value` is a Tensor of rank minRank..maxRank with positive
+ * integer dims and a Float32Array of exactly the product of its shape.
+ */
+export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number): Tensor {
+  const [shape, elements] = checkShape(value, name, minRank, maxRank, 'Float32Array');
+  const data = (value as Record<string, unknown>).data;
+  if (!isFloat32Array(data)) {
+    throw invalidArgument(TypeError, `${name}.data to be a Float32Array`, describe(data));
+  }
+  checkDataLength(data, name, elements);
+  return { data, shape };
+}
+
+/** The `mask` option: a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
+export function checkMask(value: unknown): { data: Float32Array | Uint8Array; shape: number[] } {
+  const name = 'mask';
+  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array');
+  const data = (value as Record<string, unknown>).data;
+  if (!isFloat32Array(data) && !isUint8Array(data)) {
+    throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data));
+  }
+  checkDataLength(data, name, elements);
+  return { data, shape };
 }
 
 /** Cross-tensor size check: `k.shape[3] to equal q.shape[3] (64)`. */
@@ -148,9 +199,86 @@ export function checkScale(value: unknown): number | null {
   return value;
 }
 
-export function checkCausal(value: unknown): boolean {
+/** false, true (bottom-right aligned) or 'top-left'. */
+export function checkCausal(value: unknown): boolean | 'top-left' {
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw invalidArgument(TypeError, 'causal to be a boolean', describe(value));
+  if (typeof value !== 'boolean' && value !== 'top-left') {
+    throw invalidArgument(TypeError, 'causal to be true, false or "top-left"', describe(value));
+  }
+  return value;
+}
+
+export function checkLayout(value: unknown): Layout {
+  if (value === undefined) return 'bhld';
+  if (!LAYOUTS.includes(value as Layout)) {
+    throw invalidArgument(TypeError, `layout to be ${LAYOUTS.map((l) => JSON.stringify(l)).join(' or ')}`, describe(value));
+  }
+  return value as Layout;
+}
+
+/** returnLse, returnWeights: a boolean, false when absent. */
+export function checkFlag(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidArgument(TypeError, `${name} to be a boolean`, describe(value));
+  return value;
+}
+
+/** The sliding window [left, right], each an integer >= -1 (-1 = unbounded); null when absent. */
+export function checkWindow(value: unknown): [number, number] | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value)) {
+    throw invalidArgument(TypeError, 'window to be an array [left, right] of integers >= -1', describe(value));
+  }
+  if (value.length !== 2) throw invalidArgument(RangeError, 'window.length to be 2', describe(value.length));
+  for (let side = 0; side < 2; side++) {
+    const bound: unknown = value[side];
+    if (typeof bound !== 'number') throw invalidArgument(TypeError, `window[${side}] to be an integer >= -1`, describe(bound));
+    if (!Number.isInteger(bound) || bound < -1) {
+      throw invalidArgument(RangeError, `window[${side}] to be an integer >= -1`, describe(bound));
+    }
+  }
+  return [value[0] as number, value[1] as number];
+}
+
+/** Returns the softcap, or 0 (off) when absent. */
+export function checkSoftcap(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number') throw invalidArgument(TypeError, 'softcap to be a number', describe(value));
+  if (!Number.isFinite(value) || value <= 0) {
+    throw invalidArgument(RangeError, 'softcap to be a finite number > 0', describe(value));
+  }
+  return value;
+}
+
+/** keyPadding: a Uint8Array of B*Lk flags; null when absent. */
+export function checkKeyPadding(value: unknown, B: number, Lk: number): Uint8Array | null {
+  if (value === undefined || value === null) return null;
+  if (!isUint8Array(value)) throw invalidArgument(TypeError, 'keyPadding to be a Uint8Array', describe(value));
+  if (value.length !== B * Lk) throw invalidArgument(RangeError, `keyPadding.length to equal B*Lk (${B * Lk})`, describe(value.length));
+  return value;
+}
+
+/** keyLengths: an Int32Array of B lengths, each in [0, Lk]; null when absent. */
+export function checkKeyLengths(value: unknown, B: number, Lk: number): Int32Array | null {
+  if (value === undefined || value === null) return null;
+  if (!isInt32Array(value)) throw invalidArgument(TypeError, 'keyLengths to be an Int32Array', describe(value));
+  if (value.length !== B) throw invalidArgument(RangeError, `keyLengths.length to equal B (${B})`, describe(value.length));
+  for (let b = 0; b < B; b++) {
+    if (value[b] < 0 || value[b] > Lk) {
+      throw invalidArgument(RangeError, `keyLengths[${b}] to be an integer from 0 to Lk (${Lk})`, describe(value[b]));
+    }
+  }
+  return value;
+}
+
+/** alibiSlopes: a Float32Array of H finite slopes; null when absent. */
+export function checkAlibiSlopes(value: unknown, H: number): Float32Array | null {
+  if (value === undefined || value === null) return null;
+  if (!isFloat32Array(value)) throw invalidArgument(TypeError, 'alibiSlopes to be a Float32Array', describe(value));
+  if (value.length !== H) throw invalidArgument(RangeError, `alibiSlopes.length to equal H (${H})`, describe(value.length));
+  for (let h = 0; h < H; h++) {
+    if (!Number.isFinite(value[h])) throw invalidArgument(RangeError, `alibiSlopes[${h}] to be finite`, describe(value[h]));
+  }
   return value;
 }
 
@@ -159,7 +287,7 @@ export function checkCausal(value: unknown): boolean {
  * exactly `length` floats and must not share memory with any input: the
  * kernels write rows while still reading others.
  */
-export function checkOut(value: unknown, length: number, inputs: ReadonlyArray<[string, Float32Array]>): Float32Array | null {
+export function checkOut(value: unknown, length: number, inputs: ReadonlyArray<[string, ArrayBufferView]>): Float32Array | null {
   if (value === undefined) return null;
   if (!isFloat32Array(value)) throw invalidArgument(TypeError, 'out to be a Float32Array', describe(value));
   if (value.length !== length) throw invalidArgument(RangeError, `out.length to equal B*H*Lq*Dv (${length})`, describe(value.length));

@@ -188,7 +188,7 @@ describe.runIf(addon !== null)('native binding guards (bypassing the TS checks)'
       new RangeError('fused-attention (native): expected k to hold at least 72 elements but it holds 64'),
     );
     expect(() => addon!.attention({ ...base(), vStrideL: 9 })).toThrow(
-      new RangeError('fused-attention (native): expected v to hold at least 68 elements but it holds 64'),
+      new RangeError('fused-attention (native): expected v to hold at least 67 elements but it holds 64'),
     );
   });
   it('rejects dims whose extent overflows int64', () => {

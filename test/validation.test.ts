@@ -3,7 +3,7 @@
  * (sharp's habit: the message is part of the API).
  */
 import { describe, expect, it } from 'vitest';
-import { attention, attentionAsync, setThreads } from '../lib/index';
+import { attention, attentionAsync, explain, setThreads } from '../lib/index';
 import type { AttentionOptions, Tensor } from '../lib/index';
 
 type ErrorType = TypeErrorConstructor | RangeErrorConstructor;
@@ -258,7 +258,8 @@ const optionCases: Case[] = [
     name: 'misspelt option',
     args: call(q(), k(), v(), { casual: true }),
     type: TypeError,
-    message: 'attention: expected options keys to be among scale, causal, mask, out but received "casual"',
+    message:
+      'attention: expected options keys to be among scale, causal, mask, keyPadding, keyLengths, layout, window, alibiSlopes, softcap, returnLse, returnWeights, out but received "casual"',
   },
   {
     name: 'scale is a string',
@@ -282,19 +283,19 @@ const optionCases: Case[] = [
     name: 'causal is a number',
     args: call(q(), k(), v(), { causal: 1 }),
     type: TypeError,
-    message: 'attention: expected causal to be a boolean but received 1',
+    message: 'attention: expected causal to be true, false or "top-left" but received 1',
   },
   {
     name: 'causal is a string',
     args: call(q(), k(), v(), { causal: 'true' }),
     type: TypeError,
-    message: 'attention: expected causal to be a boolean but received "true"',
+    message: 'attention: expected causal to be true, false or "top-left" but received "true"',
   },
   {
     name: 'mask is a Float32Array',
     args: call(q(), k(), v(), { mask: new Float32Array(15) }),
     type: TypeError,
-    message: 'attention: expected mask to be an object { data: Float32Array, shape: number[] } but received Float32Array',
+    message: 'attention: expected mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array',
   },
   {
     name: 'mask has rank 1',
@@ -312,7 +313,7 @@ const optionCases: Case[] = [
     name: 'mask.data is an Int8Array',
     args: call(q(), k(), v(), { mask: { data: new Int8Array(15), shape: [3, 5] } }),
     type: TypeError,
-    message: 'attention: expected mask.data to be a Float32Array but received Int8Array',
+    message: 'attention: expected mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array',
   },
   {
     name: 'mask.data length differs from its shape',
@@ -396,6 +397,362 @@ const optionCases: Case[] = [
   },
 ];
 
+// Layout 'blhd' shapes of the same sizes: q [B,Lq,H,D], k [B,Lk,Hkv,D], v [B,Lk,Hkv,Dv].
+const qBlhd = () => tensor([2, 3, 4, 8]);
+const kBlhd = () => tensor([2, 5, 2, 8]);
+const vBlhd = () => tensor([2, 5, 2, 6]);
+
+const bool = (shape: number[]) => ({ data: new Uint8Array(shape.reduce((a, b) => a * b, 1)).fill(1), shape });
+
+const causalAndMaskCases: Case[] = [
+  {
+    name: 'causal is "bottom-right" (true is)',
+    args: call(q(), k(), v(), { causal: 'bottom-right' }),
+    type: TypeError,
+    message: 'attention: expected causal to be true, false or "top-left" but received "bottom-right"',
+  },
+  {
+    name: 'causal is null',
+    args: call(q(), k(), v(), { causal: null }),
+    type: TypeError,
+    message: 'attention: expected causal to be true, false or "top-left" but received null',
+  },
+  {
+    name: 'mask is a bare Uint8Array',
+    args: call(q(), k(), v(), { mask: new Uint8Array(15) }),
+    type: TypeError,
+    message: 'attention: expected mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Uint8Array',
+  },
+  {
+    name: 'mask.data is a Uint8ClampedArray',
+    args: call(q(), k(), v(), { mask: { data: new Uint8ClampedArray(15), shape: [3, 5] } }),
+    type: TypeError,
+    message: 'attention: expected mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Uint8ClampedArray',
+  },
+  {
+    name: 'boolean mask data length differs from its shape',
+    args: call(q(), k(), v(), { mask: { data: new Uint8Array(16), shape: [3, 5] } }),
+    type: RangeError,
+    message: 'attention: expected mask.data.length to equal the product of mask.shape (15) but received 16',
+  },
+  {
+    name: 'boolean mask key dim differs from Lk',
+    args: call(q(), k(), v(), { mask: bool([2, 1, 1, 4]) }),
+    type: RangeError,
+    message: 'attention: expected mask.shape[3] to equal k.shape[2] (5) but received 4',
+  },
+  {
+    name: 'boolean mask head dim neither 1 nor H',
+    args: call(q(), k(), v(), { mask: bool([2, 2, 3, 5]) }),
+    type: RangeError,
+    message: 'attention: expected mask.shape[1] to be 1 or q.shape[1] (4) but received 2',
+  },
+];
+
+const layoutCases: Case[] = [
+  {
+    name: 'layout is unknown',
+    args: call(q(), k(), v(), { layout: 'bhdl' }),
+    type: TypeError,
+    message: 'attention: expected layout to be "bhld" or "blhd" but received "bhdl"',
+  },
+  {
+    name: 'layout is upper case',
+    args: call(q(), k(), v(), { layout: 'BLHD' }),
+    type: TypeError,
+    message: 'attention: expected layout to be "bhld" or "blhd" but received "BLHD"',
+  },
+  {
+    name: 'layout is null',
+    args: call(q(), k(), v(), { layout: null }),
+    type: TypeError,
+    message: 'attention: expected layout to be "bhld" or "blhd" but received null',
+  },
+  {
+    name: 'layout "blhd" with [B,H,L,D] tensors: names the blhd axes',
+    args: call(q(), k(), v(), { layout: 'blhd' }),
+    type: RangeError,
+    message: 'attention: expected k.shape[2] to divide q.shape[2] (3) but received 5',
+  },
+  {
+    name: 'layout "blhd": key length of v differs from k',
+    args: call(qBlhd(), kBlhd(), tensor([2, 4, 2, 6]), { layout: 'blhd' }),
+    type: RangeError,
+    message: 'attention: expected v.shape[1] to equal k.shape[1] (5) but received 4',
+  },
+  {
+    name: 'layout "blhd": kv heads differ between k and v',
+    args: call(qBlhd(), kBlhd(), tensor([2, 5, 1, 6]), { layout: 'blhd' }),
+    type: RangeError,
+    message: 'attention: expected v.shape[2] to equal k.shape[2] (2) but received 1',
+  },
+  {
+    name: 'layout "blhd", rank 3: head size of k differs from q',
+    args: call(tensor([3, 4, 8]), tensor([5, 2, 7]), tensor([5, 2, 6]), { layout: 'blhd' }),
+    type: RangeError,
+    message: 'attention: expected k.shape[2] to equal q.shape[2] (8) but received 7',
+  },
+  {
+    name: 'layout "blhd" with a mask in [B, Lq, H, Lk] order',
+    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: tensor([2, 3, 4, 5]) }),
+    type: RangeError,
+    message: 'attention: expected mask.shape[1] to be 1 or q.shape[2] (4), as masks are [B, H, Lq, Lk] in layout "blhd" too, but received 3',
+  },
+  {
+    name: 'layout "blhd" with a boolean mask of the wrong key length',
+    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: bool([3, 4]) }),
+    type: RangeError,
+    message: 'attention: expected mask.shape[1] to equal k.shape[1] (5), as masks are [B, H, Lq, Lk] in layout "blhd" too, but received 4',
+  },
+  {
+    name: 'layout "blhd" with a mask query dim neither 1 nor Lq',
+    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: tensor([4, 5]) }),
+    type: RangeError,
+    message: 'attention: expected mask.shape[0] to be 1 or q.shape[1] (3), as masks are [B, H, Lq, Lk] in layout "blhd" too, but received 4',
+  },
+  {
+    name: 'layout "blhd" with a short out',
+    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', out: new Float32Array(143) }),
+    type: RangeError,
+    message: 'attention: expected out.length to equal B*H*Lq*Dv (144) but received 143',
+  },
+];
+
+const keyCases: Case[] = [
+  {
+    name: 'keyPadding is an Int8Array',
+    args: call(q(), k(), v(), { keyPadding: new Int8Array(10) }),
+    type: TypeError,
+    message: 'attention: expected keyPadding to be a Uint8Array but received Int8Array',
+  },
+  {
+    name: 'keyPadding is a plain array',
+    args: call(q(), k(), v(), { keyPadding: new Array(10).fill(1) }),
+    type: TypeError,
+    message: 'attention: expected keyPadding to be a Uint8Array but received Array',
+  },
+  {
+    name: 'keyPadding is a tensor object',
+    args: call(q(), k(), v(), { keyPadding: bool([2, 5]) }),
+    type: TypeError,
+    message: 'attention: expected keyPadding to be a Uint8Array but received Object',
+  },
+  {
+    name: 'keyPadding has B*Lk - 1 flags',
+    args: call(q(), k(), v(), { keyPadding: new Uint8Array(9) }),
+    type: RangeError,
+    message: 'attention: expected keyPadding.length to equal B*Lk (10) but received 9',
+  },
+  {
+    name: 'keyPadding has Lk flags with B = 2',
+    args: call(q(), k(), v(), { keyPadding: new Uint8Array(5) }),
+    type: RangeError,
+    message: 'attention: expected keyPadding.length to equal B*Lk (10) but received 5',
+  },
+  {
+    name: 'keyLengths is a Uint32Array',
+    args: call(q(), k(), v(), { keyLengths: new Uint32Array([5, 5]) }),
+    type: TypeError,
+    message: 'attention: expected keyLengths to be an Int32Array but received Uint32Array',
+  },
+  {
+    name: 'keyLengths is a plain array',
+    args: call(q(), k(), v(), { keyLengths: [5, 5] }),
+    type: TypeError,
+    message: 'attention: expected keyLengths to be an Int32Array but received Array',
+  },
+  {
+    name: 'keyLengths has the wrong length',
+    args: call(q(), k(), v(), { keyLengths: new Int32Array([5]) }),
+    type: RangeError,
+    message: 'attention: expected keyLengths.length to equal B (2) but received 1',
+  },
+  {
+    name: 'keyLengths above Lk',
+    args: call(q(), k(), v(), { keyLengths: new Int32Array([5, 6]) }),
+    type: RangeError,
+    message: 'attention: expected keyLengths[1] to be an integer from 0 to Lk (5) but received 6',
+  },
+  {
+    name: 'keyLengths negative',
+    args: call(q(), k(), v(), { keyLengths: new Int32Array([-1, 2]) }),
+    type: RangeError,
+    message: 'attention: expected keyLengths[0] to be an integer from 0 to Lk (5) but received -1',
+  },
+  {
+    name: 'keyLengths with rank-3 inputs (B = 1)',
+    args: call(tensor([4, 3, 8]), tensor([2, 5, 8]), tensor([2, 5, 6]), { keyLengths: new Int32Array([5, 5]) }),
+    type: RangeError,
+    message: 'attention: expected keyLengths.length to equal B (1) but received 2',
+  },
+];
+
+const windowCases: Case[] = [
+  {
+    name: 'window is a number',
+    args: call(q(), k(), v(), { window: 3 }),
+    type: TypeError,
+    message: 'attention: expected window to be an array [left, right] of integers >= -1 but received 3',
+  },
+  {
+    name: 'window is an Int32Array',
+    args: call(q(), k(), v(), { window: new Int32Array([1, 1]) }),
+    type: TypeError,
+    message: 'attention: expected window to be an array [left, right] of integers >= -1 but received Int32Array',
+  },
+  {
+    name: 'window has one bound',
+    args: call(q(), k(), v(), { window: [4] }),
+    type: RangeError,
+    message: 'attention: expected window.length to be 2 but received 1',
+  },
+  {
+    name: 'window has three bounds',
+    args: call(q(), k(), v(), { window: [1, 2, 3] }),
+    type: RangeError,
+    message: 'attention: expected window.length to be 2 but received 3',
+  },
+  {
+    name: 'window bound is a string',
+    args: call(q(), k(), v(), { window: ['1', 0] }),
+    type: TypeError,
+    message: 'attention: expected window[0] to be an integer >= -1 but received "1"',
+  },
+  {
+    name: 'window bound is null',
+    args: call(q(), k(), v(), { window: [2, null] }),
+    type: TypeError,
+    message: 'attention: expected window[1] to be an integer >= -1 but received null',
+  },
+  ...[-2, 1.5, NaN, Infinity].map((bound) => ({
+    name: `window bound is ${bound}`,
+    args: call(q(), k(), v(), { window: [3, bound] }),
+    type: RangeError,
+    message: `attention: expected window[1] to be an integer >= -1 but received ${bound}`,
+  })),
+];
+
+const scoreCases: Case[] = [
+  {
+    name: 'alibiSlopes is a Float64Array',
+    args: call(q(), k(), v(), { alibiSlopes: new Float64Array(4) }),
+    type: TypeError,
+    message: 'attention: expected alibiSlopes to be a Float32Array but received Float64Array',
+  },
+  {
+    name: 'alibiSlopes is a plain array',
+    args: call(q(), k(), v(), { alibiSlopes: [0.5, 0.25, 0.125, 0.0625] }),
+    type: TypeError,
+    message: 'attention: expected alibiSlopes to be a Float32Array but received Array',
+  },
+  {
+    name: 'alibiSlopes has Hkv slopes instead of H',
+    args: call(q(), k(), v(), { alibiSlopes: new Float32Array(2) }),
+    type: RangeError,
+    message: 'attention: expected alibiSlopes.length to equal H (4) but received 2',
+  },
+  {
+    name: 'alibiSlopes holds NaN',
+    args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, NaN, 0.1, 0.1]) }),
+    type: RangeError,
+    message: 'attention: expected alibiSlopes[1] to be finite but received NaN',
+  },
+  {
+    name: 'alibiSlopes holds Infinity',
+    args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, 0.5, 0.1, Infinity]) }),
+    type: RangeError,
+    message: 'attention: expected alibiSlopes[3] to be finite but received Infinity',
+  },
+  {
+    name: 'softcap is a string',
+    args: call(q(), k(), v(), { softcap: '30' }),
+    type: TypeError,
+    message: 'attention: expected softcap to be a number but received "30"',
+  },
+  {
+    name: 'softcap is null',
+    args: call(q(), k(), v(), { softcap: null }),
+    type: TypeError,
+    message: 'attention: expected softcap to be a number but received null',
+  },
+  ...[0, -0, -30, NaN, Infinity].map((softcap) => ({
+    name: `softcap is ${Object.is(softcap, -0) ? '-0' : softcap}`,
+    args: call(q(), k(), v(), { softcap }),
+    type: RangeError,
+    message: `attention: expected softcap to be a finite number > 0 but received ${Object.is(softcap, -0) ? '-0' : softcap}`,
+  })),
+];
+
+const outputCases: Case[] = [
+  {
+    name: 'returnLse is a string',
+    args: call(q(), k(), v(), { returnLse: 'yes' }),
+    type: TypeError,
+    message: 'attention: expected returnLse to be a boolean but received "yes"',
+  },
+  {
+    name: 'returnLse is 1',
+    args: call(q(), k(), v(), { returnLse: 1 }),
+    type: TypeError,
+    message: 'attention: expected returnLse to be a boolean but received 1',
+  },
+  {
+    name: 'returnLse is null',
+    args: call(q(), k(), v(), { returnLse: null }),
+    type: TypeError,
+    message: 'attention: expected returnLse to be a boolean but received null',
+  },
+  {
+    name: 'returnWeights is a number',
+    args: call(q(), k(), v(), { returnWeights: 0 }),
+    type: TypeError,
+    message: 'attention: expected returnWeights to be a boolean but received 0',
+  },
+  {
+    name: 'returnWeights above 2**28 weights',
+    args: call(tensor([1, 1, 16384, 1]), tensor([1, 1, 16385, 1]), tensor([1, 1, 16385, 1]), { returnWeights: true }),
+    type: RangeError,
+    message:
+      'attention: expected B*H*Lq*Lk to be at most 268435456 with returnWeights, which materialises the weights (leave it off, or use returnLse, for calls this large), but received 268451840',
+  },
+  {
+    name: 'misspelt new option',
+    args: call(q(), k(), v(), { return_lse: true }),
+    type: TypeError,
+    message:
+      'attention: expected options keys to be among scale, causal, mask, keyPadding, keyLengths, layout, window, alibiSlopes, softcap, returnLse, returnWeights, out but received "return_lse"',
+  },
+  {
+    name: 'option named like a PyTorch argument',
+    args: call(q(), k(), v(), { is_causal: true }),
+    type: TypeError,
+    message:
+      'attention: expected options keys to be among scale, causal, mask, keyPadding, keyLengths, layout, window, alibiSlopes, softcap, returnLse, returnWeights, out but received "is_causal"',
+  },
+  {
+    name: 'out overlaps keyPadding',
+    args: () => {
+      const memory = new ArrayBuffer(144 * 4 + 16);
+      const keyPadding = new Uint8Array(memory, 144 * 4 - 4, 10);
+      return [q(), k(), v(), { keyPadding, out: new Float32Array(memory, 0, 144) }];
+    },
+    type: RangeError,
+    message: 'attention: expected out not to share memory with keyPadding but received an overlapping view of the same buffer',
+  },
+  {
+    name: 'out overlaps a boolean mask',
+    args: () => {
+      const memory = new ArrayBuffer(144 * 4);
+      const mask = { data: new Uint8Array(memory, 0, 15), shape: [3, 5] };
+      return [q(), k(), v(), { mask, out: new Float32Array(memory, 0, 144) }];
+    },
+    type: RangeError,
+    message: 'attention: expected out not to share memory with mask.data but received an overlapping view of the same buffer',
+  },
+];
+
+const newOptionCases = [...causalAndMaskCases, ...layoutCases, ...keyCases, ...windowCases, ...scoreCases, ...outputCases];
+
 const threadCases = [
   ...[0, 257, 1.5, -1, NaN].map((n) => ({
     name: `setThreads(${n})`,
@@ -425,6 +782,33 @@ describe('attention() rejects bad options', () => {
   it.each(optionCases)('$name', ({ args, type, message }) => expectError(run(args), type, message));
 });
 
+describe('attention() rejects bad new options', () => {
+  describe('causal and mask kinds', () => {
+    it.each(causalAndMaskCases)('$name', ({ args, type, message }) => expectError(run(args), type, message));
+  });
+  describe('layout', () => {
+    it.each(layoutCases)('$name', ({ args, type, message }) => expectError(run(args), type, message));
+  });
+  describe('keyPadding and keyLengths', () => {
+    it.each(keyCases)('$name', ({ args, type, message }) => expectError(run(args), type, message));
+  });
+  describe('window', () => {
+    it.each(windowCases)('$name', ({ args, type, message }) => expectError(run(args), type, message));
+  });
+  describe('alibiSlopes and softcap', () => {
+    it.each(scoreCases)('$name', ({ args, type, message }) => expectError(run(args), type, message));
+  });
+  describe('returnLse, returnWeights, unknown keys and overlaps', () => {
+    it.each(outputCases)('$name', ({ args, type, message }) => expectError(run(args), type, message));
+  });
+});
+
+describe('explain() checks exactly as attention() does', () => {
+  it.each([...tensorCases, ...relationCases, ...optionCases, ...newOptionCases])('$name', ({ args, type, message }) =>
+    expectError(() => explain(...args()), type, message),
+  );
+});
+
 describe('setThreads() rejects bad counts', () => {
   it.each(threadCases)('$name', ({ fn, type, message }) => expectError(fn, type, message));
 });
@@ -445,6 +829,40 @@ describe('accepted edge cases', () => {
     expect(attention(qx, k(), v(), { out }).data).toBe(out);
   });
 
+  it('accepts every new option undefined, and null where "none" is meant', () => {
+    const none = {
+      keyPadding: undefined,
+      keyLengths: undefined,
+      layout: undefined,
+      window: undefined,
+      alibiSlopes: undefined,
+      softcap: undefined,
+      returnLse: undefined,
+      returnWeights: undefined,
+    };
+    expect(() => attention(q(), k(), v(), none)).not.toThrow();
+    expect(() => attention(q(), k(), v(), { keyPadding: null, keyLengths: null, window: null, alibiSlopes: null })).not.toThrow();
+  });
+
+  it('accepts keyPadding and keyLengths together, window bounds of -1 and far beyond L, keyLengths of 0 and Lk', () => {
+    const keyPadding = new Uint8Array(10).fill(1);
+    const keyLengths = new Int32Array([0, 5]);
+    expect(() => attention(q(), k(), v(), { keyPadding, keyLengths, causal: 'top-left' })).not.toThrow();
+    expect(() => attention(q(), k(), v(), { window: [-1, -1] })).not.toThrow();
+    expect(() => attention(q(), k(), v(), { window: [2 ** 40, 0], causal: true })).not.toThrow();
+  });
+
+  it('accepts a boolean mask, a layout "blhd" call and rank-3 "blhd" inputs', () => {
+    expect(() => attention(q(), k(), v(), { mask: bool([2, 1, 3, 5]) })).not.toThrow();
+    expect(attention(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: bool([2, 4, 3, 5]) }).shape).toEqual([2, 3, 4, 6]);
+    expect(attention(tensor([3, 4, 8]), tensor([5, 2, 8]), tensor([5, 2, 6]), { layout: 'blhd' }).shape).toEqual([3, 4, 6]);
+  });
+
+  it('accepts returnLse and returnWeights false, giving a plain tensor', () => {
+    const result = attention(q(), k(), v(), { returnLse: false, returnWeights: false });
+    expect(Object.keys(result).sort()).toEqual(['data', 'shape']);
+  });
+
   it('lets q, k and v share one buffer (inputs are only read)', () => {
     const x = tensor([1, 2, 4, 8]);
     expect(() => attention(x, x, x)).not.toThrow();
@@ -452,7 +870,7 @@ describe('accepted edge cases', () => {
 });
 
 describe('attentionAsync()', () => {
-  it.each([...tensorCases, ...relationCases, ...optionCases])(
+  it.each([...tensorCases, ...relationCases, ...optionCases, ...newOptionCases])(
     'rejects, never throws: $name',
     async ({ args, type, message }) => {
       let promise: Promise<unknown> = Promise.resolve();

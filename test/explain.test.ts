@@ -1,0 +1,111 @@
+/**
+ * explain(): what attention() would do, without computing. On the JS backend
+ * (a module instance forced to it) and, when the addon is loaded and accepts
+ * the new arguments, on the native one for every ISA.
+ */
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import * as nativeLib from '../lib/index';
+import type { AttentionOptions, Tensor } from '../lib/index';
+import { nativeAddon } from '../lib/backend';
+
+vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
+vi.resetModules();
+const jsLib: typeof nativeLib = await import('../lib/index');
+jsLib.backend(); // the choice is made on first use: make it while the variable is set
+vi.unstubAllEnvs();
+
+function tensor(shape: number[], fill = 0.5): Tensor {
+  return { data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill), shape };
+}
+
+// B=2, H=8, Hkv=2, Lq=100, Lk=300, D=64, Dv=32
+const q = tensor([2, 8, 100, 64]);
+const k = tensor([2, 2, 300, 64]);
+const v = tensor([2, 2, 300, 32]);
+const everything: AttentionOptions = {
+  causal: 'top-left',
+  window: [64, -1],
+  keyLengths: Int32Array.from([300, 150]),
+  keyPadding: new Uint8Array(600).fill(1),
+  mask: { data: new Uint8Array(300).fill(1), shape: [1, 300] },
+  alibiSlopes: new Float32Array(8).fill(0.1),
+  softcap: 30,
+  returnLse: true,
+};
+
+describe('explain() on the JS backend', () => {
+  it('describes the row-at-a-time reference kernel', () => {
+    expect(jsLib.explain(q, k, v)).toEqual({
+      backend: 'js',
+      isa: 'js',
+      path: 'reference',
+      blockQ: 1,
+      blockK: 64,
+      threads: 1,
+      workItems: 2 * 8 * 100,
+      scratchBytes: 8 * (64 + 32 + 64) + 64,
+    });
+  });
+
+  it('counts the row of scores that returnWeights keeps', () => {
+    const plain = jsLib.explain(q, k, v);
+    const withWeights = jsLib.explain(q, k, v, { returnWeights: true });
+    expect(withWeights.scratchBytes - plain.scratchBytes).toBe(8 * 300);
+  });
+
+  it('accepts every option, including layout blhd, and computes nothing', () => {
+    const out = new Float32Array(2 * 8 * 100 * 32).fill(7);
+    const plan = jsLib.explain(tensor([2, 100, 8, 64]), tensor([2, 300, 2, 64]), tensor([2, 300, 2, 32]), { ...everything, layout: 'blhd', out });
+    expect(plan.path).toBe('reference');
+    expect(out.every((x) => x === 7)).toBe(true);
+  });
+
+  it('checks its arguments like attention()', () => {
+    expect(() => jsLib.explain(q, k, v, { window: [1] as unknown as [number, number] })).toThrow(
+      new RangeError('attention: expected window.length to be 2 but received 1'),
+    );
+  });
+});
+
+// When the addon is loaded, the native variants run; otherwise they show as skipped.
+const probe = { addon: nativeAddon(), skipReason: null as string | null };
+
+describe('explain() on the native backend', () => {
+  if (probe.addon === null) {
+    it.skip(`skipped: ${probe.skipReason ?? 'no native addon in this run (JS backend forced or not built)'}`, () => {});
+    return;
+  }
+  const addon = probe.addon;
+  const initial = addon.info();
+  afterAll(() => {
+    addon.setIsa(initial.isa);
+    addon.setThreads(initial.threads);
+  });
+
+  it.each(initial.supportedIsas)('reports the plan of ISA %s', (isa) => {
+    addon.setIsa(isa);
+    addon.setThreads(2);
+    const out = new Float32Array(2 * 8 * 100 * 32).fill(7);
+    const plan = nativeLib.explain(q, k, v, { ...everything, out });
+    expect(plan.backend).toBe('native');
+    expect(plan.isa).toBe(isa);
+    expect(['tiled', 'decode-split-k']).toContain(plan.path);
+    for (const key of ['blockQ', 'blockK', 'threads', 'workItems'] as const) {
+      expect(Number.isInteger(plan[key]) && plan[key] >= 1, `${key} = ${plan[key]}`).toBe(true);
+    }
+    expect(plan.threads).toBeLessThanOrEqual(2);
+    expect(Number.isInteger(plan.scratchBytes) && plan.scratchBytes >= 0).toBe(true);
+    expect(out.every((x) => x === 7)).toBe(true); // nothing computed
+  });
+
+  it('reports one thread after setThreads(1)', () => {
+    addon.setThreads(1);
+    expect(nativeLib.explain(q, k, v).threads).toBe(1);
+  });
+
+  it('a single query row against many keys is planned as decode or tiled, and says which', () => {
+    addon.setThreads(2);
+    const plan = nativeLib.explain(tensor([1, 8, 1, 128]), tensor([1, 2, 4096, 128]), tensor([1, 2, 4096, 128]));
+    expect(['tiled', 'decode-split-k']).toContain(plan.path);
+  });
+});
