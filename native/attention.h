@@ -74,6 +74,10 @@ struct KernelPlan {
   int64_t numSplits = 1;    // key-range chunks per (b, h) on the decode path
   int64_t numItems = 0;     // B * H * numQBlocks * numSplits
   size_t scratchFloats = 0; // per participating thread
+  // Tiled path with several query blocks per head: K is packed once per call
+  // into B*Hkv*ceil(Lk/blockK) panels of [D][blockK] (an O(Lk*D) buffer, like K).
+  bool prepackK = false;
+  const float* packedK = nullptr;
   int threads = 1;          // threads that take part (caller included)
 };
 
@@ -89,6 +93,8 @@ struct IsaKernel {
   // Decode path: item = (b, h, split) over keys [keyBegin, keyEnd) of the single
   // query row; writes the unnormalised partial {max (log2), sum, acc[Dv]} to `partial`.
   void (*run_split)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch, float* partial);
+  // Pre-packing: item = (b, hk, key block) of B*Hkv*ceil(Lk/blockK); writes its panel into `packed`.
+  void (*pack_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* packed);
 };
 
 // Runs the whole call on the current ISA and thread pool. Never throws except

@@ -74,6 +74,20 @@ void pack_k_transposed(const float* k, int64_t kStrideL, int64_t nk, int64_t nkP
     for (int64_t j = nk; j < nkPad; ++j) kt[d * ldKt + j] = 0.0f;
 }
 
+// The transposed K panel of keys [kb, kb + nk) of kv head (b, hk): from the
+// call's pre-packed buffer when the planner made one (every query block of a
+// head then shares one packing), else packed now into the thread's scratch.
+const float* k_panel(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t b, int64_t hk, int64_t kb,
+                     int64_t nk, float* scratchKt) {
+  if (plan.packedK) {
+    const int64_t blocks = (p.Lk + plan.blockK - 1) / plan.blockK;
+    return plan.packedK + ((b * p.Hkv + hk) * blocks + kb / plan.blockK) * p.D * plan.blockK;
+  }
+  pack_k_transposed(p.k + b * p.kStrideB + hk * p.kStrideH + kb * p.kStrideL, p.kStrideL, nk, round_up(nk, kStrip),
+                    p.D, plan.blockK, scratchKt);
+  return scratchKt;
+}
+
 // scores[r][0..nkPad) = qs[r] · kt for MR rows: MR x kKeyVecs accumulators per strip.
 template <int MR>
 void score_panel(const float* qs, int64_t D, const float* kt, int64_t ldKt, int64_t nkPad,
@@ -322,18 +336,17 @@ KeyRange item_keys(const fa::AttentionParams& p, const Item& it) {
 void write_weights(const fa::AttentionParams& p, const fa::KernelPlan& plan, const Item& it, const KeyRange& keys,
                    const Scratch& s) {
   const int64_t ldKt = plan.blockK;
-  const float* kBase = p.k + it.b * p.kStrideB + it.hk * p.kStrideH;
   for (int64_t r = 0; r < it.rows; ++r) {
     float* wrow = p.weights + ((it.b * p.H + it.h) * p.Lq + it.i0 + r) * p.Lk;
     for (int64_t j = 0; j < p.Lk; ++j) wrow[j] = 0.0f;
   }
-  for (int64_t kb = keys.lo; kb < keys.hi; kb += plan.blockK) {
-    const int64_t nk = min_i(plan.blockK, keys.hi - kb);
+  for (int64_t kb = keys.lo / plan.blockK * plan.blockK; kb < keys.hi; kb += plan.blockK) {
+    const int64_t nk = min_i(plan.blockK, p.Lk - kb);
     const int64_t nkPad = round_up(nk, kStrip);
-    pack_k_transposed(kBase + kb * p.kStrideL, p.kStrideL, nk, nkPad, p.D, ldKt, s.kt);
+    const float* kt = k_panel(p, plan, it.b, it.hk, kb, nk, s.kt);
     for (int64_t r0 = 0; r0 < it.rows; r0 += kRows) {
       const int mr = int(min_i(kRows, it.rows - r0));
-      score_panel_rows(mr, s.qs + r0 * p.D, p.D, s.kt, ldKt, nkPad, s.scores, ldKt);
+      score_panel_rows(mr, s.qs + r0 * p.D, p.D, kt, ldKt, nkPad, s.scores, ldKt);
       for (int r = 0; r < mr; ++r) {
         const int64_t row = r0 + r, i = it.i0 + row;
         if (!(s.rowSum[row] > 0.0f)) continue;
@@ -355,7 +368,6 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
   const Item it = item_of(p, plan, item);
 
   const float* qBase = p.q + it.b * p.qStrideB + it.h * p.qStrideH;
-  const float* kBase = p.k + it.b * p.kStrideB + it.hk * p.kStrideH;
   const float* vBase = p.v + it.b * p.vStrideB + it.hk * p.vStrideH;
 
   const float qScale = p.scale * kLog2e;
@@ -369,10 +381,12 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
 
   // Only keys some row of the block can see are ever packed or multiplied.
   const KeyRange keys = item_keys(p, it);
-  for (int64_t kb = keys.lo; kb < keys.hi; kb += plan.blockK) {
-    const int64_t nk = min_i(plan.blockK, keys.hi - kb);
+  // Blocks start at multiples of blockK (so pre-packed panels line up); keys
+  // outside the range are hidden by finish_row_scores.
+  for (int64_t kb = keys.lo / plan.blockK * plan.blockK; kb < keys.hi; kb += plan.blockK) {
+    const int64_t nk = min_i(min_i(plan.blockK, p.Lk - kb), keys.hi - kb);
     const int64_t nkPad = round_up(nk, kStrip);
-    pack_k_transposed(kBase + kb * p.kStrideL, p.kStrideL, nk, nkPad, p.D, ldKt, s.kt);
+    const float* kt = k_panel(p, plan, it.b, it.hk, kb, nk, s.kt);
     const float* vBlock = vBase + kb * p.vStrideL;
 
     for (int64_t r0 = 0; r0 < it.rows; r0 += kRows) {
@@ -381,18 +395,23 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
       const KeyRange firstRow = visible_keys(p, it.b, it.i0 + r0);
       const KeyRange lastRow = visible_keys(p, it.b, it.i0 + r0 + mr - 1);
       if (lastRow.hi <= kb || firstRow.lo >= kb + nk || max_i(firstRow.hi, lastRow.hi) <= firstRow.lo) continue;
-      score_panel_rows(mr, s.qs + r0 * p.D, p.D, s.kt, ldKt, nkPad, s.scores, ldKt);
+      score_panel_rows(mr, s.qs + r0 * p.D, p.D, kt, ldKt, nkPad, s.scores, ldKt);
       for (int r = 0; r < mr; ++r) {
         const int64_t row = r0 + r;
         float* srow = s.scores + r * ldKt;
         finish_row_scores(p, it.b, it.h, it.i0 + row, kb, nk, nkPad, srow);
         s.alpha[r] = softmax_update(srow, nkPad, &s.rowMax[row], &s.rowSum[row]);
       }
+      // Keys before keys.lo (the block starts at a multiple of blockK) are
+      // hidden for every row: P·V never reads their V rows.
+      const int64_t skip = max_i(0, keys.lo - kb);
+      const float* P = s.scores + skip;
+      const float* V = vBlock + skip * p.vStrideL;
       if (p.guardHiddenValues) {
         for (int r = 0; r < mr; ++r)
-          pv_row_guarded(s.scores + r * ldKt, vBlock, p.vStrideL, nk, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
+          pv_row_guarded(P + r * ldKt, V, p.vStrideL, nk - skip, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
       } else {
-        pv_panel_rows(mr, s.scores, ldKt, vBlock, p.vStrideL, nk, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
+        pv_panel_rows(mr, P, ldKt, V, p.vStrideL, nk - skip, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
       }
     }
   }
@@ -400,6 +419,16 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
   for (int64_t r = 0; r < it.rows; ++r)
     store_row(p, it.b, it.h, it.i0 + r, s.acc + r * dvPad, s.rowMax[r], s.rowSum[r]);
   if (p.weights) write_weights(p, plan, it, keys, s);
+}
+
+// Pre-packing phase: item = (b, hk, key block) -> its transposed panel.
+void pack_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* packed) {
+  const int64_t blocks = (p.Lk + plan.blockK - 1) / plan.blockK;
+  const int64_t bhk = item / blocks, kb = (item % blocks) * plan.blockK;
+  const int64_t b = bhk / p.Hkv, hk = bhk % p.Hkv;
+  const int64_t nk = min_i(plan.blockK, p.Lk - kb);
+  pack_k_transposed(p.k + b * p.kStrideB + hk * p.kStrideH + kb * p.kStrideL, p.kStrideL, nk, round_up(nk, kStrip), p.D,
+                    plan.blockK, packed + item * p.D * plan.blockK);
 }
 
 // dst[j] = q · k[j] for n keys (decode: no packing, K rows read once, in order).
@@ -482,4 +511,4 @@ void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t
 }  // namespace
 
 extern const fa::IsaKernel kKernel;
-const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item, &run_split};
+const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item, &run_split, &pack_item};
