@@ -223,7 +223,8 @@ struct EnvState {
   std::mutex mutex;
   std::condition_variable finished;
   std::vector<AsyncCall*> calls;  // outstanding on this environment
-  bool closing = false;
+  int delivering = 0;             // dispatcher calls into tsfn under way
+  bool closing = false;           // teardown started: no new tsfn calls
 };
 
 void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
@@ -243,14 +244,19 @@ void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
     state->calls.erase(std::find(state->calls.begin(), state->calls.end(), call));
     if (state->calls.empty()) state->tsfn.Unref(env);
   }
-  if (call->aborted) {
-    Napi::Error e = Napi::Error::New(env, "fused-attention (native): aborted");
-    e.Set("name", Napi::String::New(env, "AbortError"));
-    call->deferred.Reject(e.Value());
-  } else if (!call->error.empty()) {
-    call->deferred.Reject(Napi::Error::New(env, call->error).Value());
-  } else {
-    call->deferred.Resolve(env.Undefined());
+  // Settling can fail while a worker environment is being torn down; nothing
+  // may propagate out of this callback.
+  try {
+    if (call->aborted) {
+      Napi::Error e = Napi::Error::New(env, "fused-attention (native): aborted");
+      e.Set("name", Napi::String::New(env, "AbortError"));
+      call->deferred.Reject(e.Value());
+    } else if (!call->error.empty()) {
+      call->deferred.Reject(Napi::Error::New(env, call->error).Value());
+    } else {
+      call->deferred.Resolve(env.Undefined());
+    }
+  } catch (...) {
   }
   delete call;  // releases the buffer references, on the JS thread
 }
@@ -266,38 +272,54 @@ void execute(AsyncCall* call) {
   }
   if (fa::is_cancelled(call->params)) call->aborted = true;
   EnvState* state = call->state;
-  bool orphaned;
-  {
-    std::lock_guard<std::mutex> lock(state->mutex);
-    call->done = true;
-    orphaned = call->orphaned;
-  }
+  std::unique_lock<std::mutex> lock(state->mutex);
+  call->done = true;
   state->finished.notify_all();
-  if (orphaned || state->tsfn.BlockingCall(call, deliver) != napi_ok) {
-    // The environment is shutting down; its cleanup hook released the handles.
-    std::lock_guard<std::mutex> lock(state->mutex);
+  if (call->orphaned || state->closing) {
+    // The environment is going away; its cleanup hook released the handles.
     if (call->orphaned) delete call;
+    return;
   }
+  ++state->delivering;
+  lock.unlock();
+  const napi_status status = state->tsfn.BlockingCall(call, deliver);
+  lock.lock();
+  --state->delivering;
+  state->finished.notify_all();
+  if (status != napi_ok && call->orphaned) delete call;
 }
 
 // Environment teardown (a worker thread exiting, or the process): stop this
-// environment's calls, wait until the kernel no longer reads their buffers,
-// then drop their JS handles while the environment still exists.
-void cleanup_env(EnvState* state) {
-  std::unique_lock<std::mutex> lock(state->mutex);
-  state->closing = true;
-  for (AsyncCall* call : state->calls) call->cancelled.store(true);
-  state->finished.wait(lock, [&] {
-    for (AsyncCall* call : state->calls)
-      if (!call->done) return false;
-    return true;
-  });
-  for (AsyncCall* call : state->calls) {
-    call->refs.clear();
-    call->orphaned = true;
+// environment's calls, wait until the kernel no longer reads their buffers and
+// the dispatcher no longer calls into the thread-safe function, then drop the
+// calls' JS handles while the environment still exists, and release the
+// thread-safe function. Registered after the tsfn, so it runs before the
+// tsfn's own teardown.
+void cleanup_env(void* arg) {
+  EnvState* state = static_cast<EnvState*>(arg);
+  {
+    std::unique_lock<std::mutex> lock(state->mutex);
+    state->closing = true;
+    for (AsyncCall* call : state->calls) call->cancelled.store(true);
+    state->finished.wait(lock, [&] {
+      if (state->delivering > 0) return false;
+      for (AsyncCall* call : state->calls)
+        if (!call->done) return false;
+      return true;
+    });
+    for (AsyncCall* call : state->calls) {
+      call->refs.clear();
+      call->orphaned = true;
+    }
+    state->calls.clear();
   }
-  state->calls.clear();
+  state->tsfn.Release();
+  // The state object is leaked on purpose: a call still queued in the
+  // dispatcher reads state->closing when it is reached.
 }
+
+// Instance-data finalizer: the state outlives the environment (see cleanup_env).
+void keep_state(Napi::Env, EnvState*) {}
 
 Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -341,14 +363,6 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
                                          std::to_string(fa::JobQueue::kMaxPending) + ")");
   }
   return promise;
-}
-
-// Runs when the environment is torn down (instance-data finalizer).
-void cleanup_instance(Napi::Env, EnvState* state) {
-  cleanup_env(state);
-  state->tsfn.Release();
-  // The dispatcher may still hold the state pointer for a call it is about to
-  // drop; leak the small state object rather than risk a use after free.
 }
 
 Napi::Value Plan(const Napi::CallbackInfo& info) {
@@ -402,7 +416,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   state->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
                                               "fused-attention", 0, 1);
   state->tsfn.Unref(env);
-  env.SetInstanceData<EnvState, cleanup_instance>(state);
+  env.SetInstanceData<EnvState, keep_state>(state);
+  napi_add_env_cleanup_hook(env, cleanup_env, state);
   exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
   exports.Set("attentionAsync", Napi::Function::New(env, AttentionAsync, "attentionAsync"));
   exports.Set("plan", Napi::Function::New(env, Plan, "plan"));

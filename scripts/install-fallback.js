@@ -1,0 +1,18 @@
+'use strict';
+// Second half of the install script, `node-gyp-build || node scripts/install-fallback.js`:
+// runs only when no prebuild matched and the source build failed. The install still
+// succeeds and the package runs its pure-TypeScript backend (backend() says so, and a
+// warning at load time says how to fix it). An explicit --build-from-source still fails.
+const target = `${process.platform}-${process.arch}`;
+
+if (process.env.npm_config_build_from_source === 'true') {
+  console.error(`fused-attention: --build-from-source was requested but the source build failed for ${target} (see the node-gyp output above).`);
+  process.exit(1);
+}
+const silent = process.env.FUSED_ATTENTION_SILENT;
+if (silent === undefined || silent === '' || silent === '0') {
+  console.warn(
+    `fused-attention: no prebuilt binary for ${target} and the source build failed; installed with the slower pure-TypeScript backend. ` +
+      'To build the addon, install Python 3, make and a C++17 compiler, then run `npm rebuild fused-attention --build-from-source`.',
+  );
+}
