@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -72,17 +74,38 @@ int64_t checked_extent(Napi::Env env, std::initializer_list<std::pair<int64_t, i
   return last + 1;
 }
 
+// Where a typed array's elements live, and whether its buffer is a
+// SharedArrayBuffer (which can be neither detached nor shrunk).
+struct ArrayView {
+  uint8_t* data;
+  size_t bytes;
+  bool shared;
+};
+
+ArrayView view_of(const Napi::TypedArray& a) {
+  napi_env env = a.Env();
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  bool isArrayBuffer = false;
+  if (napi_get_typedarray_info(env, a, &type, &length, &data, &buffer, &offset) != napi_ok ||
+      napi_is_arraybuffer(env, buffer, &isArrayBuffer) != napi_ok)
+    throw Napi::Error::New(a.Env(), "fused-attention (native): cannot read a typed array");
+  return {static_cast<uint8_t*>(data), a.ByteLength(), !isArrayBuffer};
+}
+
 // The array must hold at least `need` elements (exactly, when exact).
 void expect_length(Napi::Env env, const Napi::TypedArray& a, int64_t need, const char* name, bool exact) {
   const int64_t have = int64_t(a.ElementLength());
-  if ((exact ? have != need : have < need) || (need > 0 && a.ArrayBuffer().Data() == nullptr))
+  if ((exact ? have != need : have < need) || (need > 0 && view_of(a).data == nullptr))
     throw_range(env, std::string("expected ") + name + " to hold " + (exact ? "" : "at least ") + std::to_string(need) +
                          " elements but it holds " + std::to_string(have));
 }
 
 template <typename T>
 T* data_of(const Napi::TypedArray& a) {
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+  return reinterpret_cast<T*>(view_of(a).data);
 }
 
 // A [.., L, last] tensor read with strides: checks the strides reach no element
@@ -214,6 +237,14 @@ struct AsyncCall {
   bool aborted = false;
   Napi::Promise::Deferred deferred;
   std::vector<Napi::ObjectReference> refs;  // keeps every buffer alive until settled
+  // Snapshots of inputs and staging buffers of outputs (see snapshot_buffers).
+  std::vector<std::unique_ptr<uint8_t[]>> copies;
+  struct Output {
+    Napi::ObjectReference array;
+    const uint8_t* staged;
+    size_t bytes;
+  };
+  std::vector<Output> outputs;
   EnvState* state;
   AsyncCall(Napi::Env env, EnvState* s) : deferred(Napi::Promise::Deferred::New(env)), state(s) {}
 };
@@ -226,6 +257,57 @@ struct EnvState {
   int delivering = 0;             // dispatcher calls into tsfn under way
   bool closing = false;           // teardown started: no new tsfn calls
 };
+
+template <typename T>
+void rebase(T*& field, const uint8_t* oldBase, uint8_t* newBase) {
+  if (field) field = reinterpret_cast<T*>(newBase + (reinterpret_cast<const uint8_t*>(field) - oldBase));
+}
+
+// An ArrayBuffer can be detached (transferred) or shrunk (resizable buffers)
+// by JS while the kernel still reads it on another thread, which would be a use
+// after free. So an async call works on private copies: inputs are copied in
+// once (one memcpy, small next to the kernel's own passes over them), outputs
+// are staged and copied back on the JS thread when the call settles.
+// SharedArrayBuffer-backed arrays can be neither detached nor shrunk: used in place.
+void snapshot_buffers(const Napi::Object& args, AsyncCall* call) {
+  fa::AttentionParams& p = call->params;
+  auto copy_of = [&](const char* name, bool output) -> std::pair<const uint8_t*, uint8_t*> {
+    Napi::Value value = args.Get(name);
+    if (!value.IsTypedArray()) return {nullptr, nullptr};
+    const Napi::TypedArray array = value.As<Napi::TypedArray>();
+    const ArrayView view = view_of(array);
+    if (view.shared || view.bytes == 0) return {nullptr, nullptr};
+    std::unique_ptr<uint8_t[]> copy(new uint8_t[view.bytes]);
+    std::memcpy(copy.get(), view.data, view.bytes);  // outputs too: elements the kernel skips keep their values
+    uint8_t* fresh = copy.get();
+    if (output) call->outputs.push_back({Napi::Persistent(array.As<Napi::Object>()), fresh, view.bytes});
+    call->copies.push_back(std::move(copy));
+    return {view.data, fresh};
+  };
+  std::pair<const uint8_t*, uint8_t*> c;
+  c = copy_of("q", false); rebase(p.q, c.first, c.second);
+  c = copy_of("k", false); rebase(p.k, c.first, c.second);
+  c = copy_of("v", false); rebase(p.v, c.first, c.second);
+  c = copy_of("mask", false); rebase(p.mask, c.first, c.second);
+  c = copy_of("boolMask", false); rebase(p.boolMask, c.first, c.second);
+  c = copy_of("keyPadding", false); rebase(p.keyPadding, c.first, c.second);
+  c = copy_of("keyLengths", false); rebase(p.keyLengths, c.first, c.second);
+  c = copy_of("alibiSlopes", false); rebase(p.alibiSlopes, c.first, c.second);
+  c = copy_of("out", true); rebase(p.out, c.first, c.second);
+  c = copy_of("lse", true); rebase(p.lse, c.first, c.second);
+  c = copy_of("weights", true); rebase(p.weights, c.first, c.second);
+}
+
+// Copies staged outputs back into the caller's arrays (JS thread). False when
+// one was detached or resized meanwhile.
+bool copy_back(AsyncCall* call) {
+  for (AsyncCall::Output& o : call->outputs) {
+    const ArrayView view = view_of(o.array.Value().As<Napi::TypedArray>());
+    if (view.bytes != o.bytes || view.data == nullptr) return false;
+    std::memcpy(view.data, o.staged, o.bytes);
+  }
+  return true;
+}
 
 void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
   EnvState* state = call->state;
@@ -253,6 +335,8 @@ void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
       call->deferred.Reject(e.Value());
     } else if (!call->error.empty()) {
       call->deferred.Reject(Napi::Error::New(env, call->error).Value());
+    } else if (!copy_back(call)) {
+      call->deferred.Reject(Napi::RangeError::New(env, "fused-attention (native): an output buffer was detached or resized while attentionAsync ran").Value());
     } else {
       call->deferred.Resolve(env.Undefined());
     }
@@ -342,6 +426,7 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
     throw;
   }
   call->params.cancelled = &call->cancelled;
+  snapshot_buffers(args, call);
   for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "alibiSlopes", "lse", "weights"}) {
     Napi::Value value = args.Get(name);
     if (value.IsObject()) call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
