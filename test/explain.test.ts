@@ -34,16 +34,16 @@ const everything: AttentionOptions = {
 };
 
 describe('explain() on the JS backend', () => {
-  it('describes the row-at-a-time reference kernel', () => {
+  it('describes the JS reference kernel (4 query rows at a time)', () => {
     expect(jsLib.explain(q, k, v)).toEqual({
       backend: 'js',
       isa: 'js',
       path: 'reference',
-      blockQ: 1,
+      blockQ: 4,
       blockK: 64,
       threads: 1,
-      workItems: 2 * 8 * 100,
-      scratchBytes: 8 * (64 + 32 + 64) + 64,
+      workItems: 2 * 8 * 25,
+      scratchBytes: 8 * 4 * (64 + 32 + 8 + 64) + 4 * 64,
     });
   });
 
