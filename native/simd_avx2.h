@@ -25,6 +25,7 @@ static inline __m256i tail_mask(int n) {
 }
 static inline vec load_partial(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }
 static inline void store_partial(float* p, vec v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
+static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 static inline vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
 static inline vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
 static inline vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }

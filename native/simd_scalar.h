@@ -21,6 +21,7 @@ static inline void store(float* p, vec v) { *p = v; }
 static inline void storeu(float* p, vec v) { *p = v; }
 static inline vec load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
 static inline void store_partial(float* p, vec v, int n) { if (n > 0) *p = v; }
+static inline void prefetch_l2(const void* p) { __builtin_prefetch(p, 0, 2); }
 static inline vec add(vec a, vec b) { return a + b; }
 static inline vec sub(vec a, vec b) { return a - b; }
 static inline vec mul(vec a, vec b) { return a * b; }
