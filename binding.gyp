@@ -12,6 +12,7 @@
       "sources": [
         "native/binding.cc",
         "native/attention.cpp",
+        "native/criss_cross.cpp",
         "native/dispatch.cpp",
         "native/thread_pool.cpp",
         "native/job_queue.cpp",

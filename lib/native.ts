@@ -78,6 +78,42 @@ export interface NativeAttentionArgs {
   weights: Float32Array | null;
 }
 
+/**
+ * One criss-cross attention call (native/criss_cross.h). Element (b, c, y, x)
+ * of q is read at `b*qStrideB + c*qStrideC + y*qStrideY + x*qStrideX`; likewise
+ * k, v and out. q and k have Cqk channels, v and out Cv.
+ *   out[b,:,i,j] = Σ softmax(scale·q[b,:,i,j]·k[b,:,y,x]) v[b,:,y,x]
+ * over the H + W - 1 pixels (y, x) of column j and row i (the centre once).
+ */
+export interface NativeCrissCrossArgs {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  out: Float32Array;
+  B: number;
+  Cqk: number;
+  Cv: number;
+  H: number;
+  W: number;
+  qStrideB: number;
+  qStrideC: number;
+  qStrideY: number;
+  qStrideX: number;
+  kStrideB: number;
+  kStrideC: number;
+  kStrideY: number;
+  kStrideX: number;
+  vStrideB: number;
+  vStrideC: number;
+  vStrideY: number;
+  vStrideX: number;
+  oStrideB: number;
+  oStrideC: number;
+  oStrideY: number;
+  oStrideX: number;
+  scale: number;
+}
+
 /** What a call would do, without computing (explain()). */
 export interface NativePlan {
   path: 'tiled' | 'decode-split-k';
@@ -115,4 +151,6 @@ export interface NativeAddon {
   setThreads(n: number): void;
   /** Internal (tests, benchmark): force an ISA this CPU supports. */
   setIsa(isa: NativeIsa): void;
+  /** Criss-cross attention (lib/vision/criss-cross.ts); writes `args.out`. */
+  crissCross(args: NativeCrissCrossArgs): void;
 }

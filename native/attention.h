@@ -81,6 +81,8 @@ struct KernelPlan {
   int threads = 1;          // threads that take part (caller included)
 };
 
+struct CrissCrossParams;  // criss_cross.h
+
 // One ISA's compiled kernel (kernel_<isa>.cpp); chosen at run time by dispatch.
 struct IsaKernel {
   const char* name;
@@ -95,6 +97,10 @@ struct IsaKernel {
   void (*run_split)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch, float* partial);
   // Pre-packing: item = (b, hk, key block) of B*Hkv*ceil(Lk/blockK); writes its panel into `packed`.
   void (*pack_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* packed);
+  // Criss-cross attention (criss_cross.inl): item = (b, block of kCrissCrossRows image rows)
+  // of criss_cross_items(p); computes the output pixels of those rows. `scratch` holds
+  // criss_cross_scratch_floats(p) floats.
+  void (*criss_cross)(const CrissCrossParams&, int64_t item, float* scratch);
 };
 
 // Runs the whole call on the current ISA and thread pool. Never throws except

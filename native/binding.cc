@@ -17,6 +17,7 @@
 #include <string>
 
 #include "attention.h"
+#include "criss_cross.h"
 #include "dispatch.h"
 #include "job_queue.h"
 #include "thread_pool.h"
@@ -496,6 +497,57 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- crissCross -----------------------------------------------------------
+// One criss-cross attention call (lib/native.ts NativeCrissCrossArgs), synchronous.
+
+// A [B, C, H, W] image read with the strides named <prefix>StrideB/C/Y/X: checks
+// that no element index passes the end of the array.
+template <typename T>
+T* image(Napi::Env env, const Napi::Object& o, const Napi::TypedArray& a, const char* name, int64_t B, int64_t C,
+         int64_t H, int64_t W, int64_t strides[4]) {
+  const std::string prefix(name);
+  const char* suffixes[4] = {"StrideB", "StrideC", "StrideY", "StrideX"};
+  for (int s = 0; s < 4; ++s) strides[s] = get_int(env, o, (prefix + suffixes[s]).c_str(), 0, kMaxDim);
+  checked_product(env, {B, C, H, W}, name);
+  const int64_t need = checked_extent(env, {{B, strides[0]}, {C, strides[1]}, {H, strides[2]}, {W, strides[3]}}, name);
+  expect_length(env, a, need, name, false);
+  return data_of<T>(a);
+}
+
+Napi::Value CrissCross(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
+  const Napi::Object o = info[0].As<Napi::Object>();
+  fa::CrissCrossParams p;
+  p.B = get_int(env, o, "B", 1, kMaxDim);
+  p.Cqk = get_int(env, o, "Cqk", 1, kMaxDim);
+  p.Cv = get_int(env, o, "Cv", 1, kMaxDim);
+  p.H = get_int(env, o, "H", 1, kMaxDim);
+  p.W = get_int(env, o, "W", 1, kMaxDim);
+  // Per-thread scratch is criss_cross_scratch_floats(p): keep it far from overflow.
+  checked_product(env, {(p.W + 15) / 16 * 16, 8 * (p.Cqk + p.H + p.W + 1), int64_t(sizeof(float))}, "scratch");
+  int64_t s[4];
+  p.q = image<const float>(env, o, get_f32(env, o, "q", false), "q", p.B, p.Cqk, p.H, p.W, s);
+  p.qStrideB = s[0]; p.qStrideC = s[1]; p.qStrideY = s[2]; p.qStrideX = s[3];
+  p.k = image<const float>(env, o, get_f32(env, o, "k", false), "k", p.B, p.Cqk, p.H, p.W, s);
+  p.kStrideB = s[0]; p.kStrideC = s[1]; p.kStrideY = s[2]; p.kStrideX = s[3];
+  p.v = image<const float>(env, o, get_f32(env, o, "v", false), "v", p.B, p.Cv, p.H, p.W, s);
+  p.vStrideB = s[0]; p.vStrideC = s[1]; p.vStrideY = s[2]; p.vStrideX = s[3];
+  p.out = image<float>(env, o, get_f32(env, o, "out", false), "o", p.B, p.Cv, p.H, p.W, s);
+  p.oStrideB = s[0]; p.oStrideC = s[1]; p.oStrideY = s[2]; p.oStrideX = s[3];
+  Napi::Value scale = o.Get("scale");
+  if (!scale.IsNumber()) throw_type(env, "expected scale to be a number");
+  const double sc = scale.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(sc) || sc <= 0.0) throw_range(env, "expected scale to be finite and > 0");
+  p.scale = float(sc);
+  try {
+    fa::criss_cross_forward(p);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "fused-attention (native): out of memory for kernel scratch");
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* state = new EnvState();
   state->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
@@ -509,6 +561,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("crissCross", Napi::Function::New(env, CrissCross, "crissCross"));
   return exports;
 }
 

@@ -495,6 +495,13 @@ void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t
   for (int64_t kb = lo; kb < hi; kb += plan.blockK) {
     const int64_t nk = min_i(plan.blockK, hi - kb);
     const int64_t nkPad = round_up(nk, kStrip);
+    // Decode streams K and V from memory once: ask for the next block's rows
+    // (into L2) while this one is computed.
+    const int64_t nextEnd = min_i(hi, kb + nk + plan.blockK);
+    for (int64_t j = kb + nk; j < nextEnd; ++j) {
+      for (int64_t d = 0; d < p.D; d += 16) simd::prefetch_l2(kBase + j * p.kStrideL + d);
+      for (int64_t c = 0; c < p.Dv; c += 16) simd::prefetch_l2(vBase + j * p.vStrideL + c);
+    }
     score_row_dot(s.qs, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, s.scores);
     finish_row_scores(p, b, h, 0, kb, nk, nkPad, s.scores);
     const float alpha = softmax_update(s.scores, nkPad, &rowMax, &rowSum);
@@ -510,5 +517,9 @@ void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t
 
 }  // namespace
 
+// Defined in criss_cross.inl, which kernel_<isa>.cpp includes right after this file.
+namespace { void criss_cross_item(const fa::CrissCrossParams& p, int64_t item, float* scratch); }
+
 extern const fa::IsaKernel kKernel;
-const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item, &run_split, &pack_item};
+const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item, &run_split, &pack_item,
+                               &criss_cross_item};

@@ -2,11 +2,13 @@
 // target flags; everything it defines lives in fa::isa_scalar.
 #include <math.h>
 #include "attention.h"
+#include "criss_cross.h"
 #include "simd_scalar.h"
 
 #define SIMD_MAX_ROWS 4
 namespace fa {
 namespace isa_scalar {
 #include "flash_kernel.inl"
+#include "criss_cross.inl"
 }  // namespace isa_scalar
 }  // namespace fa

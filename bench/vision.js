@@ -1,0 +1,259 @@
+'use strict';
+// 2-D attention layers on a 97×97 map with 512 channels (B = 1), fused-attention
+// against the same layer whose attention is dense attention over the same
+// positions in plain JS (the H + W - 1 pixels of the criss-cross; the column,
+// then the row, for axial). Both sides run the package's TypeScript 1×1 convs
+// (dist/vision/conv1x1.js), so the layer rows differ only in the attention.
+// Prints a markdown table. Run `npm run build` first.
+//
+//   node bench/vision.js
+
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
+  console.error('fused-attention is not built (dist/index.js is missing); run `npm run build` first');
+  process.exit(1);
+}
+const fa = require(ROOT);
+const { conv1x1, toHeadsLast, fromHeadsLast } = require(path.join(ROOT, 'dist', 'vision', 'conv1x1.js'));
+
+const B = 1, C = 512, H = 97, W = 97, HW = H * W;
+
+// ---------------------------------------------------------------- inputs
+
+function mulberry32(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+let seed = 1;
+function uniform(n, scale) {
+  const next = mulberry32(seed++);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (2 * next() - 1) * scale;
+  return out;
+}
+const conv = (cout, cin) => ({ weight: uniform(cout * cin, 1 / Math.sqrt(cin)), bias: uniform(cout, 0.1) });
+const checked = (c, cin, cout) => ({ weight: c.weight, bias: c.bias, cin, cout });
+
+// ---------------------------------------------------------------- plain-JS dense attention
+
+/** Criss-cross, channels-first: every pixel's H + W - 1 positions gathered, scored, softmaxed, summed. */
+function denseCrissCross(q, k, v, Cq, Cv) {
+  const out = new Float32Array(B * Cv * HW);
+  const positions = new Int32Array(H + W - 1);
+  const scores = new Float64Array(H + W - 1);
+  const acc = new Float64Array(Cv);
+  for (let b = 0; b < B; b++) {
+    const qb = b * Cq * HW, vb = b * Cv * HW;
+    for (let i = 0; i < H; i++) {
+      for (let j = 0; j < W; j++) {
+        let n = 0;
+        for (let y = 0; y < H; y++) positions[n++] = y * W + j;
+        for (let x = 0; x < W; x++) if (x !== j) positions[n++] = i * W + x;
+        const centre = i * W + j;
+        let max = -Infinity;
+        for (let m = 0; m < n; m++) {
+          let s = 0;
+          for (let c = 0; c < Cq; c++) s += q[qb + c * HW + centre] * k[qb + c * HW + positions[m]];
+          scores[m] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        acc.fill(0);
+        for (let m = 0; m < n; m++) {
+          const w = Math.exp(scores[m] - max);
+          sum += w;
+          for (let e = 0; e < Cv; e++) acc[e] += w * v[vb + e * HW + positions[m]];
+        }
+        for (let e = 0; e < Cv; e++) out[vb + e * HW + centre] = acc[e] / sum;
+      }
+    }
+  }
+  return out;
+}
+
+/** Axial attention on [B, heads, H, W, D]: every column ('height') or row ('width') a dense sequence. */
+function denseAxial(q, k, v, heads, D, Dv, axis) {
+  const out = new Float32Array(B * heads * HW * Dv);
+  const L = axis === 'height' ? H : W;
+  const sequences = axis === 'height' ? W : H;
+  const posStride = axis === 'height' ? W : 1;
+  const seqStride = axis === 'height' ? 1 : W;
+  const scores = new Float64Array(L);
+  const acc = new Float64Array(Dv);
+  const scale = 1 / Math.sqrt(D);
+  for (let bh = 0; bh < B * heads; bh++) {
+    for (let s = 0; s < sequences; s++) {
+      const first = bh * HW + s * seqStride; // pixel index of position 0
+      for (let i = 0; i < L; i++) {
+        const qp = (first + i * posStride) * D;
+        let max = -Infinity;
+        for (let j = 0; j < L; j++) {
+          const kp = (first + j * posStride) * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qp + d] * k[kp + d];
+          scores[j] = dot * scale;
+          if (scores[j] > max) max = scores[j];
+        }
+        let sum = 0;
+        acc.fill(0);
+        for (let j = 0; j < L; j++) {
+          const w = Math.exp(scores[j] - max);
+          sum += w;
+          const vp = (first + j * posStride) * Dv;
+          for (let d = 0; d < Dv; d++) acc[d] += w * v[vp + d];
+        }
+        const op = (first + i * posStride) * Dv;
+        for (let d = 0; d < Dv; d++) out[op + d] = acc[d] / sum;
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the layers, plain-JS attention
+
+function plainCrissCrossLayer(x, weights, Cq, recurrence) {
+  let features = x;
+  for (let r = 0; r < recurrence; r++) {
+    const q = conv1x1(checked(weights.query_conv, C, Cq), features, B, HW);
+    const k = conv1x1(checked(weights.key_conv, C, Cq), features, B, HW);
+    const v = conv1x1(checked(weights.value_conv, C, C), features, B, HW);
+    const attended = denseCrissCross(q, k, v, Cq, C);
+    for (let i = 0; i < attended.length; i++) attended[i] = weights.gamma * attended[i] + features[i];
+    features = attended;
+  }
+  return features;
+}
+
+function plainAxialLayer(x, weights, heads, dHead) {
+  let features = x;
+  let cin = C;
+  for (const axis of ['height', 'width']) {
+    const pass = weights[axis];
+    const q = toHeadsLast(conv1x1(checked(pass.query_conv, cin, heads * dHead), features, B, HW), B, heads, dHead, HW);
+    const k = toHeadsLast(conv1x1(checked(pass.key_conv, cin, heads * dHead), features, B, HW), B, heads, dHead, HW);
+    const v = toHeadsLast(conv1x1(checked(pass.value_conv, cin, heads * dHead), features, B, HW), B, heads, dHead, HW);
+    features = fromHeadsLast(denseAxial(q, k, v, heads, dHead, dHead, axis), B, heads, dHead, HW);
+    cin = heads * dHead;
+  }
+  const out = conv1x1(checked(weights.out_conv, cin, C), features, B, HW);
+  for (let i = 0; i < out.length; i++) out[i] += x[i];
+  return out;
+}
+
+/** Coordinate attention has no attention matrix: the plain-JS side is the same pooling, convs and gates, written out. */
+function plainCoordinateLayer(x, weights, mip) {
+  const L = H + W;
+  const pooled = new Float32Array(B * C * L);
+  for (let bc = 0; bc < B * C; bc++) {
+    for (let i = 0; i < H; i++) { let s = 0; for (let j = 0; j < W; j++) s += x[bc * HW + i * W + j]; pooled[bc * L + i] = s / W; }
+    for (let j = 0; j < W; j++) { let s = 0; for (let i = 0; i < H; i++) s += x[bc * HW + i * W + j]; pooled[bc * L + H + j] = s / H; }
+  }
+  const f = conv1x1(checked(weights.conv1, C, mip), pooled, B, L);
+  const bn = weights.bn1;
+  for (let m = 0; m < mip; m++) for (let p = 0; p < L; p++) {
+    const t = (f[m * L + p] - bn.running_mean[m]) / Math.sqrt(bn.running_var[m] + 1e-5) * bn.weight[m] + bn.bias[m];
+    f[m * L + p] = t * Math.min(Math.max(t + 3, 0), 6) / 6;
+  }
+  const fh = new Float32Array(mip * H), fw = new Float32Array(mip * W);
+  for (let m = 0; m < mip; m++) { fh.set(f.subarray(m * L, m * L + H), m * H); fw.set(f.subarray(m * L + H, m * L + L), m * W); }
+  const gh = conv1x1(checked(weights.conv_h, mip, C), fh, B, H).map((t) => 1 / (1 + Math.exp(-t)));
+  const gw = conv1x1(checked(weights.conv_w, mip, C), fw, B, W).map((t) => 1 / (1 + Math.exp(-t)));
+  const out = new Float32Array(x.length);
+  for (let c = 0; c < C; c++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
+    out[c * HW + i * W + j] = x[c * HW + i * W + j] * gh[c * H + i] * gw[c * W + j];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- timing
+
+/** Median milliseconds of `runs` calls after one warm-up call (warm-up skipped when runs is 1). */
+function time(fn, runs) {
+  if (runs > 1) fn();
+  const times = [];
+  let result;
+  for (let r = 0; r < runs; r++) {
+    const start = process.hrtime.bigint();
+    result = fn();
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], result };
+}
+
+function maxRelDiff(a, b) {
+  let diff = 0, norm = 0;
+  for (let i = 0; i < a.length; i++) { diff += (a[i] - b[i]) ** 2; norm += b[i] ** 2; }
+  return Math.sqrt(diff / norm);
+}
+
+const rows = [];
+function row(name, description, fused, plain, agreement) {
+  rows.push(`| ${name} | ${description} | ${fused.toFixed(1)} | ${plain.toFixed(1)} | ${(plain / fused).toFixed(1)}× | ${agreement.toExponential(1)} |`);
+  process.stderr.write(`${name}: ${fused.toFixed(1)} ms vs ${plain.toFixed(1)} ms\n`);
+}
+
+const x = uniform(B * C * HW, 1);
+
+// Criss-cross: C' = C/8 = 64, R = 2.
+{
+  const Cq = C / 8;
+  const weights = { query_conv: conv(Cq, C), key_conv: conv(Cq, C), value_conv: conv(C, C), gamma: 0.5 };
+  const q = { data: uniform(B * Cq * HW, 1), shape: [B, Cq, H, W] };
+  const k = { data: uniform(B * Cq * HW, 1), shape: [B, Cq, H, W] };
+  const v = { data: uniform(B * C * HW, 1), shape: [B, C, H, W] };
+  const core = time(() => fa.crissCrossAttention(q, k, v).data, 5);
+  const coreJs = time(() => denseCrissCross(q.data, k.data, v.data, Cq, C), 1);
+  row('`crissCrossAttention`', `q, k [1,64,97,97], v [1,512,97,97]`, core.ms, coreJs.ms, maxRelDiff(core.result, coreJs.result));
+  const layer = new fa.CrissCrossAttention({ channels: C, weights });
+  const fused = time(() => layer.forward({ data: x, shape: [B, C, H, W] }).data, 1);
+  const plain = time(() => plainCrissCrossLayer(x, weights, Cq, 2), 1);
+  row('`CrissCrossAttention` layer', `C = 512, C' = 64, R = 2 (convs: TS on both sides)`, fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
+}
+
+// Axial: 8 heads of 64 channels along H, then W.
+{
+  const heads = 8, dHead = 64, inner = heads * dHead;
+  const shape = [B, heads, H, W, dHead];
+  const q = { data: uniform(B * inner * HW, 1), shape }, k = { data: uniform(B * inner * HW, 1), shape }, v = { data: uniform(B * inner * HW, 1), shape };
+  const core = time(() => {
+    const first = fa.axialAttention(q, k, v, { axis: 'height' });
+    return fa.axialAttention(q, k, first, { axis: 'width' }).data;
+  }, 5);
+  const coreJs = time(() => denseAxial(q.data, k.data, denseAxial(q.data, k.data, v.data, heads, dHead, dHead, 'height'), heads, dHead, dHead, 'width'), 1);
+  row('`axialAttention` height + width', '[1,8,97,97,64] each', core.ms, coreJs.ms, maxRelDiff(core.result, coreJs.result));
+  const pass = (cin) => ({ query_conv: conv(inner, cin), key_conv: conv(inner, cin), value_conv: conv(inner, cin) });
+  const weights = { height: pass(C), width: pass(inner), out_conv: conv(C, inner) };
+  const layer = new fa.AxialAttention({ channels: C, heads, dHead, weights });
+  const fused = time(() => layer.forward({ data: x, shape: [B, C, H, W] }).data, 1);
+  const plain = time(() => plainAxialLayer(x, weights, heads, dHead), 1);
+  row('`AxialAttention` layer', 'C = 512, 8 heads × 64, residual (convs: TS on both sides)', fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
+}
+
+// Coordinate attention: mip = C / 32 = 16.
+{
+  const mip = 16;
+  const ones = new Float32Array(mip).fill(1);
+  const weights = { conv1: conv(mip, C), bn1: { weight: ones, bias: uniform(mip, 0.1), running_mean: uniform(mip, 0.1), running_var: ones }, conv_h: conv(C, mip), conv_w: conv(C, mip) };
+  const layer = new fa.CoordinateAttention({ channels: C, mip, weights });
+  const fused = time(() => layer.forward({ data: x, shape: [B, C, H, W] }).data, 5);
+  const plain = time(() => plainCoordinateLayer(x, weights, mip), 5);
+  row('`CoordinateAttention` layer', 'C = 512, mip = 16 (no attention matrix; both TS)', fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
+}
+
+const info = fa.backend();
+console.log(`97×97 map, 512 channels, B = 1; backend ${info.name}${info.isa ? ` (${info.isa}, ${info.threads} threads)` : ''}; Node ${process.version}.`);
+console.log('Function rows: median of 5 after a warm-up (fused) vs 1 run (plain JS); layer rows: 1 run each.\n');
+console.log('| what | shape | fused-attention (ms) | plain JS dense (ms) | speedup | rel. diff |');
+console.log('|---|---|---:|---:|---:|---:|');
+for (const line of rows) console.log(line);

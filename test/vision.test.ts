@@ -1,0 +1,316 @@
+/**
+ * 2-D attention: axialAttention, crissCrossAttention and the AxialAttention,
+ * CrissCrossAttention and CoordinateAttention layers, against float64
+ * references written here from the papers' definitions (independent of lib/),
+ * on the JS backend and on the native one for every ISA this CPU supports:
+ * square and non-square maps (1×1, 1×7, 13×5, and 64×64 for the functions),
+ * C' ≠ C, batch 2. Plus the argument errors.
+ */
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import * as nativeLib from '../lib/index';
+import type { Tensor } from '../lib/index';
+import { nativeAddon } from '../lib/backend';
+import { randn, relFrobenius } from './reference';
+
+const TOLERANCE = 1e-5;
+
+type Lib = typeof nativeLib;
+
+vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
+vi.resetModules();
+const jsLib: Lib = await import('../lib/index');
+jsLib.backend();
+vi.unstubAllEnvs();
+
+interface Runner {
+  name: string;
+  lib: Lib;
+  prepare: () => void;
+}
+
+const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
+const addon = nativeAddon();
+if (addon !== null) {
+  const initial = addon.info();
+  afterAll(() => {
+    addon.setIsa(initial.isa);
+    addon.setThreads(initial.threads);
+  });
+  for (const isa of initial.supportedIsas) {
+    for (const threads of [1, 2]) {
+      runners.push({ name: `native ${isa}, ${threads} thread(s)`, lib: nativeLib, prepare: () => (addon.setIsa(isa), addon.setThreads(threads)) });
+    }
+  }
+}
+
+let seed = 1;
+const tensor = (shape: number[], scale = 1): Tensor => {
+  const data = randn(shape.reduce((a, b) => a * b, 1), seed++);
+  for (let i = 0; i < data.length; i++) data[i] *= scale;
+  return { data, shape };
+};
+
+// ---- float64 references, from the definitions --------------------------------------
+
+/** softmax(s)·values over a list of scores and value vectors, in float64. */
+function softmaxCombine(scores: number[], values: number[][]): number[] {
+  const max = Math.max(...scores);
+  const weights = scores.map((s) => Math.exp(s - max));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const out = new Array<number>(values[0].length).fill(0);
+  weights.forEach((w, n) => values[n].forEach((x, e) => (out[e] += (w / total) * x)));
+  return out;
+}
+
+/** Axial attention on [B,heads,H,W,D]: each column (height) or row (width) is a sequence. */
+function referenceAxial(q: Tensor, k: Tensor, v: Tensor, axis: 'height' | 'width', causal: boolean, scale: number): Float64Array {
+  const [B, heads, H, W, D] = q.shape;
+  const Dv = v.shape[4];
+  const at = (t: Tensor, width: number, b: number, h: number, y: number, x: number): number[] =>
+    Array.from(t.data.subarray((((b * heads + h) * H + y) * W + x) * width, (((b * heads + h) * H + y) * W + x + 1) * width));
+  const out = new Float64Array(B * heads * H * W * Dv);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < heads; h++)
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) {
+          const query = at(q, D, b, h, y, x);
+          const position = axis === 'height' ? y : x;
+          const keys: Array<[number, number]> = [];
+          for (let p = 0; p < (axis === 'height' ? H : W); p++) if (!causal || p <= position) keys.push(axis === 'height' ? [p, x] : [y, p]);
+          const scores = keys.map(([ky, kx]) => scale * at(k, D, b, h, ky, kx).reduce((s, kd, d) => s + kd * query[d], 0));
+          const result = softmaxCombine(scores, keys.map(([ky, kx]) => at(v, Dv, b, h, ky, kx)));
+          out.set(result, (((b * heads + h) * H + y) * W + x) * Dv);
+        }
+  return out;
+}
+
+/** Criss-cross attention, channels-first: pixel (i,j) attends to every (y,x) with y = i or x = j (each once). */
+function referenceCrissCross(q: Tensor, k: Tensor, v: Tensor, scale = 1): Float64Array {
+  const [B, Cq, H, W] = q.shape;
+  const C = v.shape[1];
+  const out = new Float64Array(B * C * H * W);
+  const channel = (t: Tensor, channels: number, b: number, y: number, x: number): number[] => {
+    const vec: number[] = [];
+    for (let c = 0; c < channels; c++) vec.push(t.data[((b * channels + c) * H + y) * W + x]);
+    return vec;
+  };
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < H; i++)
+      for (let j = 0; j < W; j++) {
+        const query = channel(q, Cq, b, i, j);
+        const cross: Array<[number, number]> = [];
+        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (y === i || x === j) cross.push([y, x]);
+        const scores = cross.map(([y, x]) => scale * channel(k, Cq, b, y, x).reduce((s, kc, c) => s + kc * query[c], 0));
+        const result = softmaxCombine(scores, cross.map(([y, x]) => channel(v, C, b, y, x)));
+        result.forEach((value, c) => (out[((b * C + c) * H + i) * W + j] = value));
+      }
+  return out;
+}
+
+/** [B,C,H,W] → [B,H,W,C]. */
+function toChannelsLast(t: Tensor): Tensor {
+  const [B, C, H, W] = t.shape;
+  const data = new Float32Array(t.data.length);
+  for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) data[(b * H * W + p) * C + c] = t.data[(b * C + c) * H * W + p];
+  return { data, shape: [B, H, W, C] };
+}
+
+interface Conv {
+  weight: Float32Array;
+  bias: Float32Array;
+}
+const conv = (cout: number, cin: number): Conv => ({ weight: tensor([cout, cin], 1 / Math.sqrt(cin)).data, bias: tensor([cout], 0.1).data });
+
+/** 1×1 conv of x [B, cin, P] in float64. */
+function referenceConv(c: Conv, x: ArrayLike<number>, B: number, cin: number, P: number): Float64Array {
+  const cout = c.bias.length;
+  const out = new Float64Array(B * cout * P);
+  for (let b = 0; b < B; b++)
+    for (let o = 0; o < cout; o++)
+      for (let p = 0; p < P; p++) {
+        let s = c.bias[o];
+        for (let i = 0; i < cin; i++) s += c.weight[o * cin + i] * x[(b * cin + i) * P + p];
+        out[(b * cout + o) * P + p] = s;
+      }
+  return out;
+}
+
+const f32 = (x: ArrayLike<number>): Float32Array => Float32Array.from(x);
+
+/** [B, heads*D, HW] → [B, heads, HW, D] as a Tensor [B, heads, H, W, D]. */
+function headsLast(x: ArrayLike<number>, B: number, heads: number, D: number, H: number, W: number): Tensor {
+  const data = new Float32Array(B * heads * D * H * W);
+  for (let bh = 0; bh < B * heads; bh++) for (let d = 0; d < D; d++) for (let p = 0; p < H * W; p++) data[(bh * H * W + p) * D + d] = x[(bh * D + d) * H * W + p];
+  return { data, shape: [B, heads, H, W, D] };
+}
+function headsFirst(x: ArrayLike<number>, B: number, heads: number, D: number, HW: number): Float64Array {
+  const out = new Float64Array(B * heads * D * HW);
+  for (let bh = 0; bh < B * heads; bh++) for (let d = 0; d < D; d++) for (let p = 0; p < HW; p++) out[(bh * D + d) * HW + p] = x[(bh * HW + p) * D + d];
+  return out;
+}
+
+// Inputs and references are computed once per case and shared by every runner.
+const cache = new Map<string, unknown>();
+function once<T>(key: string, make: () => T): T {
+  if (!cache.has(key)) cache.set(key, make());
+  return cache.get(key) as T;
+}
+
+// ---- functions -------------------------------------------------------------------------
+
+const MAPS: Array<[number, number]> = [[1, 1], [1, 7], [13, 5], [64, 64]];
+const LAYER_MAPS: Array<[number, number]> = [[1, 1], [1, 7], [13, 5]];
+
+describe.each(runners)('$name', ({ lib, prepare }) => {
+  describe.each(MAPS)('%i×%i map', (H, W) => {
+    it.each(['height', 'width'] as const)('axialAttention along %s (B = 2, 3 heads, D = 5, Dv = 3; causal and not)', (axis) => {
+      const { q, k, v, expected } = once(`axial ${H}x${W} ${axis}`, () => {
+        const q = tensor([2, 3, H, W, 5]), k = tensor([2, 3, H, W, 5]), v = tensor([2, 3, H, W, 3]);
+        return { q, k, v, expected: [false, true].map((causal) => referenceAxial(q, k, v, axis, causal, 1 / Math.sqrt(5))) };
+      });
+      for (const causal of [false, true]) {
+        prepare();
+        const out = lib.axialAttention(q, k, v, { axis, causal });
+        expect(out.shape).toEqual([2, 3, H, W, 3]);
+        expect(relFrobenius(out.data, expected[Number(causal)])).toBeLessThan(TOLERANCE);
+      }
+    });
+
+    it('crissCrossAttention, channels-first and channels-last, C\' = 4 ≠ C = 6, B = 2', () => {
+      const { q, k, v, expected, expectedLast } = once(`criss-cross ${H}x${W}`, () => {
+        const q = tensor([2, 4, H, W]), k = tensor([2, 4, H, W]), v = tensor([2, 6, H, W]);
+        const expectedLast = toChannelsLast({ data: f32(referenceCrissCross(q, k, v, 0.5)), shape: [2, 6, H, W] }).data;
+        return { q, k, v, expected: referenceCrissCross(q, k, v), expectedLast };
+      });
+      prepare();
+      const out = lib.crissCrossAttention(q, k, v);
+      expect(out.shape).toEqual([2, 6, H, W]);
+      expect(relFrobenius(out.data, expected)).toBeLessThan(TOLERANCE);
+      const last = lib.crissCrossAttention(toChannelsLast(q), toChannelsLast(k), toChannelsLast(v), { layout: 'channels-last', scale: 0.5 });
+      expect(last.shape).toEqual([2, H, W, 6]);
+      expect(relFrobenius(last.data, expectedLast)).toBeLessThan(TOLERANCE);
+    });
+  });
+
+  describe.each(LAYER_MAPS)('layers on a %i×%i map', (H, W) => {
+    it('AxialAttention (C = 6, 2 heads, dHead = 3, dValue = 4, residual)', () => {
+      const B = 2, C = 6, heads = 2, dHead = 3, dValue = 4, HW = H * W;
+      const weights = {
+        height: { query_conv: conv(heads * dHead, C), key_conv: conv(heads * dHead, C), value_conv: conv(heads * dValue, C) },
+        width: { query_conv: conv(heads * dHead, heads * dValue), key_conv: conv(heads * dHead, heads * dValue), value_conv: conv(heads * dValue, heads * dValue) },
+        out_conv: conv(C, heads * dValue),
+      };
+      const x = tensor([B, C, H, W]);
+      let features: ArrayLike<number> = x.data;
+      let cin = C;
+      for (const axis of ['height', 'width'] as const) {
+        const pass = weights[axis];
+        const q = headsLast(referenceConv(pass.query_conv, features, B, cin, HW), B, heads, dHead, H, W);
+        const k = headsLast(referenceConv(pass.key_conv, features, B, cin, HW), B, heads, dHead, H, W);
+        const v = headsLast(referenceConv(pass.value_conv, features, B, cin, HW), B, heads, dValue, H, W);
+        features = headsFirst(referenceAxial(q, k, v, axis, false, 1 / Math.sqrt(dHead)), B, heads, dValue, HW);
+        cin = heads * dValue;
+      }
+      const expected = referenceConv(weights.out_conv, features, B, cin, HW).map((value, i) => value + x.data[i]);
+      prepare();
+      const layer = new lib.AxialAttention({ channels: C, heads, dHead, dValue, weights });
+      const out = layer.forward(x);
+      expect(out.shape).toEqual([B, C, H, W]);
+      expect(relFrobenius(out.data, expected)).toBeLessThan(TOLERANCE);
+    });
+
+    it('CrissCrossAttention (C = 16, C\' = C/8, R = 2, shared weights)', () => {
+      const B = 2, C = 16, HW = H * W;
+      const weights = { query_conv: conv(2, C), key_conv: conv(2, C), value_conv: conv(C, C), gamma: Float32Array.of(0.7) };
+      const x = tensor([B, C, H, W]);
+      let features = Float64Array.from(x.data);
+      for (let r = 0; r < 2; r++) {
+        const shaped = (data: Float64Array, channels: number): Tensor => ({ data: f32(data), shape: [B, channels, H, W] });
+        const attended = referenceCrissCross(
+          shaped(referenceConv(weights.query_conv, features, B, C, HW), 2),
+          shaped(referenceConv(weights.key_conv, features, B, C, HW), 2),
+          shaped(referenceConv(weights.value_conv, features, B, C, HW), C),
+        );
+        features = attended.map((a, i) => 0.7 * a + features[i]);
+      }
+      prepare();
+      const out = new lib.CrissCrossAttention({ channels: C, weights }).forward(x);
+      expect(out.shape).toEqual([B, C, H, W]);
+      expect(relFrobenius(out.data, features)).toBeLessThan(TOLERANCE);
+    });
+
+    it('CoordinateAttention (C = 12, mip = 8)', () => {
+      const B = 2, C = 12, mip = 8;
+      const weights = {
+        conv1: conv(mip, C),
+        bn1: { weight: tensor([mip], 0.5).data.map((g) => 1 + g), bias: tensor([mip], 0.2).data, running_mean: tensor([mip], 0.1).data, running_var: tensor([mip], 0.3).data.map((s) => 1 + Math.abs(s)), eps: 1e-5 },
+        conv_h: conv(C, mip),
+        conv_w: conv(C, mip),
+      };
+      const x = tensor([B, C, H, W]);
+      const expected = new Float64Array(x.data.length);
+      const sigmoid = (t: number): number => 1 / (1 + Math.exp(-t));
+      const hswish = (t: number): number => (t * Math.min(Math.max(t + 3, 0), 6)) / 6;
+      for (let b = 0; b < B; b++) {
+        // Pool each direction, squeeze every position with conv1 + bn1 + h-swish.
+        const pooled: number[][] = []; // [H + W][C]
+        for (let i = 0; i < H; i++) pooled.push(Array.from({ length: C }, (_, c) => { let s = 0; for (let j = 0; j < W; j++) s += x.data[((b * C + c) * H + i) * W + j]; return s / W; }));
+        for (let j = 0; j < W; j++) pooled.push(Array.from({ length: C }, (_, c) => { let s = 0; for (let i = 0; i < H; i++) s += x.data[((b * C + c) * H + i) * W + j]; return s / H; }));
+        const squeezed = pooled.map((z) => Array.from({ length: mip }, (_, m) => {
+          let s = weights.conv1.bias[m];
+          for (let c = 0; c < C; c++) s += weights.conv1.weight[m * C + c] * z[c];
+          const bn = weights.bn1;
+          return hswish(((s - bn.running_mean[m]) / Math.sqrt(bn.running_var[m] + bn.eps)) * bn.weight[m] + bn.bias[m]);
+        }));
+        const gate = (c2: Conv, f: number[], c: number): number => { let s = c2.bias[c]; for (let m = 0; m < mip; m++) s += c2.weight[c * mip + m] * f[m]; return sigmoid(s); };
+        for (let c = 0; c < C; c++)
+          for (let i = 0; i < H; i++)
+            for (let j = 0; j < W; j++) {
+              const at = ((b * C + c) * H + i) * W + j;
+              expected[at] = x.data[at] * gate(weights.conv_h, squeezed[i], c) * gate(weights.conv_w, squeezed[H + j], c);
+            }
+      }
+      prepare();
+      const out = new lib.CoordinateAttention({ channels: C, mip, weights }).forward(x);
+      expect(out.shape).toEqual([B, C, H, W]);
+      expect(relFrobenius(out.data, expected)).toBeLessThan(TOLERANCE);
+    });
+  });
+});
+
+describe.each(runners)('$name: out and scale', ({ lib, prepare }) => {
+  it('write into the caller\'s out buffer and honour scale', () => {
+    prepare();
+    const q = tensor([1, 2, 5, 3, 4]), k = tensor([1, 2, 5, 3, 4]), v = tensor([1, 2, 5, 3, 2]);
+    const out = new Float32Array(60);
+    expect(lib.axialAttention(q, k, v, { axis: 'width', scale: 0.3, out }).data).toBe(out);
+    expect(relFrobenius(out, referenceAxial(q, k, v, 'width', false, 0.3))).toBeLessThan(TOLERANCE);
+    const qc = tensor([1, 3, 4, 6]), vc = tensor([1, 2, 4, 6]);
+    const outCross = new Float32Array(48);
+    expect(lib.crissCrossAttention(qc, qc, vc, { out: outCross, scale: 2 }).data).toBe(outCross);
+    expect(relFrobenius(outCross, referenceCrissCross(qc, qc, vc, 2))).toBeLessThan(TOLERANCE);
+  });
+});
+
+describe('argument errors', () => {
+  const lib = nativeLib;
+  it('axialAttention', () => {
+    const q = tensor([1, 2, 3, 4, 5]);
+    expect(() => lib.axialAttention(q, q, q, { axis: 'depth' as 'height' })).toThrow(new TypeError('axialAttention: expected axis to be "height" or "width" but received "depth"'));
+    expect(() => lib.axialAttention(q, tensor([1, 2, 3, 5, 5]), q, { axis: 'width' })).toThrow(new RangeError('axialAttention: expected k.shape[3] to equal q.shape[3] (4) but received 5'));
+    expect(() => lib.axialAttention(tensor([2, 3, 4, 5]), q, q, { axis: 'width' })).toThrow(new RangeError('axialAttention: expected q.shape.length to be 5 but received 4'));
+    expect(() => lib.axialAttention(q, q, q, { axis: 'width', casual: true } as never)).toThrow(new TypeError('axialAttention: expected options keys to be among axis, causal, scale, out but received "casual"'));
+  });
+  it('crissCrossAttention', () => {
+    const q = tensor([1, 2, 3, 4]);
+    expect(() => lib.crissCrossAttention(q, q, tensor([1, 5, 3, 5]))).toThrow(new RangeError('crissCrossAttention: expected v.shape[3] to equal q.shape[3] (4) but received 5'));
+    expect(() => lib.crissCrossAttention(q, q, q, { layout: 'nhwc' as 'channels-last' })).toThrow(new TypeError('crissCrossAttention: expected layout to be "channels-first" or "channels-last" but received "nhwc"'));
+    expect(() => lib.crissCrossAttention(q, q, q, { out: q.data })).toThrow(new RangeError('crissCrossAttention: expected out not to share memory with q.data but received an overlapping view of the same buffer'));
+  });
+  it('layers', () => {
+    const weights = { query_conv: conv(2, 16), key_conv: conv(2, 16), value_conv: conv(16, 8), gamma: 0.5 };
+    expect(() => new lib.CrissCrossAttention({ channels: 16, weights })).toThrow(new RangeError('CrissCrossAttention: expected weights.value_conv.weight.length to equal 16*16, [Cout, Cin, 1, 1] (256) but received 128'));
+    const layer = new lib.CrissCrossAttention({ channels: 16, weights: { ...weights, value_conv: conv(16, 16) } });
+    expect(() => layer.forward(tensor([1, 8, 2, 2]))).toThrow(new RangeError('CrissCrossAttention: expected x.shape[1] to equal channels (16) but received 8'));
+  });
+});
