@@ -229,8 +229,17 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 
 struct EnvState;
 
+// Bytes of input snapshots and output staging held by pending async calls,
+// process-wide. A call that would push it past kMaxPendingBytes is refused
+// (unless nothing else is pending), so a flood of queued calls cannot grow
+// memory without bound.
+constexpr size_t kMaxPendingBytes = size_t(2) << 30;
+std::atomic<size_t> gPendingBytes{0};
+
 struct AsyncCall {
   fa::AttentionParams params;
+  size_t copiedBytes = 0;  // counted in gPendingBytes until the call is deleted
+  ~AsyncCall() { gPendingBytes.fetch_sub(copiedBytes); }
   std::atomic<bool> cancelled{false};
   bool done = false;       // kernel finished or skipped (guarded by EnvState::mutex)
   bool orphaned = false;   // the environment is gone: touch no JS handle
@@ -279,6 +288,7 @@ void snapshot_buffers(const Napi::Object& args, AsyncCall* call) {
     const ArrayView view = view_of(array);
     if (view.shared || view.bytes == 0) return {nullptr, nullptr};
     std::unique_ptr<uint8_t[]> copy(new uint8_t[view.bytes]);
+    call->copiedBytes += view.bytes;
     std::memcpy(copy.get(), view.data, view.bytes);  // outputs too: elements the kernel skips keep their values
     uint8_t* fresh = copy.get();
     if (output) call->outputs.push_back({Napi::Persistent(array.As<Napi::Object>()), fresh, view.bytes});
@@ -382,9 +392,11 @@ void execute(AsyncCall* call) {
 // tsfn's own teardown.
 void cleanup_env(void* arg) {
   EnvState* state = static_cast<EnvState*>(arg);
+  bool hadCalls;
   {
     std::unique_lock<std::mutex> lock(state->mutex);
     state->closing = true;
+    hadCalls = !state->calls.empty();
     for (AsyncCall* call : state->calls) call->cancelled.store(true);
     state->finished.wait(lock, [&] {
       if (state->delivering > 0) return false;
@@ -399,8 +411,10 @@ void cleanup_env(void* arg) {
     state->calls.clear();
   }
   state->tsfn.Release();
-  // The state object is leaked on purpose: a call still queued in the
-  // dispatcher reads state->closing when it is reached.
+  // With no call outstanding (the usual case) nothing else refers to the
+  // state. Otherwise a call still queued in the dispatcher reads
+  // state->closing when it is reached, so the few bytes are leaked on purpose.
+  if (!hadCalls) delete state;
 }
 
 // Instance-data finalizer: the state outlives the environment (see cleanup_env).
@@ -427,7 +441,20 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
     throw;
   }
   call->params.cancelled = &call->cancelled;
+  size_t need = 0;
+  for (const char* name : {"q", "k", "v", "mask", "boolMask", "keyPadding", "keyLengths", "alibiSlopes", "out", "lse", "weights"}) {
+    Napi::Value value = args.Get(name);
+    if (value.IsTypedArray() && !view_of(value.As<Napi::TypedArray>()).shared) need += value.As<Napi::TypedArray>().ByteLength();
+  }
+  const size_t pending = gPendingBytes.load();
+  if (pending > 0 && pending + need > kMaxPendingBytes) {
+    delete call;
+    throw Napi::RangeError::New(env, "fused-attention (native): pending attentionAsync calls already hold " +
+                                         std::to_string(pending >> 20) + " MiB of buffer copies (limit " +
+                                         std::to_string(kMaxPendingBytes >> 20) + " MiB); await some first");
+  }
   snapshot_buffers(args, call);
+  gPendingBytes.fetch_add(call->copiedBytes);
   for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "alibiSlopes", "lse", "weights"}) {
     Napi::Value value = args.Get(name);
     if (value.IsObject()) call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));

@@ -29,7 +29,7 @@ try {
   });
 
   const supp = path.join(__dirname, 'valgrind.supp');
-  const valgrindArgs = ['--tool=memcheck', '--error-exitcode=1', '--track-origins=yes', ...(fs.existsSync(supp) ? [`--suppressions=${supp}`] : [])];
+  const valgrindArgs = ['--tool=memcheck', '--error-exitcode=1', '--track-origins=yes', '--leak-check=full', '--show-leak-kinds=definite', '--errors-for-leak-kinds=definite', ...(fs.existsSync(supp) ? [`--suppressions=${supp}`] : [])];
   const exercise = [path.join(__dirname, 'exercise-api.js'), '--dist', path.join(work, 'dist'), '--size', 'tiny'];
 
   // Which ISAs the addon offers under valgrind's virtual CPU.
