@@ -7,6 +7,7 @@
 #include <new>
 
 #include "attention.h"
+#include "scratch.h"
 #include "dispatch.h"
 #include "thread_pool.h"
 
@@ -14,10 +15,6 @@ namespace fa {
 namespace {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-// Below this many FLOPs a call stays on the calling thread: waking a sleeping
-// worker costs ~5-8 µs, about 1 MFLOP of one core's work (KERNEL-NOTES §6).
-constexpr double kMinFlopsPerThread = 2.0e6;
 
 // Keys per packed K block: the transposed block (D x blockK floats) fills the
 // 32 KiB L1d of Zen4 (128 keys at D = 64; measured 5-10 % faster than 64 keys
@@ -31,24 +28,7 @@ int64_t choose_block_k(const AttentionParams& p) {
   return blockK < keys ? blockK : keys;
 }
 
-// Per-thread scratch, grown on demand, reused by every later call of the thread.
-struct ThreadScratch {
-  float* data = nullptr;
-  size_t floats = 0;
-  ~ThreadScratch() { std::free(data); }
-  float* get(size_t need) {
-    if (need > floats) {
-      std::free(data);
-      data = nullptr;
-      floats = 0;
-      const size_t bytes = round_up(int64_t(need * sizeof(float)), 64);
-      data = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data) throw std::bad_alloc();
-      floats = need;
-    }
-    return data;
-  }
-};
+// Each participating thread's kernel scratch (KernelPlan::scratchFloats).
 thread_local ThreadScratch tlsScratch;
 // The calling thread's buffer for pre-packed K (see KernelPlan::prepackK);
 // kept between calls so large calls do not page-fault a fresh buffer each time.

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "attention.h"
+#include "scratch.h"
 #include "criss_cross.h"
 #include "dispatch.h"
 #include "thread_pool.h"
@@ -13,28 +14,8 @@
 namespace fa {
 namespace {
 
-// Below this many FLOPs per thread a call stays on the calling thread (as attention.cpp).
-constexpr double kMinFlopsPerThread = 2.0e6;
 
-// Per-thread scratch, grown on demand, reused by every later call of the thread.
-struct CrissCrossScratch {
-  float* data = nullptr;
-  size_t floats = 0;
-  ~CrissCrossScratch() { std::free(data); }
-  float* get(size_t need) {
-    if (need > floats) {
-      std::free(data);
-      data = nullptr;
-      floats = 0;
-      const size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
-      data = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data) throw std::bad_alloc();
-      floats = need;
-    }
-    return data;
-  }
-};
-thread_local CrissCrossScratch tlsCrissCross;
+thread_local ThreadScratch tlsCrissCross;
 
 struct CrissCrossJob {
   const CrissCrossParams* params;

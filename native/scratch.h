@@ -1,0 +1,38 @@
+// Per-thread scratch memory and the threading threshold shared by the kernels'
+// drivers (attention.cpp, criss_cross.cpp). Baseline code: no ISA flags.
+#pragma once
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+
+namespace fa {
+
+// Below this many FLOPs per thread a call stays on the calling thread: waking
+// a sleeping worker costs ~5-8 µs, about 1 MFLOP of one core's work
+// (KERNEL-NOTES §6).
+constexpr double kMinFlopsPerThread = 2.0e6;
+
+// A 64-byte aligned float buffer, grown on demand and reused by every later
+// call on the same thread (declare it thread_local); never shrinks.
+struct ThreadScratch {
+  float* data = nullptr;
+  size_t floats = 0;
+  ThreadScratch() = default;
+  ThreadScratch(const ThreadScratch&) = delete;
+  ThreadScratch& operator=(const ThreadScratch&) = delete;
+  ~ThreadScratch() { std::free(data); }
+  float* get(size_t need) {
+    if (need > floats) {
+      std::free(data);
+      data = nullptr;
+      floats = 0;
+      const size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
+      data = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data) throw std::bad_alloc();
+      floats = need;
+    }
+    return data;
+  }
+};
+
+}  // namespace fa
