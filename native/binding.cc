@@ -326,6 +326,7 @@ void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
     // The thread-safe function is being drained at teardown: no JS may run and
     // no handle may be freed here. Leak the call's few bytes instead.
     for (Napi::ObjectReference& ref : call->refs) ref.SuppressDestruct();
+    for (AsyncCall::Output& o : call->outputs) o.array.SuppressDestruct();
     return;
   }
   {
@@ -406,6 +407,7 @@ void cleanup_env(void* arg) {
     });
     for (AsyncCall* call : state->calls) {
       call->refs.clear();
+      call->outputs.clear();  // the staged buffers stay alive in call->copies
       call->orphaned = true;
     }
     state->calls.clear();
