@@ -2,7 +2,7 @@
   # One native build. The addon is compiled for baseline x86-64 (or the target
   # architecture); only the per-ISA kernel libraries get wider instruction-set
   # flags, and dispatch.cpp calls them only when the CPU has those instructions.
-  # Never add -march=native here: prebuilt binaries must run on any x86-64 CPU.
+  # Never tune for the build host (no "native" -march): prebuilt binaries must run on any x86-64 CPU.
   "variables": {
     "fa_common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
   },
