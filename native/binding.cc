@@ -109,15 +109,16 @@ T* data_of(const Napi::TypedArray& a) {
   return reinterpret_cast<T*>(view_of(a).data);
 }
 
-// A [.., L, last] tensor read with strides: checks the strides reach no element
-// past the end of the array.
+// A [.., L, last] tensor read with strides: reads its three strides (b, h, row)
+// into `strides`, and checks they reach no element past the end of the array.
 template <typename T>
 T* strided(Napi::Env env, const Napi::Object& o, const Napi::TypedArray& a, const char* name, int64_t B, int64_t H,
-           int64_t L, int64_t last, const char* sb, const char* sh, const char* sl) {
-  const int64_t strideB = get_int(env, o, sb, 0, kMaxDim);
-  const int64_t strideH = get_int(env, o, sh, 0, kMaxDim);
-  const int64_t strideL = get_int(env, o, sl, 0, kMaxDim);
-  const int64_t need = checked_extent(env, {{B, strideB}, {H, strideH}, {L, strideL}, {last, 1}}, name);
+           int64_t L, int64_t last, const char* sb, const char* sh, const char* sl, int64_t* strideB, int64_t* strideH,
+           int64_t* strideL) {
+  *strideB = get_int(env, o, sb, 0, kMaxDim);
+  *strideH = get_int(env, o, sh, 0, kMaxDim);
+  *strideL = get_int(env, o, sl, 0, kMaxDim);
+  const int64_t need = checked_extent(env, {{B, *strideB}, {H, *strideH}, {L, *strideL}, {last, 1}}, name);
   expect_length(env, a, need, name, false);
   return data_of<T>(a);
 }
@@ -138,31 +139,24 @@ fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
   const Napi::TypedArray k = get_f32(env, o, "k", false);
   const Napi::TypedArray v = get_f32(env, o, "v", false);
   const Napi::TypedArray out = get_f32(env, o, "out", false);
-  p.q = strided<const float>(env, o, q, "q", p.B, p.H, p.Lq, p.D, "qStrideB", "qStrideH", "qStrideL");
-  p.k = strided<const float>(env, o, k, "k", p.B, p.Hkv, p.Lk, p.D, "kStrideB", "kStrideH", "kStrideL");
-  p.v = strided<const float>(env, o, v, "v", p.B, p.Hkv, p.Lk, p.Dv, "vStrideB", "vStrideH", "vStrideL");
-  p.out = strided<float>(env, o, out, "out", p.B, p.H, p.Lq, p.Dv, "oStrideB", "oStrideH", "oStrideL");
-  p.qStrideB = get_int(env, o, "qStrideB", 0, kMaxDim); p.qStrideH = get_int(env, o, "qStrideH", 0, kMaxDim); p.qStrideL = get_int(env, o, "qStrideL", 0, kMaxDim);
-  p.kStrideB = get_int(env, o, "kStrideB", 0, kMaxDim); p.kStrideH = get_int(env, o, "kStrideH", 0, kMaxDim); p.kStrideL = get_int(env, o, "kStrideL", 0, kMaxDim);
-  p.vStrideB = get_int(env, o, "vStrideB", 0, kMaxDim); p.vStrideH = get_int(env, o, "vStrideH", 0, kMaxDim); p.vStrideL = get_int(env, o, "vStrideL", 0, kMaxDim);
-  p.oStrideB = get_int(env, o, "oStrideB", 0, kMaxDim); p.oStrideH = get_int(env, o, "oStrideH", 0, kMaxDim); p.oStrideL = get_int(env, o, "oStrideL", 0, kMaxDim);
+  p.q = strided<const float>(env, o, q, "q", p.B, p.H, p.Lq, p.D, "qStrideB", "qStrideH", "qStrideL", &p.qStrideB,
+                             &p.qStrideH, &p.qStrideL);
+  p.k = strided<const float>(env, o, k, "k", p.B, p.Hkv, p.Lk, p.D, "kStrideB", "kStrideH", "kStrideL", &p.kStrideB,
+                             &p.kStrideH, &p.kStrideL);
+  p.v = strided<const float>(env, o, v, "v", p.B, p.Hkv, p.Lk, p.Dv, "vStrideB", "vStrideH", "vStrideL", &p.vStrideB,
+                             &p.vStrideH, &p.vStrideL);
+  p.out = strided<float>(env, o, out, "out", p.B, p.H, p.Lq, p.Dv, "oStrideB", "oStrideH", "oStrideL", &p.oStrideB,
+                         &p.oStrideH, &p.oStrideL);
 
   const Napi::TypedArray mask = get_f32(env, o, "mask", true);
   if (!mask.IsEmpty())
-    p.mask = strided<const float>(env, o, mask, "mask", p.B, p.H, p.Lq, p.Lk, "maskStrideB", "maskStrideH", "maskStrideQ");
-  if (p.mask) {
-    p.maskStrideB = get_int(env, o, "maskStrideB", 0, kMaxDim);
-    p.maskStrideH = get_int(env, o, "maskStrideH", 0, kMaxDim);
-    p.maskStrideQ = get_int(env, o, "maskStrideQ", 0, kMaxDim);
-  }
+    p.mask = strided<const float>(env, o, mask, "mask", p.B, p.H, p.Lq, p.Lk, "maskStrideB", "maskStrideH",
+                                  "maskStrideQ", &p.maskStrideB, &p.maskStrideH, &p.maskStrideQ);
   const Napi::TypedArray boolMask = get_array(env, o, "boolMask", napi_uint8_array, "Uint8Array", true);
-  if (!boolMask.IsEmpty()) {
+  if (!boolMask.IsEmpty())
     p.boolMask = strided<const uint8_t>(env, o, boolMask, "boolMask", p.B, p.H, p.Lq, p.Lk, "boolMaskStrideB",
-                                        "boolMaskStrideH", "boolMaskStrideQ");
-    p.boolMaskStrideB = get_int(env, o, "boolMaskStrideB", 0, kMaxDim);
-    p.boolMaskStrideH = get_int(env, o, "boolMaskStrideH", 0, kMaxDim);
-    p.boolMaskStrideQ = get_int(env, o, "boolMaskStrideQ", 0, kMaxDim);
-  }
+                                        "boolMaskStrideH", "boolMaskStrideQ", &p.boolMaskStrideB, &p.boolMaskStrideH,
+                                        &p.boolMaskStrideQ);
   const Napi::TypedArray keyPadding = get_array(env, o, "keyPadding", napi_uint8_array, "Uint8Array", true);
   if (!keyPadding.IsEmpty()) {
     expect_length(env, keyPadding, checked_product(env, {p.B, p.Lk}, "keyPadding"), "keyPadding", true);
