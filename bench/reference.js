@@ -161,6 +161,8 @@ function relativeError(shape, out, rows, reference) {
 
 module.exports = {
   SAMPLED_ROWS,
+  hashString,
+  makeUniform,
   randn,
   makeInputs,
   additiveMaskOf,

@@ -18,24 +18,16 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
 }
 const fa = require(ROOT);
 const { conv1x1, toHeadsLast, fromHeadsLast } = require(path.join(ROOT, 'dist', 'vision', 'conv1x1.js'));
+const { hashString, makeUniform } = require('./reference.js');
 
 const B = 1, C = 512, H = 97, W = 97, HW = H * W;
 
 // ---------------------------------------------------------------- inputs
 
-function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded uniforms in [-scale, scale): the bench's own PRNG (bench/reference.js).
 let seed = 1;
 function uniform(n, scale) {
-  const next = mulberry32(seed++);
+  const next = makeUniform(hashString(`vision/${seed++}`));
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (2 * next() - 1) * scale;
   return out;
