@@ -10,22 +10,19 @@
  * every ISA and in the JS kernel.
  */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attention, attentionAsync, explain, setThreads } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { attention_forward } from '../lib/js/attention';
 import { resolveAttention } from '../lib/options';
 import type { AttentionOptions, AttentionResult, Tensor } from '../lib/types';
 import { randn, relFrobenius } from './reference';
+import { restoreNativeModeAfterAll } from './native-modes';
 
 const addon = nativeAddon();
 const isas = addon ? addon.info().supportedIsas : [];
-const initialIsa = addon?.info().isa;
+restoreNativeModeAfterAll(addon);
 const initialThreads = addon?.info().threads;
-afterAll(() => {
-  if (addon && initialIsa) addon.setIsa(initialIsa);
-  if (addon && initialThreads) addon.setThreads(initialThreads);
-});
 
 /** Fixed seed so a failure reproduces; FUZZ_SEED overrides it to explore. */
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);

@@ -2,7 +2,7 @@
  * Cross-check of the native kernel, on every ISA this CPU supports and with 1
  * and 2 threads, against the float64 oracle and the pure-TS fallback.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attention, attentionAsync } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { attention_forward } from '../lib/js/attention';
@@ -10,6 +10,7 @@ import { resolveAttention } from '../lib/options';
 import type { NativeAttentionArgs } from '../lib/native';
 import type { AttentionOptions, Tensor } from '../lib/types';
 import { randn, referenceAttention, relFrobenius } from './reference';
+import { restoreNativeModeAfterAll } from './native-modes';
 
 const addon = nativeAddon();
 const TOL = 1e-5;
@@ -87,12 +88,7 @@ function inputs(c: Case): { q: Tensor; k: Tensor; v: Tensor; opts: AttentionOpti
 
 const cases = buildCases();
 const isas = addon ? addon.info().supportedIsas : [];
-const initialIsa = addon?.info().isa;
-const initialThreads = addon?.info().threads;
-afterAll(() => {
-  if (addon && initialIsa) addon.setIsa(initialIsa);
-  if (addon && initialThreads) addon.setThreads(initialThreads);
-});
+restoreNativeModeAfterAll(addon);
 
 describe.runIf(addon !== null)('native kernel vs float64 reference and TS fallback', () => {
   for (const isa of isas) {

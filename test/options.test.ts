@@ -7,11 +7,12 @@
  * 2 threads. Also: keys a boolean mask, key padding, key lengths, window or
  * causal exclude never reach the output, even when their K/V hold NaN or Inf.
  */
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { AttentionOptions, AttentionResult, Layout, Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { randn, referenceAttentionFull, referenceVisibility, relFrobenius } from './reference';
+import { nativeModes } from './native-modes';
 
 const TOLERANCE = 1e-5;
 
@@ -34,19 +35,7 @@ interface Runner {
 // When the addon is loaded, the native variants run; otherwise they show as skipped.
 const probe = { addon: nativeAddon(), skipReason: null as string | null };
 const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-if (probe.addon !== null) {
-  const addon = probe.addon;
-  const initial = addon.info();
-  afterAll(() => {
-    addon.setIsa(initial.isa);
-    addon.setThreads(initial.threads);
-  });
-  for (const isa of initial.supportedIsas) {
-    for (const threads of [1, 2]) {
-      runners.push({ name: `native ${isa}, ${threads} thread(s)`, lib: nativeLib, prepare: () => (addon.setIsa(isa), addon.setThreads(threads)) });
-    }
-  }
-}
+for (const mode of nativeModes(probe.addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
 
 // ---- inputs ---------------------------------------------------------------------------
 

@@ -6,11 +6,12 @@
  * square and non-square maps (1×1, 1×7, 13×5, and 64×64 for the functions),
  * C' ≠ C, batch 2. Plus the argument errors.
  */
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { randn, relFrobenius } from './reference';
+import { nativeModes } from './native-modes';
 
 const TOLERANCE = 1e-5;
 
@@ -30,18 +31,7 @@ interface Runner {
 
 const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
 const addon = nativeAddon();
-if (addon !== null) {
-  const initial = addon.info();
-  afterAll(() => {
-    addon.setIsa(initial.isa);
-    addon.setThreads(initial.threads);
-  });
-  for (const isa of initial.supportedIsas) {
-    for (const threads of [1, 2]) {
-      runners.push({ name: `native ${isa}, ${threads} thread(s)`, lib: nativeLib, prepare: () => (addon.setIsa(isa), addon.setThreads(threads)) });
-    }
-  }
-}
+for (const mode of nativeModes(addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
 
 let seed = 1;
 const tensor = (shape: number[], scale = 1): Tensor => {
