@@ -240,7 +240,7 @@ struct AsyncCall {
   std::string error;       // set on failure
   bool aborted = false;
   Napi::Promise::Deferred deferred;
-  std::vector<Napi::ObjectReference> refs;  // keeps every buffer alive until settled
+  std::vector<Napi::ObjectReference> refs;  // shared arrays read in place, and the cancel flag
   // Snapshots of inputs and staging buffers of outputs (see snapshot_buffers).
   std::vector<std::unique_ptr<uint8_t[]>> copies;
   struct Output {
@@ -451,9 +451,13 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
   }
   snapshot_buffers(args, call);
   gPendingBytes.fetch_add(call->copiedBytes);
+  // The kernel reads copies of ordinary buffers (outputs are referenced by
+  // call->outputs); only SharedArrayBuffer-backed arrays are read in place and
+  // must stay alive until the call settles.
   for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "alibiSlopes", "lse", "weights"}) {
     Napi::Value value = args.Get(name);
-    if (value.IsObject()) call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
+    if (value.IsTypedArray() && view_of(value.As<Napi::TypedArray>()).shared)
+      call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
   }
   Napi::Promise promise = call->deferred.Promise();
   {
