@@ -44,8 +44,8 @@ const IsaKernel* initial_kernel() {
   if (forced && *forced) {
     for (const IsaEntry& e : table())
       if (std::string(forced) == e.name) return e.kernel;
-    // An unsupported or unknown name falls back to the best ISA: the JS layer
-    // warns about it, the kernel must still run.
+    // An unsupported or unknown name falls back to the best ISA (the kernel
+    // must still run); backend().isa shows which one is in use.
   }
   return table().front().kernel;
 }
