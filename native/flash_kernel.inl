@@ -516,10 +516,3 @@ void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t
 }
 
 }  // namespace
-
-// Defined in criss_cross.inl, which kernel_<isa>.cpp includes right after this file.
-namespace { void criss_cross_item(const fa::CrissCrossParams& p, int64_t item, float* scratch); }
-
-extern const fa::IsaKernel kKernel;
-const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item, &run_split, &pack_item,
-                               &criss_cross_item};

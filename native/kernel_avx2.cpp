@@ -10,5 +10,6 @@ namespace fa {
 namespace isa_avx2 {
 #include "flash_kernel.inl"
 #include "criss_cross.inl"
+#include "isa_kernel.inl"
 }  // namespace isa_avx2
 }  // namespace fa

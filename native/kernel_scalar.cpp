@@ -10,5 +10,6 @@ namespace fa {
 namespace isa_scalar {
 #include "flash_kernel.inl"
 #include "criss_cross.inl"
+#include "isa_kernel.inl"
 }  // namespace isa_scalar
 }  // namespace fa
