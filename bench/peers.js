@@ -74,6 +74,46 @@ function fusedAttentionPeer({ id, label, env, expect, note }) {
   };
 }
 
+/**
+ * Decode against the package's KvCache (float32 or bfloat16 storage): K/V are
+ * appended once outside the timing; each call is one decoding step,
+ * attention(q, cache). Only for one-query (Lq = 1) shapes.
+ */
+function kvCachePeer(dtype) {
+  return {
+    id: `fa-cache-${dtype === 'float32' ? 'f32' : 'bf16'}`,
+    label: `fused-attention KvCache ${dtype}`,
+    group: 'fused-attention',
+    env: {},
+    note:
+      `native addon, attention(q, cache) on a KvCache({ dtype: '${dtype}' }) holding the shape's K/V` +
+      (dtype === 'bfloat16' ? ' rounded to bfloat16 on append (half the bytes per step; rel-err vs the float32 reference ~1e-3, so this row is held to 1e-2)' : ''),
+    appliesTo: (shape) => shape.Lq === 1,
+    kvBytesPerElement: dtype === 'float32' ? 4 : 2,
+    wrongAbove: dtype === 'float32' ? undefined : 1e-2,
+    guessGflops: 20,
+    async create(shape, inputs) {
+      const fa = loadPackage();
+      const info = fa.backend();
+      if (info.name !== 'native') throw new Error(`expected the native backend but fused-attention loaded ${info.name}`);
+      const { B, H, Lq, Lk, D, Dv } = shape;
+      const cache = new fa.KvCache({ batch: B, numKvHeads: H, headDim: D, valueDim: Dv, maxLength: Lk, dtype });
+      cache.append({ data: inputs.k, shape: [B, H, Lk, D] }, { data: inputs.v, shape: [B, H, Lk, Dv] });
+      const q = { data: inputs.q, shape: [B, H, Lq, D] };
+      const opts = { scale: scaleOf(shape), out: new Float32Array(B * H * Lq * Dv) };
+      let last = null;
+      return {
+        run: () => {
+          last = fa.attention(q, cache, opts);
+        },
+        output: () => last.data,
+        threads: info.threads,
+        detail: `${info.isa}, ${dtype} cache`,
+      };
+    },
+  };
+}
+
 // ---------------------------------------------------------------- naive JS
 
 /**
@@ -294,6 +334,8 @@ function listPeers({ isas = [] } = {}) {
     );
   }
   peers.push(
+    kvCachePeer('float32'),
+    kvCachePeer('bfloat16'),
     fusedAttentionPeer({
       id: 'fa-js',
       label: 'fused-attention TS fallback',

@@ -284,6 +284,7 @@ async function main() {
       const flops = flopsOf(shape);
 
       for (const peer of peers) {
+        if (peer.appliesTo && !peer.appliesTo(shape)) continue;
         const base = { shape: shape.name, peer: peer.id };
         const rate = measuredRate.get(peer.id) || peer.guessGflops;
         const perCall = flops / (rate * 1e9);
@@ -311,7 +312,7 @@ async function main() {
         const result = await runChild(args, childEnv(peer.env), timeout);
         const row = { ...base, ...result };
         if (row.status === 'ok') {
-          row.wrong = !(row.relErr <= WRONG_ABOVE) || row.nonFinite > 0;
+          row.wrong = !(row.relErr <= (peer.wrongAbove ?? WRONG_ABOVE)) || row.nonFinite > 0;
           if (shape.bound === 'compute') measuredRate.set(peer.id, row.gflops);
           row.noisy = row.otherLoad > Math.max(0, 1 - row.threads / cores) + BUSY_MARGIN;
           const busy = row.noisy ? ` (⚠ other processes used ${Math.round(100 * row.otherLoad)}% of the CPUs)` : '';
@@ -331,7 +332,7 @@ async function main() {
   machine.busyAfter = cpuBusyShare(1000);
   const wallSeconds = (Date.now() - started) / 1000;
 
-  derive(rows, shapes, ceiling, cores);
+  derive(rows, shapes, ceiling, cores, peers);
   const report = renderReport({ flags, shapes, peers, rows, machine, ceiling, wallSeconds, outDir });
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'report.md'), report.markdown);
@@ -363,7 +364,7 @@ function captionOf(shape) {
 }
 
 /** Adds % of ceiling and the speedups to every ok row. */
-function derive(rows, shapes, ceiling, cores) {
+function derive(rows, shapes, ceiling, cores, peers = []) {
   for (const shape of shapes) {
     const ok = rows.filter((r) => r.shape === shape.name && r.status === 'ok');
     const naive = ok.find((r) => r.peer === 'naive-js');
@@ -372,7 +373,10 @@ function derive(rows, shapes, ceiling, cores) {
     const bestOrt = ortRows.length ? ortRows.reduce((a, b) => (a.medianMs <= b.medianMs ? a : b)) : null;
     for (const row of ok) {
       if (shape.bound === 'memory') {
-        row.kvGBs = kvBytesOf(shape) / (row.medianMs * 1e6);
+        // Bytes this peer actually reads: a bfloat16 cache holds half of the float32 K+V.
+        const peer = peers.find((p) => p.id === row.peer);
+        const bytes = (kvBytesOf(shape) * ((peer && peer.kvBytesPerElement) || 4)) / 4;
+        row.kvGBs = bytes / (row.medianMs * 1e6);
         row.ceilingKind = 'copy bandwidth';
         row.ceilingPct = ceiling.copyGBs ? (100 * row.kvGBs) / ceiling.copyGBs : null;
       } else {
@@ -425,6 +429,7 @@ function renderReport({ flags, shapes, peers, rows, machine, ceiling, wallSecond
       if (peer.group === 'onnxruntime' && row.detail) notes.push(row.detail);
       for (const [key, value] of Object.entries(peer.env)) notes.push(`${key}=${value}`);
       if (shape.bound === 'memory') notes.push(`K+V ${fixed3(row.kvGBs)} GB/s`);
+      if (shape.Lq === 1) notes.push(`${Math.round(1000 / row.medianMs)} steps/s`);
       if (row.noisy) notes.push(`⚠ other processes used ${Math.round(100 * row.otherLoad)}% of the CPUs`);
       if (row.nonFinite) notes.push(`${row.nonFinite} non-finite outputs`);
       lines.push(

@@ -4,6 +4,7 @@
  */
 import { nativeAddon } from './backend';
 import { attention_forward, plan_attention } from './js/attention';
+import { KvCache } from './kv-cache';
 import type { NativeAttentionArgs } from './native';
 import { resolveAttention, type ResolvedAttention } from './options';
 import type { AttentionOptions, AttentionPlan, AttentionResult, Tensor } from './types';
@@ -47,6 +48,7 @@ function toNativeArgs(r: ResolvedAttention): NativeAttentionArgs {
     keyLengths: r.keyLengths,
     scale: r.scale,
     alignOffset: r.alignOffset,
+    rowOffsets: r.rowOffsets ?? null,
     windowLeft: r.windowLeft,
     windowRight: r.windowRight,
     alibiSlopes: r.alibiSlopes,
@@ -77,17 +79,78 @@ type OutputOnly = AttentionOptions & { returnLse?: false; returnWeights?: false 
  * drop B. Returns the output tensor; with `returnLse` / `returnWeights` the
  * same tensor also carries `lse` [B,H,Lq] / `weights` [B,H,Lq,Lk].
  */
+export function attention(q: Tensor, cache: KvCache, options: CachedAttentionOptions & WithLse): AttentionResult & { lse: Tensor };
+export function attention(q: Tensor, cache: KvCache, options?: CachedAttentionOptions): AttentionResult;
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: WithLse & WithWeights): AttentionResult & { lse: Tensor; weights: Tensor };
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: WithLse): AttentionResult & { lse: Tensor };
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: WithWeights): AttentionResult & { weights: Tensor };
 export function attention(q: Tensor, k: Tensor, v: Tensor, options?: OutputOnly): Tensor;
 export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionResult;
-export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionResult {
-  const r = resolveAttention(q, k, v, options);
+export function attention(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAttentionOptions, options?: AttentionOptions): AttentionResult {
+  const r = resolveCall(q, k, v, options);
   const addon = nativeAddon();
   if (addon !== null) addon.attention(toNativeArgs(r));
-  else attention_forward(r);
+  else attention_forward(forJs(r, k));
   return toResult(r);
+}
+
+/**
+ * Options of attention(q, cache, options): those of attention() except
+ * keyLengths (the cache's lengths are used), `causal: 'top-left'` and
+ * returnWeights; masks and keyPadding span the cache's maxLength keys.
+ */
+export type CachedAttentionOptions = Omit<AttentionOptions, 'keyLengths' | 'causal' | 'returnWeights'> & {
+  /** Query t of row b sees keys j <= queryStart[b] + t (with the window, if any). */
+  causal?: boolean;
+  /**
+   * Key position of each row's first query; default `lengths[b] - Lq` (the
+   * queries are the last Lq positions stored in each row, the usual decoding step).
+   */
+  queryStart?: Int32Array;
+};
+
+/** Resolves either form: (q, k, v, options) or (q, cache, options). */
+function resolveCall(q: Tensor, k: unknown, v: unknown, options: unknown): ResolvedAttention {
+  if (!(k instanceof KvCache)) return resolveAttention(q, k, v, options);
+  const { queryStart, rest } = splitQueryStart(v, k);
+  if (isRecord(rest) && rest.returnWeights === true) {
+    throw invalidArgument(TypeError, 'no returnWeights with a KvCache', 'true');
+  }
+  const Lq = lengthOfQueries(q, rest);
+  return resolveAttention(q, null, null, rest, k.view(Lq, queryStart));
+}
+
+/** Splits the cache-only option queryStart off (attention()'s own checks do not know it). */
+function splitQueryStart(options: unknown, cache: KvCache): { queryStart: Int32Array | undefined; rest: unknown } {
+  if (!isRecord(options) || !('queryStart' in options)) return { queryStart: undefined, rest: options };
+  const { queryStart, ...rest } = options;
+  if (queryStart === undefined) return { queryStart: undefined, rest };
+  if (!(queryStart instanceof Int32Array)) throw invalidArgument(TypeError, 'queryStart to be an Int32Array', describe(queryStart));
+  if (queryStart.length !== cache.batch) {
+    throw invalidArgument(RangeError, `queryStart.length to equal cache.batch (${cache.batch})`, describe(queryStart.length));
+  }
+  for (let b = 0; b < queryStart.length; b++) {
+    if (queryStart[b] < 0 || queryStart[b] > cache.maxLength) {
+      throw invalidArgument(RangeError, `queryStart[${b}] to be an integer from 0 to cache.maxLength (${cache.maxLength})`, describe(queryStart[b]));
+    }
+  }
+  return { queryStart, rest };
+}
+
+/** Lq of q in its layout (q itself is checked by resolveAttention; a bad q gives 1 here and fails there). */
+function lengthOfQueries(q: unknown, options: unknown): number {
+  const layout = isRecord(options) && options.layout === 'blhd' ? 'blhd' : 'bhld';
+  const shape = isRecord(q) && Array.isArray(q.shape) ? (q.shape as unknown[]) : [];
+  const axis = layout === 'bhld' ? shape.length - 2 : shape.length - 3;
+  const n = shape[axis];
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** The JS kernel reads float32 K/V: widen a bfloat16 cache first. */
+function forJs(r: ResolvedAttention, source: unknown): ResolvedAttention {
+  if (!(source instanceof KvCache) || source.dtype === 'float32') return r;
+  const { k, v } = source.widened();
+  return { ...r, k, v };
 }
 
 /** Options of {@link attentionAsync}: those of attention() plus an AbortSignal. */
@@ -139,16 +202,25 @@ function raceAbort(run: Promise<void>, signal: AbortSignal, flag: Int32Array): P
  * Resolves to the same shapes as attention(). Bad arguments reject the
  * promise. The inputs must not change until it settles.
  */
+export function attentionAsync(q: Tensor, cache: KvCache, options: CachedAttentionOptions & { signal?: AbortSignal } & WithLse): Promise<AttentionResult & { lse: Tensor }>;
+export function attentionAsync(q: Tensor, cache: KvCache, options?: CachedAttentionOptions & { signal?: AbortSignal }): Promise<AttentionResult>;
 export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options: AsyncAttentionOptions & WithLse & WithWeights): Promise<AttentionResult & { lse: Tensor; weights: Tensor }>;
 export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options: AsyncAttentionOptions & WithLse): Promise<AttentionResult & { lse: Tensor }>;
 export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options: AsyncAttentionOptions & WithWeights): Promise<AttentionResult & { weights: Tensor }>;
 export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncAttentionOptions & OutputOnly): Promise<Tensor>;
 export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncAttentionOptions): Promise<AttentionResult>;
-export async function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncAttentionOptions): Promise<AttentionResult> {
+export async function attentionAsync(q: Tensor, k: Tensor | KvCache, v?: Tensor | (CachedAttentionOptions & { signal?: AbortSignal }), options?: AsyncAttentionOptions): Promise<AttentionResult> {
   // Inside an async function, so a throw here becomes a rejection.
-  const { signal, rest } = splitSignal(options);
-  const r = resolveAttention(q, k, v, rest);
+  const cached = k instanceof KvCache;
+  const { signal, rest } = splitSignal(cached ? v : options);
+  const r = cached ? resolveCall(q, k, rest, undefined) : resolveCall(q, k, v, rest);
   signal?.throwIfAborted();
+  const run = runAsync(r, k, signal);
+  await (k instanceof KvCache ? k.reading(run) : run);
+  return toResult(r);
+}
+
+async function runAsync(r: ResolvedAttention, source: unknown, signal: AbortSignal | null): Promise<void> {
   const addon = nativeAddon();
   if (addon !== null) {
     const flag = new Int32Array(1);
@@ -158,9 +230,8 @@ export async function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: 
     // Yield to the event loop once, so the JS kernel never runs before attentionAsync returns.
     await new Promise<void>((resolve) => setImmediate(resolve));
     signal?.throwIfAborted();
-    attention_forward(r);
+    attention_forward(forJs(r, source));
   }
-  return toResult(r);
 }
 
 /**
@@ -169,8 +240,10 @@ export async function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: 
  * arguments are checked exactly as attention() checks them; no input is read
  * and nothing is written.
  */
-export function explain(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionPlan {
-  const r = resolveAttention(q, k, v, options);
+export function explain(q: Tensor, cache: KvCache, options?: CachedAttentionOptions): AttentionPlan;
+export function explain(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionPlan;
+export function explain(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAttentionOptions, options?: AttentionOptions): AttentionPlan {
+  const r = resolveCall(q, k, v, options);
   const addon = nativeAddon();
   const plan = addon !== null ? addon.plan(toNativeArgs(r)) : { isa: 'js' as const, ...plan_attention(r) };
   return {

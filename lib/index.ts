@@ -1,5 +1,9 @@
 export { attention, attentionAsync, explain } from './attention';
-export type { AsyncAttentionOptions } from './attention';
+export type { AsyncAttentionOptions, CachedAttentionOptions } from './attention';
+export { KvCache } from './kv-cache';
+export type { KvAppendOptions, KvCacheConfig, KvCacheDtype } from './kv-cache';
+export { MultiHeadAttention } from './mha';
+export type { MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
 export { backend, setThreads } from './backend';
 export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor } from './types';
 export { axialAttention, AxialAttention } from './vision/axial';

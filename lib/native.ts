@@ -25,8 +25,9 @@ export type NativeIsa = 'avx512' | 'avx2' | 'scalar';
  */
 export interface NativeAttentionArgs {
   q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
+  /** fp32, or bfloat16 bit patterns (Uint16Array) — k and v of the same kind. */
+  k: Float32Array | Uint16Array;
+  v: Float32Array | Uint16Array;
   out: Float32Array;
   B: number;
   H: number;
@@ -64,6 +65,8 @@ export interface NativeAttentionArgs {
   scale: number;
   /** Query i is aligned with key i + alignOffset: Lk - Lq (bottom-right) or 0 (top-left). */
   alignOffset: number;
+  /** [B] or null: query i of batch row b sits at key position i + rowOffsets[b] instead of i + alignOffset (KV caches). */
+  rowOffsets?: Int32Array | null;
   /** Keys before i + alignOffset - windowLeft are hidden; -1 = unbounded. */
   windowLeft: number;
   /** Keys after i + alignOffset + windowRight are hidden; -1 = unbounded; causal = 0. */
@@ -151,6 +154,8 @@ export interface NativeAddon {
   setThreads(n: number): void;
   /** Internal (tests, benchmark): force an ISA this CPU supports. */
   setIsa(isa: NativeIsa): void;
+  /** Rounds float32 to bfloat16 bit patterns, nearest-even (equal lengths). */
+  toBfloat16?(src: Float32Array, dst: Uint16Array): void;
   /** Criss-cross attention (lib/vision/criss-cross.ts); writes `args.out`. */
   crissCross(args: NativeCrissCrossArgs): void;
 }

@@ -53,40 +53,95 @@ function stridesOf(layout: Layout, heads: number, length: number, width: number)
   return layout === 'bhld' ? [heads * length * width, length * width, width] : [length * heads * width, width, heads * width];
 }
 
-export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: unknown): ResolvedAttention {
+/**
+ * K and V that come from a KvCache instead of two tensors: already checked
+ * when the cache was made, laid out [B, Hkv, maxLength, D] whatever q's layout,
+ * with the rows' lengths and where each row's queries sit.
+ */
+export interface CachedKeysValues {
+  k: Float32Array | Uint16Array;
+  v: Float32Array | Uint16Array;
+  B: number;
+  Hkv: number;
+  /** The cache's maxLength: keys j >= keyLengths[b] are never read. */
+  Lk: number;
+  D: number;
+  Dv: number;
+  /** A snapshot of the cache's lengths (the cache may grow before an async call runs). */
+  keyLengths: Int32Array;
+  /** Key position of query 0 in each batch row. */
+  rowOffsets: Int32Array;
+}
+
+export function resolveAttention(
+  q: unknown,
+  k: unknown,
+  v: unknown,
+  options?: unknown,
+  cached: CachedKeysValues | null = null,
+): ResolvedAttention {
   const qt = checkTensor(q, 'q', 3, 4);
-  const kt = checkTensor(k, 'k', 3, 4);
-  const vt = checkTensor(v, 'v', 3, 4);
+  const kt = cached === null ? checkTensor(k, 'k', 3, 4) : null;
+  const vt = cached === null ? checkTensor(v, 'v', 3, 4) : null;
   const opts = checkOptions(options);
   const layout = checkLayout(opts.layout);
-
   const rank = qt.shape.length;
-  checkDimEqual('k.shape.length', kt.shape.length, 'q.shape.length', rank);
-  checkDimEqual('v.shape.length', vt.shape.length, 'q.shape.length', rank);
   // Index in these tensors' shapes of a logical axis (rank 3 drops the batch axis).
   const axes = AXES[layout];
   const at = (axis: number): number => axis - (4 - rank);
   const dimName = (tensor: string, axis: number): string => `${tensor}.shape[${at(axis)}]`;
   const dim = (shape: number[], axis: number): number => shape[at(axis)];
-
   const B = rank === 4 ? qt.shape[0] : 1;
-  if (rank === 4) {
-    checkDimEqual(dimName('k', axes.B), dim(kt.shape, axes.B), dimName('q', axes.B), B);
-    checkDimEqual(dimName('v', axes.B), dim(vt.shape, axes.B), dimName('q', axes.B), B);
-  }
   const H = dim(qt.shape, axes.H);
-  const Hkv = dim(kt.shape, axes.H);
-  checkDimEqual(dimName('v', axes.H), dim(vt.shape, axes.H), dimName('k', axes.H), Hkv);
+  const Lq = dim(qt.shape, axes.L);
+  const D = dim(qt.shape, axes.D);
+
+  let kData: Float32Array | Uint16Array;
+  let vData: Float32Array | Uint16Array;
+  let Hkv: number;
+  let Lk: number;
+  let Dv: number;
+  // Names of K's head and length axes in messages (tensor dims, or the cache's fields).
+  let kHeadsName: string;
+  let kLengthName: string;
+  if (kt !== null && vt !== null) {
+    checkDimEqual('k.shape.length', kt.shape.length, 'q.shape.length', rank);
+    checkDimEqual('v.shape.length', vt.shape.length, 'q.shape.length', rank);
+    if (rank === 4) {
+      checkDimEqual(dimName('k', axes.B), dim(kt.shape, axes.B), dimName('q', axes.B), B);
+      checkDimEqual(dimName('v', axes.B), dim(vt.shape, axes.B), dimName('q', axes.B), B);
+    }
+    Hkv = dim(kt.shape, axes.H);
+    checkDimEqual(dimName('v', axes.H), dim(vt.shape, axes.H), dimName('k', axes.H), Hkv);
+    Lk = dim(kt.shape, axes.L);
+    checkDimEqual(dimName('v', axes.L), dim(vt.shape, axes.L), dimName('k', axes.L), Lk);
+    checkDimEqual(dimName('k', axes.D), dim(kt.shape, axes.D), dimName('q', axes.D), D);
+    Dv = dim(vt.shape, axes.D);
+    kData = kt.data;
+    vData = vt.data;
+    kHeadsName = dimName('k', axes.H);
+    kLengthName = dimName('k', axes.L);
+  } else if (cached !== null) {
+    checkDimEqual(rank === 4 ? 'q.shape[0]' : 'the batch of a rank-3 q (1)', B, 'cache.batch', cached.B);
+    checkDimEqual(dimName('q', axes.D), D, 'cache.headDim', cached.D);
+    if (opts.keyLengths !== undefined && opts.keyLengths !== null) {
+      throw invalidArgument(TypeError, 'no keyLengths option with a KvCache (the cache\'s lengths are used)', describe(opts.keyLengths));
+    }
+    if (opts.causal === 'top-left') {
+      throw invalidArgument(RangeError, 'causal to be true or false with a KvCache (queries sit at the end of each row\'s keys)', '"top-left"');
+    }
+    ({ Hkv, Lk, Dv } = cached);
+    kData = cached.k;
+    vData = cached.v;
+    kHeadsName = 'cache.numKvHeads';
+    kLengthName = 'cache.maxLength';
+  } else {
+    throw new Error('unreachable: neither k/v tensors nor a cache');
+  }
   if (H % Hkv !== 0) {
     // Grouped-query attention: each kv head serves H/Hkv consecutive query heads.
-    throw invalidArgument(RangeError, `${dimName('k', axes.H)} to divide ${dimName('q', axes.H)} (${H})`, describe(Hkv));
+    throw invalidArgument(RangeError, `${kHeadsName} to divide ${dimName('q', axes.H)} (${H})`, describe(Hkv));
   }
-  const Lq = dim(qt.shape, axes.L);
-  const Lk = dim(kt.shape, axes.L);
-  checkDimEqual(dimName('v', axes.L), dim(vt.shape, axes.L), dimName('k', axes.L), Lk);
-  const D = dim(qt.shape, axes.D);
-  checkDimEqual(dimName('k', axes.D), dim(kt.shape, axes.D), dimName('q', axes.D), D);
-  const Dv = dim(vt.shape, axes.D);
 
   const outLength = B * H * Lq * Dv;
   if (outLength > MAX_ELEMENTS) {
@@ -114,7 +169,7 @@ export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: u
     const mt = checkMask(opts.mask);
     const maskRank = mt.shape.length;
     const target = [B, H, Lq, Lk];
-    const targetName = ['q.shape[0]', dimName('q', axes.H), dimName('q', axes.L), dimName('k', axes.L)];
+    const targetName = ['q.shape[0]', dimName('q', axes.H), dimName('q', axes.L), kLengthName];
     // The layout changes which q/k dims are H, Lq and Lk, not the mask's order: say so.
     const note = layout === 'bhld' ? '' : `, as masks are [B, H, Lq, Lk] in layout "${layout}" too,`;
     const padded = [1, 1, 1, 1]; // mask shape left-padded with broadcast dims to rank 4
@@ -139,7 +194,7 @@ export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: u
   }
 
   const keyPadding = checkKeyPadding(opts.keyPadding, B, Lk);
-  const keyLengths = checkKeyLengths(opts.keyLengths, B, Lk);
+  const keyLengths = cached !== null ? cached.keyLengths : checkKeyLengths(opts.keyLengths, B, Lk);
   const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H);
   const softcap = checkSoftcap(opts.softcap);
   const returnLse = checkFlag(opts.returnLse, 'returnLse');
@@ -153,7 +208,11 @@ export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: u
     );
   }
 
-  const inputs: Array<[string, ArrayBufferView]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
+  const inputs: Array<[string, ArrayBufferView]> = [
+    ['q.data', qt.data],
+    [cached === null ? 'k.data' : 'cache.keys', kData],
+    [cached === null ? 'v.data' : 'cache.values', vData],
+  ];
   if (mask !== null) inputs.push(['mask.data', mask]);
   if (boolMask !== null) inputs.push(['mask.data', boolMask]);
   if (keyPadding !== null) inputs.push(['keyPadding', keyPadding]);
@@ -162,15 +221,16 @@ export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: u
   const out = checkOut(opts.out, outLength, inputs) ?? new Float32Array(outLength);
 
   const [qStrideB, qStrideH, qStrideL] = stridesOf(layout, H, Lq, D);
-  const [kStrideB, kStrideH, kStrideL] = stridesOf(layout, Hkv, Lk, D);
-  const [vStrideB, vStrideH, vStrideL] = stridesOf(layout, Hkv, Lk, Dv);
+  // A cache is [B, Hkv, maxLength, D] whatever the layout of q and out.
+  const [kStrideB, kStrideH, kStrideL] = stridesOf(cached === null ? layout : 'bhld', Hkv, Lk, D);
+  const [vStrideB, vStrideH, vStrideL] = stridesOf(cached === null ? layout : 'bhld', Hkv, Lk, Dv);
   const [oStrideB, oStrideH, oStrideL] = stridesOf(layout, H, Lq, Dv);
   const outShape = layout === 'bhld' ? [B, H, Lq, Dv] : [B, Lq, H, Dv];
 
   return {
     q: qt.data,
-    k: kt.data,
-    v: vt.data,
+    k: kData,
+    v: vData,
     out,
     B,
     H,
@@ -203,6 +263,7 @@ export function resolveAttention(q: unknown, k: unknown, v: unknown, options?: u
     keyLengths,
     scale,
     alignOffset,
+    rowOffsets: cached === null ? null : cached.rowOffsets,
     windowLeft,
     windowRight,
     alibiSlopes,

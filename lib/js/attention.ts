@@ -110,6 +110,7 @@ class Scratch {
 
 export function attention_forward(p: NativeAttentionArgs): void {
   const { q, out, alibiSlopes, keyLengths, lse, weights } = p;
+  const rowOffsets = p.rowOffsets ?? null;
   const { B, H, Hkv, Lq, Lk, D, Dv, scale, alignOffset, windowLeft, windowRight } = p;
   const groupSize = H / Hkv;
 
@@ -121,6 +122,8 @@ export function attention_forward(p: NativeAttentionArgs): void {
 
   for (let b = 0; b < B; b++) {
     const keyLimit = keyLengths !== null ? keyLengths[b] : Lk;
+    // Where query 0 of this batch row sits among the keys (per row for KV caches).
+    const rowAlign = rowOffsets !== null ? rowOffsets[b] : alignOffset;
     s.paddingRow = b * Lk;
     for (let h = 0; h < H; h++) {
       const kvHead = Math.floor(h / groupSize);
@@ -140,7 +143,7 @@ export function attention_forward(p: NativeAttentionArgs): void {
         for (let r = 0; r < rows; r++) {
           const i = i0 + r;
           // The band of keys this row may see: window (causal is windowRight = 0) and key length.
-          const at = i + alignOffset;
+          const at = i + rowAlign;
           position[r] = at;
           keyStart[r] = windowLeft >= 0 ? Math.max(0, at - windowLeft) : 0;
           keyEnd[r] = Math.min(keyLimit, windowRight >= 0 ? at + windowRight + 1 : Lk);

@@ -1,0 +1,237 @@
+/**
+ * MultiHeadAttention: the attention layer of a transformer, for inference.
+ *
+ *   q = x·Wqᵀ + bq      [B, Lq, H·D]   = [B, Lq, H, D]   (layout 'blhd', no transpose)
+ *   k = c·Wkᵀ + bk      [B, Lk, Hkv·D]  c = context (cross-attention) or x (self-attention)
+ *   v = c·Wvᵀ + bv      [B, Lk, Hkv·D]
+ *   o = attention(q, k, v)              [B, Lq, H, D]  = [B, Lq, H·D]
+ *   y = o·Woᵀ + bo      [B, Lq, dModel]
+ *
+ * Weights use PyTorch's nn.Linear convention, [out_features, in_features]
+ * row-major, so a state_dict exported from PyTorch loads as it is. The four
+ * projections run in the package's packed GEMM (native: multithreaded SIMD),
+ * packed once here; attention runs in the fused kernel.
+ */
+import { attention, attentionAsync } from './attention';
+import { KvCache } from './kv-cache';
+import { type PackedLinear, packLinear } from './linear';
+import type { BoolTensor, Tensor } from './types';
+import { checkBoolean, checkInteger, checkOptionKeys, checkVector } from './vision/check';
+import { checkTensor, describe, invalidArgument, isRecord } from './validate';
+
+const LAYER = 'MultiHeadAttention';
+
+/**
+ * Projection weights, PyTorch nn.Linear layout [out_features, in_features]:
+ * wq [numHeads·headDim, dModel], wk and wv [numKvHeads·headDim, contextDim],
+ * wo [dModel, numHeads·headDim]; biases [out_features], optional.
+ * PyTorch's nn.MultiheadAttention keeps wq, wk, wv stacked in
+ * `in_proj_weight` [3·dModel, dModel]: pass its three row blocks
+ * (`subarray(0, E*E)`, `subarray(E*E, 2*E*E)`, `subarray(2*E*E)`),
+ * and `out_proj.weight` as wo.
+ */
+export interface MultiHeadAttentionWeights {
+  wq: Float32Array;
+  wk: Float32Array;
+  wv: Float32Array;
+  wo: Float32Array;
+  bq?: Float32Array | null;
+  bk?: Float32Array | null;
+  bv?: Float32Array | null;
+  bo?: Float32Array | null;
+}
+
+export interface MultiHeadAttentionConfig {
+  /** Width of x and of the output. */
+  dModel: number;
+  /** Query heads H. */
+  numHeads: number;
+  /** Key/value heads (GQA/MQA); must divide numHeads. Default numHeads. */
+  numKvHeads?: number;
+  /** Width D of one head. Default dModel / numHeads (which must then be an integer). */
+  headDim?: number;
+  /** Width of the context for cross-attention (PyTorch's kdim = vdim). Default dModel. */
+  contextDim?: number;
+  weights: MultiHeadAttentionWeights;
+}
+
+/** Options of {@link MultiHeadAttention.forward}. */
+export interface MhaForwardOptions {
+  /** [B, Lk, contextDim]: cross-attention keys/values come from it; absent = self-attention. */
+  context?: Tensor;
+  /** Causal mask, bottom-right aligned (query i sees keys j <= i + Lk - Lq). */
+  causal?: boolean;
+  /** Additive (Float32Array) or boolean (Uint8Array) mask broadcastable to [B, H, Lq, Lk]. */
+  mask?: Tensor | BoolTensor | null;
+  /** [B, Lk] flattened, nonzero = real token. */
+  keyPadding?: Uint8Array | null;
+}
+
+/** Options of {@link MultiHeadAttention.step}. */
+export interface MhaStepOptions {
+  /**
+   * Per batch row, how many of the T positions of x are real (the first
+   * counts[b]); default all T. The outputs of the other positions are
+   * computed but meaningless.
+   */
+  counts?: ArrayLike<number>;
+}
+
+const FORWARD_KEYS = ['context', 'causal', 'mask', 'keyPadding'] as const;
+const STEP_KEYS = ['counts'] as const;
+
+/** x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). */
+function checkSequence(value: unknown, name: string, width: number, widthName: string): { t: Tensor; B: number; L: number } {
+  const t = checkTensor(value, name, 2, 3);
+  const rank = t.shape.length;
+  if (t.shape[rank - 1] !== width) {
+    throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), LAYER);
+  }
+  return { t, B: rank === 3 ? t.shape[0] : 1, L: t.shape[rank - 2] };
+}
+
+export class MultiHeadAttention {
+  readonly dModel: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly contextDim: number;
+  private readonly wq: PackedLinear;
+  private readonly wk: PackedLinear;
+  private readonly wv: PackedLinear;
+  private readonly wo: PackedLinear;
+
+  constructor(config: MultiHeadAttentionConfig) {
+    if (!isRecord(config)) throw invalidArgument(TypeError, 'config to be an object', describe(config), LAYER);
+    const c = checkOptionKeys(config, ['dModel', 'numHeads', 'numKvHeads', 'headDim', 'contextDim', 'weights'], LAYER, 'config');
+    this.dModel = checkInteger(c.dModel, 'config.dModel', 1, undefined, LAYER);
+    this.numHeads = checkInteger(c.numHeads, 'config.numHeads', 1, undefined, LAYER);
+    this.numKvHeads = checkInteger(c.numKvHeads, 'config.numKvHeads', 1, this.numHeads, LAYER);
+    if (this.numHeads % this.numKvHeads !== 0) {
+      throw invalidArgument(RangeError, `config.numKvHeads to divide config.numHeads (${this.numHeads})`, describe(this.numKvHeads), LAYER);
+    }
+    if (c.headDim === undefined && this.dModel % this.numHeads !== 0) {
+      throw invalidArgument(RangeError, `config.headDim, or config.numHeads to divide config.dModel (${this.dModel})`, `numHeads ${this.numHeads} and no headDim`, LAYER);
+    }
+    this.headDim = checkInteger(c.headDim, 'config.headDim', 1, this.dModel / this.numHeads, LAYER);
+    this.contextDim = checkInteger(c.contextDim, 'config.contextDim', 1, this.dModel, LAYER);
+    const w = c.weights;
+    if (!isRecord(w)) throw invalidArgument(TypeError, 'config.weights to be an object { wq, wk, wv, wo, bq?, bk?, bv?, bo? }', describe(w), LAYER);
+    const { dModel, contextDim } = this;
+    const qWidth = this.numHeads * this.headDim;
+    const kvWidth = this.numKvHeads * this.headDim;
+    const linear = (name: string, out: number, inputs: number, shapeText: string): PackedLinear => {
+      const weight = checkVector(w[`w${name}`], `weights.w${name}`, out * inputs, `${out}*${inputs}, ${shapeText}`, LAYER);
+      const rawBias = w[`b${name}`];
+      const bias = rawBias === undefined || rawBias === null ? null : checkVector(rawBias, `weights.b${name}`, out, `${out}`, LAYER);
+      return packLinear({ data: weight, shape: [out, inputs] }, bias === null ? null : { data: bias, shape: [out] });
+    };
+    this.wq = linear('q', qWidth, dModel, '[numHeads*headDim, dModel]');
+    this.wk = linear('k', kvWidth, contextDim, '[numKvHeads*headDim, contextDim]');
+    this.wv = linear('v', kvWidth, contextDim, '[numKvHeads*headDim, contextDim]');
+    this.wo = linear('o', dModel, qWidth, '[dModel, numHeads*headDim]');
+  }
+
+  /** A KvCache sized for this layer's heads (for {@link step}). */
+  createCache(batch: number, maxLength: number, dtype: 'float32' | 'bfloat16' = 'float32'): KvCache {
+    return new KvCache({ batch, numKvHeads: this.numKvHeads, headDim: this.headDim, maxLength, dtype });
+  }
+
+  /**
+   * Self-attention (x [B, L, dModel], or [L, dModel]) or, with
+   * `options.context` [B, Lk, contextDim], cross-attention. Returns
+   * [B, L, dModel] (the rank of x).
+   */
+  forward(x: Tensor, options?: MhaForwardOptions): Tensor {
+    const call = this.prepare(x, options);
+    const q = this.wq.forward(call.x);
+    const k = this.wk.forward(call.context);
+    const v = this.wv.forward(call.context);
+    const o = attention(this.heads(q, call.B, call.Lq, this.numHeads), this.heads(k, call.B, call.Lk, this.numKvHeads), this.heads(v, call.B, call.Lk, this.numKvHeads), call.attentionOptions);
+    return this.project(o, call.B, call.Lq, call.rank);
+  }
+
+  /** {@link forward} off the event loop: projections and attention run on the package's dispatcher thread. */
+  async forwardAsync(x: Tensor, options?: MhaForwardOptions): Promise<Tensor> {
+    const call = this.prepare(x, options);
+    const [q, k, v] = await Promise.all([this.wq.forwardAsync(call.x), this.wk.forwardAsync(call.context), this.wv.forwardAsync(call.context)]);
+    const o = await attentionAsync(this.heads(q, call.B, call.Lq, this.numHeads), this.heads(k, call.B, call.Lk, this.numKvHeads), this.heads(v, call.B, call.Lk, this.numKvHeads), call.attentionOptions);
+    const y = await this.wo.forwardAsync({ data: o.data, shape: [call.B * call.Lq, this.numHeads * this.headDim] });
+    return { data: y.data, shape: call.rank === 3 ? [call.B, call.Lq, this.dModel] : [call.Lq, this.dModel] };
+  }
+
+  /**
+   * One decoding step: x [B, T, dModel] holds the next T positions of each
+   * sequence (T = 1 for token-by-token generation). Their keys and values are
+   * appended to `cache` (which must have this layer's numKvHeads and headDim),
+   * then each position attends causally to everything the cache holds up to
+   * itself. Returns [B, T, dModel].
+   */
+  step(x: Tensor, cache: KvCache, options?: MhaStepOptions): Tensor {
+    if (!(cache instanceof KvCache)) throw invalidArgument(TypeError, 'cache to be a KvCache', describe(cache), `${LAYER}.step`);
+    if (cache.numKvHeads !== this.numKvHeads || cache.headDim !== this.headDim || cache.valueDim !== this.headDim) {
+      throw invalidArgument(
+        RangeError,
+        `a cache of numKvHeads ${this.numKvHeads} and headDim ${this.headDim}`,
+        `numKvHeads ${cache.numKvHeads}, headDim ${cache.headDim}, valueDim ${cache.valueDim}`,
+        `${LAYER}.step`,
+      );
+    }
+    const { t, B, L: T } = checkSequence(x, 'x', this.dModel, 'dModel');
+    if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), `${LAYER}.step`);
+    const opts = checkOptionKeys(options, STEP_KEYS, `${LAYER}.step`);
+    // Checked before anything is written, so a full cache leaves it untouched.
+    const counts = cache.checkCounts(opts.counts, T, 'KvCache.append');
+    const rows: Tensor = { data: t.data, shape: [B * T, this.dModel] };
+    const q = this.wq.forward(rows);
+    const k = this.wk.forward(rows);
+    const v = this.wv.forward(rows);
+    const queryStart = cache.lengths;
+    const width = this.numKvHeads * this.headDim;
+    const strided = (data: Float32Array) => ({ data, offset: 0, strideB: T * width, strideT: width, strideH: this.headDim });
+    cache.appendRows(strided(k.data), strided(v.data), counts);
+    const o = attention(this.heads(q, B, T, this.numHeads), cache, { causal: true, layout: 'blhd', queryStart });
+    return this.project(o, B, T, t.shape.length);
+  }
+
+  /** Checks x and the options once, for forward and forwardAsync. */
+  private prepare(x: unknown, options: unknown) {
+    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel');
+    const rank = t.shape.length;
+    const opts = checkOptionKeys(options, FORWARD_KEYS, LAYER);
+    let context = t;
+    let Lk = Lq;
+    if (opts.context !== undefined) {
+      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim');
+      if (ctx.t.shape.length !== rank) {
+        throw invalidArgument(RangeError, `options.context.shape.length to equal x.shape.length (${rank})`, describe(ctx.t.shape.length), LAYER);
+      }
+      if (ctx.B !== B) throw invalidArgument(RangeError, `options.context.shape[0] to equal x.shape[0] (${B})`, describe(ctx.B), LAYER);
+      context = ctx.t;
+      Lk = ctx.L;
+    } else if (this.contextDim !== this.dModel) {
+      throw invalidArgument(TypeError, `options.context (contextDim ${this.contextDim} differs from dModel ${this.dModel})`, 'undefined', LAYER);
+    }
+    const causal = checkBoolean(opts.causal, 'options.causal', false, LAYER);
+    return {
+      B,
+      Lq,
+      Lk,
+      rank,
+      x: { data: t.data, shape: [B * Lq, this.dModel] },
+      context: { data: context.data, shape: [B * Lk, this.contextDim] },
+      attentionOptions: { layout: 'blhd' as const, causal, mask: opts.mask as Tensor | BoolTensor | null | undefined, keyPadding: opts.keyPadding as Uint8Array | null | undefined },
+    };
+  }
+
+  /** Projection rows [B·L, heads·D] seen as [B, L, heads, D] (layout 'blhd'): the same memory. */
+  private heads(rows: Tensor, B: number, L: number, heads: number): Tensor {
+    return { data: rows.data, shape: [B, L, heads, this.headDim] };
+  }
+
+  /** y = o·Woᵀ + bo, shaped like x. */
+  private project(o: Tensor, B: number, L: number, rank: number): Tensor {
+    const y = this.wo.forward({ data: o.data, shape: [B * L, this.numHeads * this.headDim] });
+    return { data: y.data, shape: rank === 3 ? [B, L, this.dModel] : [L, this.dModel] };
+  }
+}

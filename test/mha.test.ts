@@ -1,0 +1,199 @@
+/**
+ * MultiHeadAttention against a float64 reference built from the same weights
+ * (projections in float64, the oracle of reference.ts for attention): self,
+ * cross, causal, key padding, GQA, with and without biases; forwardAsync ==
+ * forward; step-by-step decoding with a KvCache == one causal forward pass
+ * (float32 cache ≤ 1e-5, bfloat16 cache ≤ 1e-2). JS backend and every native
+ * ISA × 1/2 threads.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import * as nativeLib from '../lib/index';
+import type { MultiHeadAttentionWeights, Tensor } from '../lib/index';
+import { nativeAddon } from '../lib/backend';
+import { randn, referenceAttention, relFrobenius } from './reference';
+import { nativeModes } from './native-modes';
+
+type Lib = Pick<typeof nativeLib, 'MultiHeadAttention' | 'KvCache'>;
+
+vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
+vi.resetModules();
+const jsLib: Lib = await import('../lib/index');
+(jsLib as typeof nativeLib).backend();
+vi.unstubAllEnvs();
+
+const runners: Array<{ name: string; lib: Lib; prepare: () => void }> = [{ name: 'js', lib: jsLib, prepare: () => {} }];
+for (const mode of nativeModes(nativeAddon())) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
+
+interface Config {
+  dModel: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  contextDim: number;
+  bias: boolean;
+}
+
+function makeWeights(c: Config, seed: number): MultiHeadAttentionWeights {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const scaled = (n: number, s: number, fanIn: number) => randn(n, s).map((x) => x / Math.sqrt(fanIn));
+  return {
+    wq: scaled(q * c.dModel, seed, c.dModel),
+    wk: scaled(kv * c.contextDim, seed + 1, c.contextDim),
+    wv: scaled(kv * c.contextDim, seed + 2, c.contextDim),
+    wo: scaled(c.dModel * q, seed + 3, q),
+    bq: c.bias ? randn(q, seed + 4) : null,
+    bk: c.bias ? randn(kv, seed + 5) : null,
+    bv: c.bias ? randn(kv, seed + 6) : null,
+    bo: c.bias ? randn(c.dModel, seed + 7) : null,
+  };
+}
+
+/** rows [n, in] · wᵀ + b in float64, rounded to float32 (as a layer would hand it on). */
+function refLinear(x: ArrayLike<number>, n: number, inF: number, w: Float32Array, outF: number, b: Float32Array | null | undefined): Float32Array {
+  const y = new Float32Array(n * outF);
+  for (let r = 0; r < n; r++)
+    for (let o = 0; o < outF; o++) {
+      let s = b ? b[o] : 0;
+      for (let i = 0; i < inF; i++) s += x[r * inF + i] * w[o * inF + i];
+      y[r * outF + o] = s;
+    }
+  return y;
+}
+
+function refMha(c: Config, w: MultiHeadAttentionWeights, x: Tensor, context: Tensor | null, opts: { causal?: boolean; keyPadding?: Uint8Array }): Float32Array {
+  const B = x.shape.length === 3 ? x.shape[0] : 1;
+  const Lq = x.shape[x.shape.length - 2];
+  const ctx = context ?? x;
+  const Lk = ctx.shape[ctx.shape.length - 2];
+  const q = refLinear(x.data, B * Lq, c.dModel, w.wq, c.numHeads * c.headDim, w.bq);
+  const k = refLinear(ctx.data, B * Lk, c.contextDim, w.wk, c.numKvHeads * c.headDim, w.bk);
+  const v = refLinear(ctx.data, B * Lk, c.contextDim, w.wv, c.numKvHeads * c.headDim, w.bv);
+  const o = referenceAttention(
+    { data: q, shape: [B, Lq, c.numHeads, c.headDim] },
+    { data: k, shape: [B, Lk, c.numKvHeads, c.headDim] },
+    { data: v, shape: [B, Lk, c.numKvHeads, c.headDim] },
+    { layout: 'blhd', causal: opts.causal, keyPadding: opts.keyPadding },
+  );
+  return refLinear(o, B * Lq, c.numHeads * c.headDim, w.wo, c.dModel, w.bo);
+}
+
+const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
+
+const CASES: Array<{ name: string; c: Config; B: number; Lq: number; Lk?: number; causal?: boolean; padding?: boolean; rank2?: boolean }> = [
+  { name: 'self, biases', c: { dModel: 64, numHeads: 4, numKvHeads: 4, headDim: 16, contextDim: 64, bias: true }, B: 2, Lq: 17 },
+  { name: 'self, causal, no biases', c: { dModel: 48, numHeads: 3, numKvHeads: 3, headDim: 16, contextDim: 48, bias: false }, B: 1, Lq: 33, causal: true },
+  { name: 'cross, contextDim ≠ dModel', c: { dModel: 32, numHeads: 4, numKvHeads: 4, headDim: 8, contextDim: 24, bias: true }, B: 2, Lq: 7, Lk: 23 },
+  { name: 'self, key padding', c: { dModel: 32, numHeads: 2, numKvHeads: 2, headDim: 16, contextDim: 32, bias: true }, B: 2, Lq: 12, padding: true },
+  { name: 'GQA 8/2, headDim ≠ dModel/H', c: { dModel: 40, numHeads: 8, numKvHeads: 2, headDim: 12, contextDim: 40, bias: true }, B: 1, Lq: 21, causal: true },
+  { name: 'MQA, rank-2 x', c: { dModel: 64, numHeads: 8, numKvHeads: 1, headDim: 8, contextDim: 64, bias: false }, B: 1, Lq: 9, rank2: true },
+  { name: 'head dim 64, 130 tokens', c: { dModel: 256, numHeads: 4, numKvHeads: 4, headDim: 64, contextDim: 256, bias: true }, B: 1, Lq: 130, causal: true },
+];
+
+describe.each(runners)('MultiHeadAttention ($name)', ({ lib, prepare }) => {
+  for (const tc of CASES) {
+    it(`${tc.name}: forward == float64 reference (≤ 1e-5), forwardAsync identical`, async () => {
+      prepare();
+      const { c, B, Lq } = tc;
+      const w = makeWeights(c, 100);
+      const mha = new lib.MultiHeadAttention({ dModel: c.dModel, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, contextDim: c.contextDim, weights: w });
+      const x = tc.rank2 ? tensor([Lq, c.dModel], 1) : tensor([B, Lq, c.dModel], 1);
+      const context = tc.Lk !== undefined ? tensor([B, tc.Lk, c.contextDim], 2) : null;
+      const Lk = tc.Lk ?? Lq;
+      let keyPadding: Uint8Array | undefined;
+      if (tc.padding) {
+        keyPadding = new Uint8Array(B * Lk).fill(1);
+        for (let j = Lk - 4; j < Lk; j++) keyPadding[j] = 0; // row 0 padded at the end
+        keyPadding[Lk + 1] = 0;
+      }
+      const options = { causal: tc.causal, keyPadding, ...(context ? { context } : {}) };
+      const y = mha.forward(x, options);
+      expect(y.shape).toEqual(x.shape);
+      const ref = refMha(c, w, x, context, { causal: tc.causal, keyPadding });
+      expect(relFrobenius(y.data, ref)).toBeLessThanOrEqual(1e-5);
+      const ya = await mha.forwardAsync(x, options);
+      expect(Array.from(ya.data)).toEqual(Array.from(y.data));
+    });
+  }
+
+  for (const dtype of ['float32', 'bfloat16'] as const) {
+    it(`step-by-step decoding with a ${dtype} cache == one causal forward`, () => {
+      prepare();
+      const c: Config = { dModel: 64, numHeads: 4, numKvHeads: 2, headDim: 16, contextDim: 64, bias: true };
+      const w = makeWeights(c, 200);
+      const mha = new lib.MultiHeadAttention({ dModel: 64, numHeads: 4, numKvHeads: 2, weights: w });
+      const B = 2, L = 25;
+      const x = tensor([B, L, c.dModel], 3);
+      const whole = mha.forward(x, { causal: true });
+      const cache = mha.createCache(B, 32, dtype);
+      const stepped = new Float32Array(B * L * c.dModel);
+      // A 6-token prompt, then one token per step.
+      for (let t = 0; t < L; ) {
+        const T = t === 0 ? 6 : 1;
+        const chunk = new Float32Array(B * T * c.dModel);
+        for (let b = 0; b < B; b++) chunk.set(x.data.subarray((b * L + t) * c.dModel, (b * L + t + T) * c.dModel), b * T * c.dModel);
+        const y = mha.step({ data: chunk, shape: [B, T, c.dModel] }, cache);
+        for (let b = 0; b < B; b++) stepped.set(y.data.subarray(b * T * c.dModel, (b + 1) * T * c.dModel), (b * L + t) * c.dModel);
+        t += T;
+      }
+      expect(Array.from(cache.lengths)).toEqual([L, L]);
+      const err = relFrobenius(stepped, whole.data);
+      expect(err).toBeLessThanOrEqual(dtype === 'float32' ? 1e-5 : 1e-2);
+    });
+  }
+
+  it('step with per-row counts: each row continues its own sequence', () => {
+    prepare();
+    const c: Config = { dModel: 32, numHeads: 2, numKvHeads: 2, headDim: 16, contextDim: 32, bias: false };
+    const w = makeWeights(c, 300);
+    const mha = new lib.MultiHeadAttention({ dModel: 32, numHeads: 2, weights: w });
+    const cache = mha.createCache(2, 16);
+    const x = tensor([2, 5, 32], 4);
+    // Row 0 takes all 5 positions, row 1 only its first 3.
+    const y = mha.step(x, cache, { counts: [5, 3] });
+    expect(Array.from(cache.lengths)).toEqual([5, 3]);
+    for (let b = 0; b < 2; b++) {
+      const n = b === 0 ? 5 : 3;
+      const xb = { data: x.data.slice(b * 5 * 32, b * 5 * 32 + n * 32), shape: [1, n, 32] };
+      const ref = refMha(c, w, xb, null, { causal: true });
+      expect(relFrobenius(y.data.subarray(b * 5 * 32, b * 5 * 32 + n * 32), ref)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+});
+
+describe('MultiHeadAttention errors', () => {
+  const { MultiHeadAttention, KvCache } = nativeLib;
+  const c: Config = { dModel: 16, numHeads: 2, numKvHeads: 2, headDim: 8, contextDim: 16, bias: false };
+  const weights = makeWeights(c, 1);
+
+  it.each([
+    [{ dModel: 16, numHeads: 3, weights }, 'MultiHeadAttention: expected config.headDim, or config.numHeads to divide config.dModel (16) but received numHeads 3 and no headDim'],
+    [{ dModel: 16, numHeads: 2, numKvHeads: 3, weights }, 'MultiHeadAttention: expected config.numKvHeads to divide config.numHeads (2) but received 3'],
+    [{ dModel: 16, numHeads: 2, weights: { ...weights, wq: new Float32Array(10) } }, 'MultiHeadAttention: expected weights.wq.length to equal 16*16, [numHeads*headDim, dModel] (256) but received 10'],
+    [{ dModel: 16, numHeads: 2, weights: { ...weights, bo: new Float32Array(3) } }, 'MultiHeadAttention: expected weights.bo.length to equal 16 (16) but received 3'],
+    [{ dModel: 16, numHeads: 2, weights: { ...weights, wk: new Float64Array(128) } }, 'MultiHeadAttention: expected weights.wk to be a Float32Array but received Float64Array'],
+  ])('config %#', (config, message) => {
+    expect(() => new MultiHeadAttention(config as never)).toThrow(message);
+  });
+
+  it('forward and step name what is wrong', () => {
+    const mha = new MultiHeadAttention({ dModel: 16, numHeads: 2, weights });
+    expect(() => mha.forward(tensor([1, 4, 12], 1))).toThrow('MultiHeadAttention: expected x.shape[2] to equal dModel (16) but received 12');
+    expect(() => mha.forward(tensor([1, 4, 16], 1), { context: tensor([2, 4, 16], 2) })).toThrow(
+      'MultiHeadAttention: expected options.context.shape[0] to equal x.shape[0] (1) but received 2',
+    );
+    expect(() => mha.forward(tensor([1, 4, 16], 1), { casual: true } as never)).toThrow(
+      'MultiHeadAttention: expected options keys to be among context, causal, mask, keyPadding but received "casual"',
+    );
+    const wrong = new KvCache({ batch: 1, numKvHeads: 2, headDim: 4, maxLength: 4 });
+    expect(() => mha.step(tensor([1, 1, 16], 1), wrong)).toThrow(
+      'MultiHeadAttention.step: expected a cache of numKvHeads 2 and headDim 8 but received numKvHeads 2, headDim 4, valueDim 4',
+    );
+    const cache = mha.createCache(1, 2);
+    mha.step(tensor([1, 2, 16], 1), cache);
+    expect(() => mha.step(tensor([1, 1, 16], 2), cache)).toThrow(
+      'KvCache.append: expected at most 0 new positions for batch row 0 (length 2, maxLength 2; the cache never grows) but received 1',
+    );
+    expect(cache.lengthOf(0)).toBe(2);
+  });
+});
