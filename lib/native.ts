@@ -185,4 +185,10 @@ export interface NativeAddon {
    * Float32Array and dst a Uint16Array; RangeError unless their lengths match.
    */
   toBfloat16(src: Float32Array, dst: Uint16Array): void;
+  /**
+   * Internal (benchmark): reads every byte of `data` once, split in contiguous
+   * parts over the pool's threads, and returns a checksum. Timing it gives the
+   * read-bandwidth ceiling of a decode step (bench/decode.js).
+   */
+  readProbe(data: ArrayBufferView): number;
 }

@@ -21,6 +21,7 @@
 #include "criss_cross.h"
 #include "dispatch.h"
 #include "job_queue.h"
+#include "read_probe.h"
 #include "thread_pool.h"
 
 namespace {
@@ -548,6 +549,15 @@ Napi::Value ToBfloat16(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// readProbe(data): benchmark helper, see lib/native.ts.
+Napi::Value ReadProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw_type(env, "expected data to be a typed array");
+  const ArrayView view = view_of(info[0].As<Napi::TypedArray>());
+  const uint64_t checksum = view.bytes ? fa::read_probe(view.data, view.bytes) : 0;
+  return Napi::Number::New(env, double(checksum & ((uint64_t(1) << 53) - 1)));
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -644,6 +654,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("crissCross", Napi::Function::New(env, CrissCross, "crissCross"));
   exports.Set("toBfloat16", Napi::Function::New(env, ToBfloat16, "toBfloat16"));
+  exports.Set("readProbe", Napi::Function::New(env, ReadProbe, "readProbe"));
   return exports;
 }
 
