@@ -16,7 +16,9 @@
         "native/dispatch.cpp",
         "native/thread_pool.cpp",
         "native/job_queue.cpp",
-        "native/kernel_scalar.cpp"
+        "native/kernel_scalar.cpp",
+        "native/bf16_convert.cpp",
+        "native/read_probe.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while a worker thread is being
@@ -30,7 +32,7 @@
       "conditions": [
         ["target_arch=='x64'", {
           "defines": ["FA_X86_KERNELS"],
-          "dependencies": ["fa_kernel_avx2", "fa_kernel_avx512"]
+          "dependencies": ["fa_kernel_avx2", "fa_kernel_avx512", "fa_bf16_avx512bf16"]
         }]
       ]
     }
@@ -51,6 +53,14 @@
           "sources": ["native/kernel_avx512.cpp"],
           "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
           "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
+        },
+        {
+          # vcvtneps2bf16 for toBfloat16, used only when the CPU reports avx512bf16.
+          "target_name": "fa_bf16_avx512bf16",
+          "type": "static_library",
+          "sources": ["native/bf16_convert_avx512bf16.cpp"],
+          "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
+          "cflags_cc": ["<@(fa_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
         }
       ]
     }]

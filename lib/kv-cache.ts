@@ -257,7 +257,7 @@ export class KvCache {
         }
         if (staging !== null) {
           const out = (dst as Uint16Array).subarray(at, at + n * width);
-          if (native !== null && native.toBfloat16 !== undefined) native.toBfloat16(staging, out);
+          if (native !== null) native.toBfloat16(staging, out);
           else toBfloat16(staging, out);
         }
       }

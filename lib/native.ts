@@ -8,26 +8,38 @@
 export type NativeIsa = 'avx512' | 'avx2' | 'scalar';
 
 /**
+ * Storage of K and V: fp32, or bfloat16 as a Uint16Array of bit patterns (the
+ * upper 16 bits of an fp32, e.g. from toBfloat16). The kernel widens bf16
+ * exactly (bits << 16) and computes in fp32; only the storage is rounded.
+ */
+export type NativeKvArray = Float32Array | Uint16Array;
+
+/**
  * One fully resolved attention call. Element (b, h, i, d) of q is read at
  * `b*qStrideB + h*qStrideH + i*qStrideL + d` (the last dim is contiguous);
- * likewise k and v with kv head hk = floor(h / (H / Hkv)), and out.
+ * likewise k and v with kv head hk = floor(h / (H / Hkv)), and out. Strides
+ * and dims count elements, for k and v in either storage (NativeKvArray); k
+ * and v must be of the same kind (else TypeError).
  *
- * Key j is visible to query row i iff all of:
- *   windowLeft  < 0 or j >= i + alignOffset - windowLeft
- *   windowRight < 0 or j <= i + alignOffset + windowRight   (causal: windowRight = 0)
+ * Query row i of batch row b sits at key position
+ *   pos = i + (rowOffsets ? rowOffsets[b] : alignOffset)
+ * and key j is visible to it iff all of:
+ *   windowLeft  < 0 or j >= pos - windowLeft
+ *   windowRight < 0 or j <= pos + windowRight   (causal: windowRight = 0)
  *   keyLengths  == null or j < keyLengths[b]
  *   keyPadding  == null or keyPadding[b*Lk + j] != 0
  *   boolMask    == null or boolMask[b*boolMaskStrideB + h*boolMaskStrideH + i*boolMaskStrideQ + j] != 0
  * Score = softcap ? softcap*tanh(s/softcap) : s, s = scale*q·k; then
  *   + mask[b*maskStrideB + h*maskStrideH + i*maskStrideQ + j]
- *   - alibiSlopes[h] * |i + alignOffset - j|.
+ *   - alibiSlopes[h] * |pos - j|.
  * A row with no visible key gives zeros in out, -Infinity in lse, zeros in weights.
+ * A KV cache whose batch rows hold len_b keys passes keyLengths[b] = len_b and
+ * rowOffsets[b] = len_b - Lq: causal is then bottom-right in every row.
  */
 export interface NativeAttentionArgs {
   q: Float32Array;
-  /** fp32, or bfloat16 bit patterns (Uint16Array) — k and v of the same kind. */
-  k: Float32Array | Uint16Array;
-  v: Float32Array | Uint16Array;
+  k: NativeKvArray;
+  v: NativeKvArray;
   out: Float32Array;
   B: number;
   H: number;
@@ -65,7 +77,11 @@ export interface NativeAttentionArgs {
   scale: number;
   /** Query i is aligned with key i + alignOffset: Lk - Lq (bottom-right) or 0 (top-left). */
   alignOffset: number;
-  /** [B] or null: query i of batch row b sits at key position i + rowOffsets[b] instead of i + alignOffset (KV caches). */
+  /**
+   * [B] per-batch-row alignment: query i of row b sits at key i + rowOffsets[b]
+   * (replacing alignOffset for the window/causal bounds and ALiBi); absent or
+   * null = alignOffset for every row. Length must be B (else RangeError).
+   */
   rowOffsets?: Int32Array | null;
   /** Keys before i + alignOffset - windowLeft are hidden; -1 = unbounded. */
   windowLeft: number;
@@ -136,6 +152,12 @@ export interface NativeInfo {
   supportedIsas: NativeIsa[];
   /** Size of the thread pool (including the calling thread). */
   threads: number;
+  /**
+   * How toBfloat16 converts under the current ISA: 'avx512bf16' (vcvtneps2bf16)
+   * when the avx512 kernels are selected and the CPU has AVX512_BF16, else the
+   * portable 'integer' path. Both give the same bits.
+   */
+  bf16Conversion: 'avx512bf16' | 'integer';
 }
 
 export interface NativeAddon {
@@ -154,8 +176,19 @@ export interface NativeAddon {
   setThreads(n: number): void;
   /** Internal (tests, benchmark): force an ISA this CPU supports. */
   setIsa(isa: NativeIsa): void;
-  /** Rounds float32 to bfloat16 bit patterns, nearest-even (equal lengths). */
-  toBfloat16?(src: Float32Array, dst: Uint16Array): void;
   /** Criss-cross attention (lib/vision/criss-cross.ts); writes `args.out`. */
   crissCross(args: NativeCrissCrossArgs): void;
+  /**
+   * dst[i] = src[i] rounded to bfloat16 bit patterns: round to nearest, ties
+   * to even (denormals included), ±Infinity kept, NaN stays NaN (quiet bit
+   * set, sign and top payload bits kept). TypeError unless src is a
+   * Float32Array and dst a Uint16Array; RangeError unless their lengths match.
+   */
+  toBfloat16(src: Float32Array, dst: Uint16Array): void;
+  /**
+   * Internal (benchmark): reads every byte of `data` once, split in contiguous
+   * parts over the pool's threads, and returns a checksum. Timing it gives the
+   * read-bandwidth ceiling of a decode step (bench/decode.js).
+   */
+  readProbe(data: ArrayBufferView): number;
 }

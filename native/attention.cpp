@@ -58,7 +58,7 @@ struct Job {
   const AttentionParams* params;
   const KernelPlan* plan;
   const IsaKernel* kernel;
-  float* partials;  // decode path: numItems x (2 + Dv) floats
+  float* partials;  // decode path: B * H * numSplits x (2 + Dv) floats
   std::atomic<int64_t> next{0};
   std::atomic<bool> failed{false};
 };
@@ -75,13 +75,12 @@ void run_worker(void* ctx, int /*worker*/) {
     return;
   }
   const bool decode = job.plan->path == KernelPath::DecodeSplitK;
-  const int64_t stride = 2 + job.params->Dv;
   for (;;) {
     if (is_cancelled(*job.params)) break;
     const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
     if (item >= job.plan->numItems) break;
     if (decode)
-      job.kernel->run_split(*job.params, *job.plan, item, scratch, job.partials + item * stride);
+      job.kernel->run_split(*job.params, *job.plan, item, scratch, job.partials);
     else
       job.kernel->run_item(*job.params, *job.plan, item, scratch);
   }
@@ -127,6 +126,24 @@ bool all_finite(const float* x, int64_t n) {
   return nonFinite == 0;
 }
 
+// The same for bfloat16 bit patterns (exponent field 0x7f80).
+bool all_finite(const uint16_t* x, int64_t n) {
+  uint32_t nonFinite = 0;
+  for (int64_t i = 0; i < n; ++i) nonFinite |= uint32_t((x[i] & 0x7f80u) == 0x7f80u);
+  return nonFinite == 0;
+}
+
+template <typename T>
+bool all_values_finite(const AttentionParams& p) {
+  for (int64_t b = 0; b < p.B; ++b)
+    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
+      const T* v = static_cast<const T*>(p.v) + b * p.vStrideB + hk * p.vStrideH;
+      for (int64_t j = 0; j < p.Lk; ++j)
+        if (!all_finite(v + j * p.vStrideL, p.Dv)) return false;
+    }
+  return true;
+}
+
 // Whether some V row in reach holds NaN/Inf while keys are hidden row by row
 // inside the key loops (boolean mask, key padding, or window/causal edges with
 // several query rows): then P·V must skip zero weights (see pv_row_guarded).
@@ -134,13 +151,7 @@ bool all_finite(const float* x, int64_t n) {
 bool needs_value_guard(const AttentionParams& p) {
   const bool rowWise = p.boolMask || p.keyPadding || (p.Lq > 1 && (p.windowLeft >= 0 || p.windowRight >= 0));
   if (!rowWise) return false;
-  for (int64_t b = 0; b < p.B; ++b)
-    for (int64_t hk = 0; hk < p.Hkv; ++hk) {
-      const float* v = p.v + b * p.vStrideB + hk * p.vStrideH;
-      for (int64_t j = 0; j < p.Lk; ++j)
-        if (!all_finite(v + j * p.vStrideL, p.Dv)) return true;
-    }
-  return false;
+  return p.kvType == KvType::BF16 ? !all_values_finite<uint16_t>(p) : !all_values_finite<float>(p);
 }
 
 }  // namespace
@@ -162,15 +173,18 @@ KernelPlan plan_attention(const AttentionParams& p, const IsaKernel& kernel, int
   const int64_t BH = p.B * p.H;
 
   if (p.Lq == 1 && !p.weights) {
-    // Decode: one query row per head. Split the key range when there are
-    // fewer heads than ~2 per thread, so every thread streams K/V.
+    // Decode: one query row per head; the H / Hkv query heads of a kv head
+    // share one item, so K/V are read once. Split the key range when there
+    // are fewer kv heads than ~2 per thread, so every thread streams K/V.
     plan.path = KernelPath::DecodeSplitK;
     plan.blockQ = 1;
     plan.numQBlocks = 1;
+    plan.groupRows = p.H / p.Hkv;
+    const int64_t streams = p.B * p.Hkv;
     int64_t splits = 1;
-    while (BH * splits < 2 * int64_t(threads) && p.Lk / (splits * 2) >= 256) splits *= 2;
+    while (streams * splits < 2 * int64_t(threads) && p.Lk / (splits * 2) >= 256) splits *= 2;
     plan.numSplits = splits;
-    plan.numItems = BH * splits;
+    plan.numItems = streams * splits;
   } else {
     // Largest query block (a multiple of the micro-panel height) that still
     // gives every thread ~4 items; large blocks amortise packing K.
@@ -218,7 +232,7 @@ void attention_forward(const AttentionParams& params) {
   job.kernel = &kernel;
   job.partials = nullptr;
   if (plan.path == KernelPath::DecodeSplitK) {
-    partials.reset(new float[size_t(plan.numItems * (2 + p.Dv))]);
+    partials.reset(new float[size_t(p.B * p.H * plan.numSplits * (2 + p.Dv))]);
     job.partials = partials.get();
   }
   pool.run(plan.threads, &run_worker, &job);

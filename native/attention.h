@@ -3,6 +3,7 @@
 //
 //   out[b,h,i,:] = softmax_j(scale * q[b,h,i,:]·k[b,hk,j,:] + mask[b,h,i,j]) · v[b,hk,j,:]
 //   hk = h / (H / Hkv); causal (bottom-right): key j is visible iff j <= i + Lk - Lq.
+// K and V are fp32 or bfloat16 (KvType); q, out, masks and all arithmetic are fp32.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -10,10 +11,15 @@
 
 namespace fa {
 
+// Element type of K and V. Bf16 is the upper 16 bits of an fp32 (uint16_t
+// bit patterns); the kernel widens it exactly (bits << 16) and computes in fp32.
+enum class KvType : uint8_t { F32, BF16 };
+
 struct AttentionParams {
   const float* q = nullptr;   // element (b,h,i,d) at b*qStrideB + h*qStrideH + i*qStrideL + d
-  const float* k = nullptr;   // element (b,hk,j,d) likewise with kStride*
-  const float* v = nullptr;   // element (b,hk,j,e) likewise with vStride*
+  const void* k = nullptr;    // element (b,hk,j,d) likewise with kStride*; float or uint16_t (kvType)
+  const void* v = nullptr;    // element (b,hk,j,e) likewise with vStride*; float or uint16_t (kvType)
+  KvType kvType = KvType::F32;
   float* out = nullptr;       // element (b,h,i,e) likewise with oStride*
 
   int64_t B = 0, H = 0, Hkv = 0, Lq = 0, Lk = 0, D = 0, Dv = 0;
@@ -32,13 +38,16 @@ struct AttentionParams {
   const int32_t* keyLengths = nullptr;  // [B], keys j >= keyLengths[b] are hidden
 
   float scale = 1.0f;
-  // Query i sits at key position i + alignOffset (Lk - Lq: bottom-right; 0: top-left).
-  // Visible keys: i + alignOffset - windowLeft <= j <= i + alignOffset + windowRight
+  // Query i of batch row b sits at key position pos = i + alignOffset (Lk - Lq:
+  // bottom-right; 0: top-left), or i + rowOffsets[b] when rowOffsets is set
+  // (a KV cache with per-row lengths). Visible keys:
+  //   pos - windowLeft <= j <= pos + windowRight
   // (a negative window side is unbounded; causal is windowRight = 0).
   int64_t alignOffset = 0;
+  const int32_t* rowOffsets = nullptr;  // [B], or null: every row uses alignOffset
   int64_t windowLeft = -1;
   int64_t windowRight = -1;
-  const float* alibiSlopes = nullptr;  // [H]: score -= slope[h] * |i + alignOffset - j|
+  const float* alibiSlopes = nullptr;  // [H]: score -= slope[h] * |pos - j|
   float softcap = 0.0f;                // > 0: score = softcap * tanh(score / softcap), before masks
 
   float* lse = nullptr;      // optional output [B][H][Lq]: log-sum-exp of each row (natural log)
@@ -71,8 +80,9 @@ struct KernelPlan {
   int64_t blockQ = 0;       // query rows per work item
   int64_t blockK = 0;       // keys per packed K block (multiple of 64)
   int64_t numQBlocks = 0;   // ceil(Lq / blockQ)
-  int64_t numSplits = 1;    // key-range chunks per (b, h) on the decode path
-  int64_t numItems = 0;     // B * H * numQBlocks * numSplits
+  int64_t numSplits = 1;    // key-range chunks per (b, kv head) on the decode path
+  int64_t groupRows = 1;    // decode: query heads per item (H / Hkv), all fed by one K/V stream
+  int64_t numItems = 0;     // tiled: B * H * numQBlocks; decode: B * Hkv * numSplits
   size_t scratchFloats = 0; // per participating thread
   // Tiled path with several query blocks per head: K is packed once per call
   // into B*Hkv*ceil(Lk/blockK) panels of [D][blockK] (an O(Lk*D) buffer, like K).
@@ -92,9 +102,10 @@ struct IsaKernel {
   size_t (*scratch_floats)(const AttentionParams&, const KernelPlan&);
   // Computes work item `item` (one (b, h, query block)) into p.out.
   void (*run_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch);
-  // Decode path: item = (b, h, split) over keys [keyBegin, keyEnd) of the single
-  // query row; writes the unnormalised partial {max (log2), sum, acc[Dv]} to `partial`.
-  void (*run_split)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch, float* partial);
+  // Decode path: item = (b, kv head, split) over one key range of the single query
+  // row of its groupRows query heads; writes each head's unnormalised partial
+  // {max (log2), sum, acc[Dv]} to partials[((b*H + h)*numSplits + split) * (2 + Dv)].
+  void (*run_split)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch, float* partials);
   // Pre-packing: item = (b, hk, key block) of B*Hkv*ceil(Lk/blockK); writes its panel into `packed`.
   void (*pack_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* packed);
   // Criss-cross attention (criss_cross.inl): item = (b, block of kCrissCrossRows image rows)

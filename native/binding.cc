@@ -17,9 +17,11 @@
 #include <string>
 
 #include "attention.h"
+#include "bf16_convert.h"
 #include "criss_cross.h"
 #include "dispatch.h"
 #include "job_queue.h"
+#include "read_probe.h"
 #include "thread_pool.h"
 
 namespace {
@@ -123,6 +125,25 @@ T* strided(Napi::Env env, const Napi::Object& o, const Napi::TypedArray& a, cons
   return data_of<T>(a);
 }
 
+// The storage type of K and V: both Float32Array (fp32) or both Uint16Array
+// (bfloat16 bit patterns); anything else is a TypeError.
+fa::KvType kv_type(Napi::Env env, const Napi::Object& o) {
+  auto kind = [&](const char* name) -> napi_typedarray_type {
+    Napi::Value v = o.Get(name);
+    if (v.IsTypedArray()) {
+      const napi_typedarray_type t = v.As<Napi::TypedArray>().TypedArrayType();
+      if (t == napi_float32_array || t == napi_uint16_array) return t;
+    }
+    throw_type(env, std::string("expected ") + name + " to be a Float32Array or a Uint16Array (bfloat16)");
+  };
+  const napi_typedarray_type k = kind("k"), v = kind("v");
+  auto name = [](napi_typedarray_type t) { return t == napi_float32_array ? "Float32Array" : "Uint16Array"; };
+  if (k != v)
+    throw_type(env, std::string("expected k and v to be the same kind of array (both Float32Array or both Uint16Array) "
+                                "but received k: ") + name(k) + ", v: " + name(v));
+  return k == napi_uint16_array ? fa::KvType::BF16 : fa::KvType::F32;
+}
+
 // Parses and checks one NativeAttentionArgs object (lib/native.ts).
 fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
   fa::AttentionParams p;
@@ -136,15 +157,17 @@ fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
   if (p.H % p.Hkv != 0) throw_range(env, "expected H to be a multiple of Hkv");
 
   const Napi::TypedArray q = get_f32(env, o, "q", false);
-  const Napi::TypedArray k = get_f32(env, o, "k", false);
-  const Napi::TypedArray v = get_f32(env, o, "v", false);
+  p.kvType = kv_type(env, o);
+  const Napi::TypedArray k = o.Get("k").As<Napi::TypedArray>();
+  const Napi::TypedArray v = o.Get("v").As<Napi::TypedArray>();
   const Napi::TypedArray out = get_f32(env, o, "out", false);
   p.q = strided<const float>(env, o, q, "q", p.B, p.H, p.Lq, p.D, "qStrideB", "qStrideH", "qStrideL", &p.qStrideB,
                              &p.qStrideH, &p.qStrideL);
-  p.k = strided<const float>(env, o, k, "k", p.B, p.Hkv, p.Lk, p.D, "kStrideB", "kStrideH", "kStrideL", &p.kStrideB,
-                             &p.kStrideH, &p.kStrideL);
-  p.v = strided<const float>(env, o, v, "v", p.B, p.Hkv, p.Lk, p.Dv, "vStrideB", "vStrideH", "vStrideL", &p.vStrideB,
-                             &p.vStrideH, &p.vStrideL);
+  // Extents are in elements of either kind (expect_length counts elements).
+  p.k = strided<const void>(env, o, k, "k", p.B, p.Hkv, p.Lk, p.D, "kStrideB", "kStrideH", "kStrideL", &p.kStrideB,
+                            &p.kStrideH, &p.kStrideL);
+  p.v = strided<const void>(env, o, v, "v", p.B, p.Hkv, p.Lk, p.Dv, "vStrideB", "vStrideH", "vStrideL", &p.vStrideB,
+                            &p.vStrideH, &p.vStrideL);
   p.out = strided<float>(env, o, out, "out", p.B, p.H, p.Lq, p.Dv, "oStrideB", "oStrideH", "oStrideL", &p.oStrideB,
                          &p.oStrideH, &p.oStrideL);
 
@@ -187,6 +210,12 @@ fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
   }
 
   p.alignOffset = get_int(env, o, "alignOffset", -kMaxDim, kMaxDim);
+  // Optional (absent = null): any int32 is a valid offset (positions are int64 in the kernel).
+  const Napi::TypedArray rowOffsets = get_array(env, o, "rowOffsets", napi_int32_array, "Int32Array", true);
+  if (!rowOffsets.IsEmpty()) {
+    expect_length(env, rowOffsets, p.B, "rowOffsets", true);
+    p.rowOffsets = data_of<const int32_t>(rowOffsets);
+  }
   p.windowLeft = get_int(env, o, "windowLeft", -1, kMaxDim);
   p.windowRight = get_int(env, o, "windowRight", -1, kMaxDim);
 
@@ -297,6 +326,7 @@ void snapshot_buffers(const Napi::Object& args, AsyncCall* call) {
   c = copy_of("boolMask", false); rebase(p.boolMask, c.first, c.second);
   c = copy_of("keyPadding", false); rebase(p.keyPadding, c.first, c.second);
   c = copy_of("keyLengths", false); rebase(p.keyLengths, c.first, c.second);
+  c = copy_of("rowOffsets", false); rebase(p.rowOffsets, c.first, c.second);
   c = copy_of("alibiSlopes", false); rebase(p.alibiSlopes, c.first, c.second);
   c = copy_of("out", true); rebase(p.out, c.first, c.second);
   c = copy_of("lse", true); rebase(p.lse, c.first, c.second);
@@ -438,7 +468,7 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
   }
   call->params.cancelled = &call->cancelled;
   size_t need = 0;
-  for (const char* name : {"q", "k", "v", "mask", "boolMask", "keyPadding", "keyLengths", "alibiSlopes", "out", "lse", "weights"}) {
+  for (const char* name : {"q", "k", "v", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "out", "lse", "weights"}) {
     Napi::Value value = args.Get(name);
     if (value.IsTypedArray() && !view_of(value.As<Napi::TypedArray>()).shared) need += value.As<Napi::TypedArray>().ByteLength();
   }
@@ -454,7 +484,7 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
   // The kernel reads copies of ordinary buffers (outputs are referenced by
   // call->outputs); only SharedArrayBuffer-backed arrays are read in place and
   // must stay alive until the call settles.
-  for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "alibiSlopes", "lse", "weights"}) {
+  for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "lse", "weights"}) {
     Napi::Value value = args.Get(name);
     if (value.IsTypedArray() && view_of(value.As<Napi::TypedArray>()).shared)
       call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
@@ -495,6 +525,39 @@ Napi::Value Plan(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// toBfloat16 uses AVX512_BF16 only while the avx512 kernels are selected, so
+// setIsa('avx2') makes tests (and users) run the portable path on the same CPU.
+bool bf16_conversion_in_hardware() {
+  return fa::bf16_hardware_supported() && std::string(fa::current_kernel().name) == "avx512";
+}
+
+// toBfloat16(src: Float32Array, dst: Uint16Array): dst[i] = bfloat16(src[i]).
+Napi::Value ToBfloat16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_type(env, "expected src to be a Float32Array");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array)
+    throw_type(env, "expected dst to be a Uint16Array");
+  const Napi::TypedArray src = info[0].As<Napi::TypedArray>();
+  const Napi::TypedArray dst = info[1].As<Napi::TypedArray>();
+  const size_t n = src.ElementLength();
+  if (dst.ElementLength() != n)
+    throw_range(env, "expected dst to hold " + std::to_string(n) + " elements (as many as src) but it holds " +
+                         std::to_string(dst.ElementLength()));
+  if (n == 0) return env.Undefined();
+  fa::to_bfloat16(data_of<const float>(src), data_of<uint16_t>(dst), n, bf16_conversion_in_hardware());
+  return env.Undefined();
+}
+
+// readProbe(data): benchmark helper, see lib/native.ts.
+Napi::Value ReadProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw_type(env, "expected data to be a typed array");
+  const ArrayView view = view_of(info[0].As<Napi::TypedArray>());
+  const uint64_t checksum = view.bytes ? fa::read_probe(view.data, view.bytes) : 0;
+  return Napi::Number::New(env, double(checksum & ((uint64_t(1) << 53) - 1)));
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -504,6 +567,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   for (const std::string& name : fa::supported_isas()) isas.Set(i++, name);
   o.Set("supportedIsas", isas);
   o.Set("threads", fa::ThreadPool::instance().size());
+  o.Set("bf16Conversion", bf16_conversion_in_hardware() ? "avx512bf16" : "integer");
   return o;
 }
 
@@ -589,6 +653,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("crissCross", Napi::Function::New(env, CrissCross, "crissCross"));
+  exports.Set("toBfloat16", Napi::Function::New(env, ToBfloat16, "toBfloat16"));
+  exports.Set("readProbe", Napi::Function::New(env, ReadProbe, "readProbe"));
   return exports;
 }
 

@@ -17,6 +17,11 @@
 //       l = alpha*l + rowsum P;  O = alpha*O + P · V_block
 //   out = O / l   (0 where l == 0: the row saw no key)
 // Scores exist only as a kRows x blockK panel: no Lq x Lk matrix.
+//
+// K and V are fp32 or bfloat16 (p.kvType): every function that reads them is a
+// template on the element type T (float or uint16_t bit patterns), and the entry
+// points at the end pick the instantiation. Bf16 is widened exactly on load
+// (load_kv: bits << 16); packed K panels, scores and accumulators stay fp32.
 
 namespace {
 
@@ -33,23 +38,57 @@ inline int64_t min_i(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t max_i(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// K/V element access for either storage type: fp32 as is, bf16 widened exactly.
+inline vec load_kv(const float* p) { return simd::loadu(p); }
+inline vec load_kv(const uint16_t* p) { return simd::load_bf16(p); }
+inline vec load_kv_partial(const float* p, int n) { return simd::load_partial(p, n); }
+inline vec load_kv_partial(const uint16_t* p, int n) { return simd::load_partial_bf16(p, n); }
+inline float kv_to_float(float x) { return x; }
+inline float kv_to_float(uint16_t x) {
+  const uint32_t bits = uint32_t(x) << 16;
+  float f;
+  __builtin_memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// Start of kv head (b, hk) of K / V in their storage type.
+template <typename T>
+const T* k_head(const fa::AttentionParams& p, int64_t b, int64_t hk) {
+  return static_cast<const T*>(p.k) + b * p.kStrideB + hk * p.kStrideH;
+}
+template <typename T>
+const T* v_head(const fa::AttentionParams& p, int64_t b, int64_t hk) {
+  return static_cast<const T*>(p.v) + b * p.vStrideB + hk * p.vStrideH;
+}
+
+// Key position of query row i of batch row b: i + rowOffsets[b], else i + alignOffset.
+inline int64_t query_position(const fa::AttentionParams& p, int64_t b, int64_t i) {
+  return i + (p.rowOffsets ? int64_t(p.rowOffsets[b]) : p.alignOffset);
+}
+
 // Named slices of one thread's scratch, each 64-byte aligned.
 struct Scratch {
-  float* qs;      // [blockQ][D]      query rows pre-scaled by scale*log2(e)
+  float* qs;      // [blockQ][D]      query rows pre-scaled by scale*log2(e) (decode: rows padded to W)
   float* acc;     // [blockQ][dvPad]  unnormalised output accumulator
   float* rowMax;  // [blockQ]         running max (log2 domain)
   float* rowSum;  // [blockQ]         running sum of 2^(s - rowMax)
   float* kt;      // [D][blockK]      packed K block, transposed
-  float* scores;  // [kRows][blockK]  score / probability panel
-  float* alpha;   // [kRows]          rescale factors of the current panel
+  float* scores;  // [panelRows][blockK]  score / probability panel
+  float* alpha;   // [panelRows]          rescale factors of the current panel
 };
+
+// Rows of the score panel: kRows on the tiled path, all query heads of a kv
+// head (plan.groupRows) on the decode path.
+inline int64_t panel_rows(const fa::KernelPlan& plan) { return max_i(kRows, plan.groupRows); }
 
 inline int64_t dv_padded(const fa::AttentionParams& p) { return round_up(p.Dv, kLanes); }
 
 size_t scratch_layout(const fa::AttentionParams& p, const fa::KernelPlan& plan, float* base, Scratch* s) {
+  // Rows of one item: blockQ query rows (tiled) or groupRows query heads (decode).
+  const int64_t rows = max_i(plan.blockQ, plan.groupRows);
   const int64_t sizes[7] = {
-      plan.blockQ * p.D, plan.blockQ * dv_padded(p), plan.blockQ, plan.blockQ,
-      p.D * plan.blockK, int64_t(kRows) * plan.blockK, int64_t(kRows)};
+      rows * round_up(p.D, kLanes), rows * dv_padded(p), rows, rows,
+      p.D * plan.blockK, panel_rows(plan) * plan.blockK, panel_rows(plan)};
   float** slots[7] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   if (s) {
     slots[0] = &s->qs; slots[1] = &s->acc; slots[2] = &s->rowMax; slots[3] = &s->rowSum;
@@ -63,12 +102,13 @@ size_t scratch_layout(const fa::AttentionParams& p, const fa::KernelPlan& plan, 
   return size_t(offset);
 }
 
-// kt[d][j] = K[j][d] for j < nk; zero for nk <= j < nkPad.
-void pack_k_transposed(const float* k, int64_t kStrideL, int64_t nk, int64_t nkPad, int64_t D,
+// kt[d][j] = K[j][d] for j < nk (widened to fp32); zero for nk <= j < nkPad.
+template <typename T>
+void pack_k_transposed(const T* k, int64_t kStrideL, int64_t nk, int64_t nkPad, int64_t D,
                        int64_t ldKt, float* kt) {
   for (int64_t j = 0; j < nk; ++j) {
-    const float* row = k + j * kStrideL;
-    for (int64_t d = 0; d < D; ++d) kt[d * ldKt + j] = row[d];
+    const T* row = k + j * kStrideL;
+    for (int64_t d = 0; d < D; ++d) kt[d * ldKt + j] = kv_to_float(row[d]);
   }
   for (int64_t d = 0; d < D; ++d)
     for (int64_t j = nk; j < nkPad; ++j) kt[d * ldKt + j] = 0.0f;
@@ -77,14 +117,15 @@ void pack_k_transposed(const float* k, int64_t kStrideL, int64_t nk, int64_t nkP
 // The transposed K panel of keys [kb, kb + nk) of kv head (b, hk): from the
 // call's pre-packed buffer when the planner made one (every query block of a
 // head then shares one packing), else packed now into the thread's scratch.
+template <typename T>
 const float* k_panel(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t b, int64_t hk, int64_t kb,
                      int64_t nk, float* scratchKt) {
   if (plan.packedK) {
     const int64_t blocks = (p.Lk + plan.blockK - 1) / plan.blockK;
     return plan.packedK + ((b * p.Hkv + hk) * blocks + kb / plan.blockK) * p.D * plan.blockK;
   }
-  pack_k_transposed(p.k + b * p.kStrideB + hk * p.kStrideH + kb * p.kStrideL, p.kStrideL, nk, round_up(nk, kStrip),
-                    p.D, plan.blockK, scratchKt);
+  pack_k_transposed(k_head<T>(p, b, hk) + kb * p.kStrideL, p.kStrideL, nk, round_up(nk, kStrip), p.D, plan.blockK,
+                    scratchKt);
   return scratchKt;
 }
 
@@ -128,8 +169,8 @@ void score_panel_rows(int mr, const float* qs, int64_t D, const float* kt, int64
 
 // acc[r][c..c+NV*W) = alpha[r] * acc[r][..] + sum_j P[r][j] * V[j][c..]; the last
 // vector reads only `tail` floats of V when tail > 0 (Dv not a multiple of W).
-template <int MR, int NV>
-void pv_chunk(const float* P, int64_t ldP, const float* V, int64_t vStrideL, int64_t nk,
+template <typename T, int MR, int NV>
+void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk,
               float* acc, int64_t ldA, const float* alpha, int64_t c, int tail) {
   vec a[MR][NV];
   for (int r = 0; r < MR; ++r) {
@@ -137,11 +178,10 @@ void pv_chunk(const float* P, int64_t ldP, const float* V, int64_t vStrideL, int
     for (int v = 0; v < NV; ++v) a[r][v] = simd::mul(simd::load(acc + r * ldA + c + v * kLanes), al);
   }
   for (int64_t j = 0; j < nk; ++j) {
-    const float* vrow = V + j * vStrideL + c;
+    const T* vrow = V + j * vStrideL + c;
     vec vv[NV];
     for (int v = 0; v < NV; ++v)
-      vv[v] = (tail > 0 && v == NV - 1) ? simd::load_partial(vrow + v * kLanes, tail)
-                                        : simd::loadu(vrow + v * kLanes);
+      vv[v] = (tail > 0 && v == NV - 1) ? load_kv_partial(vrow + v * kLanes, tail) : load_kv(vrow + v * kLanes);
     for (int r = 0; r < MR; ++r) {
       const vec pb = simd::set1(P[r * ldP + j]);
       for (int v = 0; v < NV; ++v) a[r][v] = simd::fma(pb, vv[v], a[r][v]);
@@ -151,26 +191,27 @@ void pv_chunk(const float* P, int64_t ldP, const float* V, int64_t vStrideL, int
     for (int v = 0; v < NV; ++v) simd::store(acc + r * ldA + c + v * kLanes, a[r][v]);
 }
 
-template <int MR>
-void pv_panel(const float* P, int64_t ldP, const float* V, int64_t vStrideL, int64_t nk,
+template <typename T, int MR>
+void pv_panel(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk,
               float* acc, int64_t ldA, int64_t Dv, const float* alpha) {
   constexpr int NV = simd::kOutVecs;
   int64_t c = 0;
-  for (; c + NV * kLanes <= Dv; c += NV * kLanes) pv_chunk<MR, NV>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0);
-  for (; c + kLanes <= Dv; c += kLanes) pv_chunk<MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0);
-  if (c < Dv) pv_chunk<MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, int(Dv - c));
+  for (; c + NV * kLanes <= Dv; c += NV * kLanes) pv_chunk<T, MR, NV>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0);
+  for (; c + kLanes <= Dv; c += kLanes) pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0);
+  if (c < Dv) pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, int(Dv - c));
 }
 
-void pv_panel_rows(int mr, const float* P, int64_t ldP, const float* V, int64_t vStrideL, int64_t nk,
+template <typename T>
+void pv_panel_rows(int mr, const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk,
                    float* acc, int64_t ldA, int64_t Dv, const float* alpha) {
   switch (mr) {
-    case 1: pv_panel<1>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
-    case 2: pv_panel<2>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
-    case 3: pv_panel<3>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
-    case 4: pv_panel<4>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
+    case 1: pv_panel<T, 1>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
+    case 2: pv_panel<T, 2>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
+    case 3: pv_panel<T, 3>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
+    case 4: pv_panel<T, 4>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
 #if 5 <= SIMD_MAX_ROWS
-    case 5: pv_panel<5>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
-    case 6: pv_panel<6>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
+    case 5: pv_panel<T, 5>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
+    case 6: pv_panel<T, 6>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha); break;
 #endif
     default: break;
   }
@@ -212,7 +253,7 @@ struct KeyRange {
   int64_t lo, hi;
 };
 KeyRange visible_keys(const fa::AttentionParams& p, int64_t b, int64_t i) {
-  const int64_t pos = i + p.alignOffset;
+  const int64_t pos = query_position(p, b, i);
   int64_t lo = p.windowLeft >= 0 ? pos - p.windowLeft : 0;
   int64_t hi = p.windowRight >= 0 ? pos + p.windowRight + 1 : p.Lk;
   const int64_t len = p.keyLengths ? int64_t(p.keyLengths[b]) : p.Lk;
@@ -235,7 +276,7 @@ void finish_row_scores(const fa::AttentionParams& p, int64_t b, int64_t h, int64
   if (p.mask) add_scaled_mask(srow + jlo, p.mask + b * p.maskStrideB + h * p.maskStrideH + i * p.maskStrideQ + kb + jlo, jhi - jlo);
   if (p.alibiSlopes) {
     const float slope = p.alibiSlopes[h] * kLog2e;
-    const int64_t pos = i + p.alignOffset;
+    const int64_t pos = query_position(p, b, i);
     for (int64_t j = jlo; j < jhi; ++j) {
       const int64_t dist = pos - (kb + j);
       srow[j] -= slope * float(dist < 0 ? -dist : dist);
@@ -257,7 +298,8 @@ void finish_row_scores(const fa::AttentionParams& p, int64_t b, int64_t h, int64
 
 // Guarded P·V for one row: keys with weight exactly 0 are never read, so NaN/Inf
 // stored at hidden keys cannot reach the output (0 * NaN would be NaN).
-void pv_row_guarded(const float* P, const float* V, int64_t vStrideL, int64_t nk, float* acc, int64_t Dv, float alpha) {
+template <typename T>
+void pv_row_guarded(const float* P, const T* V, int64_t vStrideL, int64_t nk, float* acc, int64_t Dv, float alpha) {
   const vec al = simd::set1(alpha);
   int64_t c = 0;
   for (; c + kLanes <= Dv; c += kLanes) simd::store(acc + c, simd::mul(simd::load(acc + c), al));
@@ -265,10 +307,10 @@ void pv_row_guarded(const float* P, const float* V, int64_t vStrideL, int64_t nk
   for (int64_t j = 0; j < nk; ++j) {
     if (P[j] == 0.0f) continue;
     const vec pb = simd::set1(P[j]);
-    const float* vrow = V + j * vStrideL;
+    const T* vrow = V + j * vStrideL;
     for (c = 0; c + kLanes <= Dv; c += kLanes)
-      simd::store(acc + c, simd::fma(pb, simd::loadu(vrow + c), simd::load(acc + c)));
-    if (c < Dv) simd::store(acc + c, simd::fma(pb, simd::load_partial(vrow + c, int(Dv - c)), simd::load(acc + c)));
+      simd::store(acc + c, simd::fma(pb, load_kv(vrow + c), simd::load(acc + c)));
+    if (c < Dv) simd::store(acc + c, simd::fma(pb, load_kv_partial(vrow + c, int(Dv - c)), simd::load(acc + c)));
   }
 }
 
@@ -333,6 +375,7 @@ KeyRange item_keys(const fa::AttentionParams& p, const Item& it) {
 
 // The weights pass (returnWeights, slow path): recomputes each score once more
 // and writes 2^(s - m) / l, zeros for hidden keys.
+template <typename T>
 void write_weights(const fa::AttentionParams& p, const fa::KernelPlan& plan, const Item& it, const KeyRange& keys,
                    const Scratch& s) {
   const int64_t ldKt = plan.blockK;
@@ -343,7 +386,7 @@ void write_weights(const fa::AttentionParams& p, const fa::KernelPlan& plan, con
   for (int64_t kb = keys.lo / plan.blockK * plan.blockK; kb < keys.hi; kb += plan.blockK) {
     const int64_t nk = min_i(plan.blockK, p.Lk - kb);
     const int64_t nkPad = round_up(nk, kStrip);
-    const float* kt = k_panel(p, plan, it.b, it.hk, kb, nk, s.kt);
+    const float* kt = k_panel<T>(p, plan, it.b, it.hk, kb, nk, s.kt);
     for (int64_t r0 = 0; r0 < it.rows; r0 += kRows) {
       const int mr = int(min_i(kRows, it.rows - r0));
       score_panel_rows(mr, s.qs + r0 * p.D, p.D, kt, ldKt, nkPad, s.scores, ldKt);
@@ -360,7 +403,8 @@ void write_weights(const fa::AttentionParams& p, const fa::KernelPlan& plan, con
   }
 }
 
-void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* base) {
+template <typename T>
+void run_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* base) {
   Scratch s;
   scratch_layout(p, plan, base, &s);
   const int64_t dvPad = dv_padded(p);
@@ -368,7 +412,7 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
   const Item it = item_of(p, plan, item);
 
   const float* qBase = p.q + it.b * p.qStrideB + it.h * p.qStrideH;
-  const float* vBase = p.v + it.b * p.vStrideB + it.hk * p.vStrideH;
+  const T* vBase = v_head<T>(p, it.b, it.hk);
 
   const float qScale = p.scale * kLog2e;
   for (int64_t r = 0; r < it.rows; ++r) {
@@ -386,8 +430,8 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
   for (int64_t kb = keys.lo / plan.blockK * plan.blockK; kb < keys.hi; kb += plan.blockK) {
     const int64_t nk = min_i(min_i(plan.blockK, p.Lk - kb), keys.hi - kb);
     const int64_t nkPad = round_up(nk, kStrip);
-    const float* kt = k_panel(p, plan, it.b, it.hk, kb, nk, s.kt);
-    const float* vBlock = vBase + kb * p.vStrideL;
+    const float* kt = k_panel<T>(p, plan, it.b, it.hk, kb, nk, s.kt);
+    const T* vBlock = vBase + kb * p.vStrideL;
 
     for (int64_t r0 = 0; r0 < it.rows; r0 += kRows) {
       const int mr = int(min_i(kRows, it.rows - r0));
@@ -406,7 +450,7 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
       // hidden for every row: P·V never reads their V rows.
       const int64_t skip = max_i(0, keys.lo - kb);
       const float* P = s.scores + skip;
-      const float* V = vBlock + skip * p.vStrideL;
+      const T* V = vBlock + skip * p.vStrideL;
       if (p.guardHiddenValues) {
         for (int r = 0; r < mr; ++r)
           pv_row_guarded(P + r * ldKt, V, p.vStrideL, nk - skip, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
@@ -418,40 +462,43 @@ void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t 
 
   for (int64_t r = 0; r < it.rows; ++r)
     store_row(p, it.b, it.h, it.i0 + r, s.acc + r * dvPad, s.rowMax[r], s.rowSum[r]);
-  if (p.weights) write_weights(p, plan, it, keys, s);
+  if (p.weights) write_weights<T>(p, plan, it, keys, s);
 }
 
 // Pre-packing phase: item = (b, hk, key block) -> its transposed panel.
-void pack_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* packed) {
+template <typename T>
+void pack_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* packed) {
   const int64_t blocks = (p.Lk + plan.blockK - 1) / plan.blockK;
   const int64_t bhk = item / blocks, kb = (item % blocks) * plan.blockK;
   const int64_t b = bhk / p.Hkv, hk = bhk % p.Hkv;
   const int64_t nk = min_i(plan.blockK, p.Lk - kb);
-  pack_k_transposed(p.k + b * p.kStrideB + hk * p.kStrideH + kb * p.kStrideL, p.kStrideL, nk, round_up(nk, kStrip), p.D,
-                    plan.blockK, packed + item * p.D * plan.blockK);
+  pack_k_transposed(k_head<T>(p, b, hk) + kb * p.kStrideL, p.kStrideL, nk, round_up(nk, kStrip), p.D, plan.blockK,
+                    packed + item * p.D * plan.blockK);
 }
 
+
 // dst[j] = q · k[j] for n keys (decode: no packing, K rows read once, in order).
-void score_row_dot(const float* q, int64_t D, const float* k, int64_t kStrideL, int64_t n, float* dst) {
+template <typename T>
+void score_row_dot(const float* q, int64_t D, const T* k, int64_t kStrideL, int64_t n, float* dst) {
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    const float* k0 = k + j * kStrideL;
+    const T* k0 = k + j * kStrideL;
     vec a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
     int64_t d = 0;
     for (; d + kLanes <= D; d += kLanes) {
       const vec qv = simd::load(q + d);
-      a0 = simd::fma(qv, simd::loadu(k0 + d), a0);
-      a1 = simd::fma(qv, simd::loadu(k0 + kStrideL + d), a1);
-      a2 = simd::fma(qv, simd::loadu(k0 + 2 * kStrideL + d), a2);
-      a3 = simd::fma(qv, simd::loadu(k0 + 3 * kStrideL + d), a3);
+      a0 = simd::fma(qv, load_kv(k0 + d), a0);
+      a1 = simd::fma(qv, load_kv(k0 + kStrideL + d), a1);
+      a2 = simd::fma(qv, load_kv(k0 + 2 * kStrideL + d), a2);
+      a3 = simd::fma(qv, load_kv(k0 + 3 * kStrideL + d), a3);
     }
     if (d < D) {
       const int t = int(D - d);
       const vec qv = simd::load(q + d);
-      a0 = simd::fma(qv, simd::load_partial(k0 + d, t), a0);
-      a1 = simd::fma(qv, simd::load_partial(k0 + kStrideL + d, t), a1);
-      a2 = simd::fma(qv, simd::load_partial(k0 + 2 * kStrideL + d, t), a2);
-      a3 = simd::fma(qv, simd::load_partial(k0 + 3 * kStrideL + d, t), a3);
+      a0 = simd::fma(qv, load_kv_partial(k0 + d, t), a0);
+      a1 = simd::fma(qv, load_kv_partial(k0 + kStrideL + d, t), a1);
+      a2 = simd::fma(qv, load_kv_partial(k0 + 2 * kStrideL + d, t), a2);
+      a3 = simd::fma(qv, load_kv_partial(k0 + 3 * kStrideL + d, t), a3);
     }
     dst[j] = simd::reduce_sum(a0);
     dst[j + 1] = simd::reduce_sum(a1);
@@ -459,39 +506,52 @@ void score_row_dot(const float* q, int64_t D, const float* k, int64_t kStrideL, 
     dst[j + 3] = simd::reduce_sum(a3);
   }
   for (; j < n; ++j) {
-    const float* kr = k + j * kStrideL;
+    const T* kr = k + j * kStrideL;
     vec a = simd::zero();
     int64_t d = 0;
-    for (; d + kLanes <= D; d += kLanes) a = simd::fma(simd::load(q + d), simd::loadu(kr + d), a);
-    if (d < D) a = simd::fma(simd::load(q + d), simd::load_partial(kr + d, int(D - d)), a);
+    for (; d + kLanes <= D; d += kLanes) a = simd::fma(simd::load(q + d), load_kv(kr + d), a);
+    if (d < D) a = simd::fma(simd::load(q + d), load_kv_partial(kr + d, int(D - d)), a);
     dst[j] = simd::reduce_sum(a);
   }
 }
 
-// Decode path (Lq == 1): item = (b, h, split). Scores come from dot products
-// straight off the K rows (packing would cost as much as the whole step), and
-// each split leaves an unnormalised partial {max, sum, acc[Dv]} for the merge.
-void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* base, float* partial) {
+// Decode path (Lq == 1): item = (b, kv head hk, split) with the G = H / Hkv
+// query heads of hk as the rows of one panel, so each K/V byte is read from
+// memory once per call however many query heads share it. Scores come from
+// dot products straight off the K rows (packing would cost as much as the
+// whole step), and each (head, split) leaves an unnormalised partial
+// {max, sum, acc[Dv]} at partials[((b*H + h)*numSplits + split) * (2 + Dv)].
+template <typename T>
+void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* base,
+                  float* partials) {
   Scratch s;
   scratch_layout(p, plan, base, &s);
   const int64_t dvPad = dv_padded(p);
+  const int64_t G = plan.groupRows;
   const int64_t split = item % plan.numSplits;
-  const int64_t bh = item / plan.numSplits;
-  const int64_t b = bh / p.H, h = bh % p.H, hk = h / (p.H / p.Hkv);
+  const int64_t bhk = item / plan.numSplits;
+  const int64_t b = bhk / p.Hkv, hk = bhk % p.Hkv, h0 = hk * G;
+  // Every query head of the item has the same single row, so the same keys.
   const KeyRange all = visible_keys(p, b, 0);
   const int64_t chunk = all.hi > all.lo ? round_up((all.hi - all.lo + plan.numSplits - 1) / plan.numSplits, kStrip) : 0;
   const int64_t lo = all.lo + split * chunk;
   const int64_t hi = min_i(all.hi, lo + chunk);
 
-  const float* qrow = p.q + b * p.qStrideB + h * p.qStrideH;
-  const float* kBase = p.k + b * p.kStrideB + hk * p.kStrideH;
-  const float* vBase = p.v + b * p.vStrideB + hk * p.vStrideH;
+  const T* kBase = k_head<T>(p, b, hk);
+  const T* vBase = v_head<T>(p, b, hk);
+  const int64_t ldQ = round_up(p.D, kLanes);
   const float qScale = p.scale * kLog2e;
-  for (int64_t d = 0; d < p.D; ++d) s.qs[d] = qrow[d] * qScale;
-  for (int64_t d = p.D; d < round_up(p.D, kLanes); ++d) s.qs[d] = 0.0f;
-  for (int64_t c = 0; c < dvPad; ++c) s.acc[c] = 0.0f;
-  float rowMax = kNegInf, rowSum = 0.0f;
+  for (int64_t g = 0; g < G; ++g) {
+    const float* qrow = p.q + b * p.qStrideB + (h0 + g) * p.qStrideH;
+    float* qs = s.qs + g * ldQ;
+    for (int64_t d = 0; d < p.D; ++d) qs[d] = qrow[d] * qScale;
+    for (int64_t d = p.D; d < ldQ; ++d) qs[d] = 0.0f;
+    for (int64_t c = 0; c < dvPad; ++c) s.acc[g * dvPad + c] = 0.0f;
+    s.rowMax[g] = kNegInf;
+    s.rowSum[g] = 0.0f;
+  }
 
+  const int64_t ldS = plan.blockK;
   for (int64_t kb = lo; kb < hi; kb += plan.blockK) {
     const int64_t nk = min_i(plan.blockK, hi - kb);
     const int64_t nkPad = round_up(nk, kStrip);
@@ -499,20 +559,48 @@ void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t
     // (into L2) while this one is computed.
     const int64_t nextEnd = min_i(hi, kb + nk + plan.blockK);
     for (int64_t j = kb + nk; j < nextEnd; ++j) {
-      for (int64_t d = 0; d < p.D; d += 16) simd::prefetch_l2(kBase + j * p.kStrideL + d);
-      for (int64_t c = 0; c < p.Dv; c += 16) simd::prefetch_l2(vBase + j * p.vStrideL + c);
+      for (int64_t d = 0; d < p.D; d += 64 / int64_t(sizeof(T))) simd::prefetch_l2(kBase + j * p.kStrideL + d);
+      for (int64_t c = 0; c < p.Dv; c += 64 / int64_t(sizeof(T))) simd::prefetch_l2(vBase + j * p.vStrideL + c);
     }
-    score_row_dot(s.qs, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, s.scores);
-    finish_row_scores(p, b, h, 0, kb, nk, nkPad, s.scores);
-    const float alpha = softmax_update(s.scores, nkPad, &rowMax, &rowSum);
-    if (p.guardHiddenValues)
-      pv_row_guarded(s.scores, vBase + kb * p.vStrideL, p.vStrideL, nk, s.acc, p.Dv, alpha);
-    else
-      pv_panel<1>(s.scores, plan.blockK, vBase + kb * p.vStrideL, p.vStrideL, nk, s.acc, dvPad, p.Dv, &alpha);
+    for (int64_t g = 0; g < G; ++g) {
+      float* srow = s.scores + g * ldS;
+      score_row_dot<T>(s.qs + g * ldQ, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, srow);
+      finish_row_scores(p, b, h0 + g, 0, kb, nk, nkPad, srow);
+      s.alpha[g] = softmax_update(srow, nkPad, &s.rowMax[g], &s.rowSum[g]);
+    }
+    const T* vBlock = vBase + kb * p.vStrideL;
+    if (p.guardHiddenValues) {
+      for (int64_t g = 0; g < G; ++g)
+        pv_row_guarded<T>(s.scores + g * ldS, vBlock, p.vStrideL, nk, s.acc + g * dvPad, p.Dv, s.alpha[g]);
+    } else {
+      for (int64_t g0 = 0; g0 < G; g0 += kRows)
+        pv_panel_rows<T>(int(min_i(kRows, G - g0)), s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk,
+                         s.acc + g0 * dvPad, dvPad, p.Dv, s.alpha + g0);
+    }
   }
-  partial[0] = rowMax;
-  partial[1] = rowSum;
-  for (int64_t c = 0; c < p.Dv; ++c) partial[2 + c] = s.acc[c];
+  for (int64_t g = 0; g < G; ++g) {
+    float* partial = partials + ((b * p.H + h0 + g) * plan.numSplits + split) * (2 + p.Dv);
+    partial[0] = s.rowMax[g];
+    partial[1] = s.rowSum[g];
+    for (int64_t c = 0; c < p.Dv; ++c) partial[2 + c] = s.acc[g * dvPad + c];
+  }
+}
+
+// Entry points of the ISA table: pick the instantiation for p.kvType.
+void run_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* scratch) {
+  if (p.kvType == fa::KvType::BF16) run_item_as<uint16_t>(p, plan, item, scratch);
+  else run_item_as<float>(p, plan, item, scratch);
+}
+
+void pack_item(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* packed) {
+  if (p.kvType == fa::KvType::BF16) pack_item_as<uint16_t>(p, plan, item, packed);
+  else pack_item_as<float>(p, plan, item, packed);
+}
+
+void run_split(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64_t item, float* scratch,
+               float* partials) {
+  if (p.kvType == fa::KvType::BF16) run_split_as<uint16_t>(p, plan, item, scratch, partials);
+  else run_split_as<float>(p, plan, item, scratch, partials);
 }
 
 }  // namespace

@@ -25,6 +25,18 @@ static inline __m256i tail_mask(int n) {
 }
 static inline vec load_partial(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }
 static inline void store_partial(float* p, vec v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
+// W bfloat16 values (bit patterns) widened exactly to fp32: bits << 16.
+static inline vec load_bf16(const uint16_t* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+// n < W bfloat16 values, zero in the other lanes (AVX2 has no 16-bit masked load:
+// the tail goes through a small buffer); never touches memory past p[n-1].
+static inline vec load_partial_bf16(const uint16_t* p, int n) {
+  alignas(16) uint16_t tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < n; ++i) tail[i] = p[i];
+  return load_bf16(tail);
+}
 static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 static inline vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
 static inline vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }

@@ -24,6 +24,15 @@ static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1u); }
 // Loads n < W floats, zero in the other lanes; never touches memory past p[n-1].
 static inline vec load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
 static inline void store_partial(float* p, vec v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+// W bfloat16 values (bit patterns) widened exactly to fp32: bits << 16.
+static inline vec load_bf16(const uint16_t* p) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+// n < W bfloat16 values, zero in the other lanes; never touches memory past p[n-1].
+static inline vec load_partial_bf16(const uint16_t* p, int n) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(tail_mask(n), p)), 16));
+}
 static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 static inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
 static inline vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }

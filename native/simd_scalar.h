@@ -3,6 +3,7 @@
 #pragma once
 #include <math.h>
 #include <cstdint>
+#include <cstring>
 
 namespace simd {
 
@@ -21,6 +22,14 @@ static inline void store(float* p, vec v) { *p = v; }
 static inline void storeu(float* p, vec v) { *p = v; }
 static inline vec load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
 static inline void store_partial(float* p, vec v, int n) { if (n > 0) *p = v; }
+// A bfloat16 value (bit pattern) widened exactly to fp32: bits << 16.
+static inline vec load_bf16(const uint16_t* p) {
+  const uint32_t bits = uint32_t(*p) << 16;
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+static inline vec load_partial_bf16(const uint16_t* p, int n) { return n > 0 ? load_bf16(p) : 0.0f; }
 static inline void prefetch_l2(const void* p) { __builtin_prefetch(p, 0, 2); }
 static inline vec add(vec a, vec b) { return a + b; }
 static inline vec sub(vec a, vec b) { return a - b; }

@@ -54,7 +54,7 @@ status=0
 (
   cd "$work"
   node scripts/exercise-api.js --dist dist --size small
-  npx vitest run test/fuzz.test.ts test/concurrency.test.ts test/native-crosscheck.test.ts
+  npx vitest run test/fuzz.test.ts test/concurrency.test.ts test/native-crosscheck.test.ts test/bf16.test.ts
   node --expose-gc scripts/detach-in-flight-probe.js --dist dist
 ) 2>&1 | tee "$log" || status=$?
 

@@ -173,7 +173,7 @@ describe.runIf(addon !== null)('native binding guards (bypassing the TS checks)'
   });
   it('rejects a wrong typed-array kind', () => {
     expect(() => addon!.attention({ ...base(), k: new Float64Array(64) as unknown as Float32Array })).toThrow(
-      new TypeError('fused-attention (native): expected k to be a Float32Array'),
+      new TypeError('fused-attention (native): expected k to be a Float32Array or a Uint16Array (bfloat16)'),
     );
     expect(() => addon!.attention({ ...base(), keyLengths: new Uint32Array(1) as unknown as Int32Array })).toThrow(
       new TypeError('fused-attention (native): expected keyLengths to be a Int32Array'),

@@ -26,6 +26,8 @@ export interface ReferenceOptions {
   keyLengths?: Int32Array | null;
   /** 'bhld' (default): tensors are [B,H,L,D]; 'blhd': [B,L,H,D]. The output follows. */
   layout?: 'bhld' | 'blhd';
+  /** [B]: query i of batch row b sits at key position i + rowOffsets[b] (overrides the causal alignment). */
+  rowOffsets?: Int32Array | null;
   /** [left, right] around the aligned position; -1 = unbounded. */
   window?: readonly [number, number] | null;
   alibiSlopes?: Float32Array | null;
@@ -84,9 +86,11 @@ function maskIndexer(mask: Tensor | BoolTensor | StridedMask | null | undefined,
   return (b, h, i, j) => (((mb === 1 ? 0 : b) * mh + (mh === 1 ? 0 : h)) * mq + (mq === 1 ? 0 : i)) * Lk + j;
 }
 
-/** The aligned position i' of query row i: bottom-right (i + Lk - Lq) unless causal is 'top-left'. */
-function alignedPosition(options: ReferenceOptions, Lq: number, Lk: number): (i: number) => number {
-  return options.causal === 'top-left' ? (i) => i : (i) => i + Lk - Lq;
+/** The aligned position i' of query row i of batch row b: i + rowOffsets[b] when given, else bottom-right (i + Lk - Lq) unless causal is 'top-left'. */
+function alignedPosition(options: ReferenceOptions, Lq: number, Lk: number): (b: number, i: number) => number {
+  const rowOffsets = options.rowOffsets;
+  if (rowOffsets) return (b, i) => i + rowOffsets[b];
+  return options.causal === 'top-left' ? (_b, i) => i : (_b, i) => i + Lk - Lq;
 }
 
 /** Whether key j is visible to query (b, h, i): causal, window, key lengths, key padding and a boolean mask. */
@@ -99,7 +103,7 @@ export function referenceVisibility(dims: ReferenceDims, options: ReferenceOptio
   const boolMask = mask && !('maskStrideB' in mask) && mask.data instanceof Uint8Array ? mask.data : null;
   const boolAt = boolMask ? maskIndexer(mask, Lk) : null;
   return (b, h, i, j) => {
-    const position = aligned(i);
+    const position = aligned(b, i);
     if (causal && j > position) return false;
     if (left >= 0 && j < position - left) return false;
     if (right >= 0 && j > position + right) return false;
@@ -147,7 +151,7 @@ export function referenceAttentionFull(q: Tensor, k: Tensor, v: Tensor, options:
             s *= scale;
             if (softcap > 0) s = softcap * Math.tanh(s / softcap);
             if (additive && additiveAt) s += additive[additiveAt(b, h, i, j)];
-            if (options.alibiSlopes) s -= options.alibiSlopes[h] * Math.abs(aligned(i) - j);
+            if (options.alibiSlopes) s -= options.alibiSlopes[h] * Math.abs(aligned(b, i) - j);
           }
           scores[j] = s;
           max = Math.max(max, s);
