@@ -1,6 +1,8 @@
 export { attention, attentionAsync, explain } from './attention';
 export type { AsyncAttentionOptions } from './attention';
 export { backend, setThreads } from './backend';
+export { linear, packLinear, PackedLinear } from './linear';
+export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';
 export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor } from './types';
 export { axialAttention, AxialAttention } from './vision/axial';
 export type { AxialAttentionConfig, AxialAttentionOptions, AxialAttentionWeights, AxialPassWeights, Axis } from './vision/axial';
