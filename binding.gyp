@@ -13,6 +13,7 @@
         "native/binding.cc",
         "native/attention.cpp",
         "native/criss_cross.cpp",
+        "native/gemm.cpp",
         "native/dispatch.cpp",
         "native/thread_pool.cpp",
         "native/job_queue.cpp",

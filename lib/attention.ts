@@ -174,7 +174,7 @@ function splitSignal(options: unknown): { signal: AbortSignal | null; rest: unkn
 }
 
 /** Waits for a native call, rejecting as soon as `signal` aborts (and telling the kernel to stop). */
-function raceAbort(run: Promise<void>, signal: AbortSignal, flag: Int32Array): Promise<void> {
+export function raceAbort(run: Promise<void>, signal: AbortSignal, flag: Int32Array): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {
       Atomics.store(flag, 0, 1);

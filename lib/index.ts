@@ -5,6 +5,8 @@ export type { KvAppendOptions, KvCacheConfig, KvCacheDtype } from './kv-cache';
 export { MultiHeadAttention } from './mha';
 export type { MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
 export { backend, setThreads } from './backend';
+export { linear, packLinear, PackedLinear } from './linear';
+export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';
 export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor } from './types';
 export { axialAttention, AxialAttention } from './vision/axial';
 export type { AxialAttentionConfig, AxialAttentionOptions, AxialAttentionWeights, AxialPassWeights, Axis } from './vision/axial';

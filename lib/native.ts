@@ -160,6 +160,56 @@ export interface NativeInfo {
   bf16Conversion: 'avx512bf16' | 'integer';
 }
 
+/**
+ * Weights packed by linearPack: an opaque handle to native memory (freed when
+ * the handle is garbage-collected; calls in flight keep their own reference).
+ * The packed layout is the same for every ISA.
+ */
+export type NativePackedLinear = { readonly __nativePackedLinear: unique symbol };
+
+/**
+ * One nn.Linear call (native/gemm.h): for rows i < rows and features j < outFeatures,
+ *   out[outOffset + i*outStride + j] = bias[j] + Σ_k x[i*inFeatures + k] · weight[j*inFeatures + k].
+ * Either `packed` (then weight and bias are null; the dims must match it) or
+ * `weight` [outFeatures, inFeatures] and an optional `bias` [outFeatures].
+ */
+export interface NativeLinearArgs {
+  x: Float32Array;
+  rows: number;
+  inFeatures: number;
+  outFeatures: number;
+  weight: Float32Array | null;
+  bias: Float32Array | null;
+  packed: NativePackedLinear | null;
+  out: Float32Array;
+  /** >= outFeatures. */
+  outStride: number;
+  outOffset: number;
+}
+
+export interface NativeLinearPackArgs {
+  /** [outFeatures, inFeatures] row-major. */
+  weight: Float32Array;
+  /** [outFeatures] or null. */
+  bias: Float32Array | null;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/** How a linear call is cut up (tests and benchmarks). */
+export interface NativeLinearPlan {
+  /** 'tiles': packed weights; 'pack-then-tiles': a one-shot call that packs first; 'rows-dot': few rows, raw weights. */
+  path: 'tiles' | 'pack-then-tiles' | 'rows-dot';
+  isa: NativeIsa;
+  /** Rows of the ISA's register tile. */
+  tileRows: number;
+  blockM: number;
+  blockN: number;
+  blockK: number;
+  threads: number;
+  workItems: number;
+}
+
 export interface NativeAddon {
   attention(args: NativeAttentionArgs): void;
   /**
@@ -191,4 +241,16 @@ export interface NativeAddon {
    * read-bandwidth ceiling of a decode step (bench/decode.js).
    */
   readProbe(data: ArrayBufferView): number;
+  /** nn.Linear, synchronous; with raw weights (packed null) or packed ones. */
+  linear(args: NativeLinearArgs): void;
+  /** Packs weight (and bias) once into the ISA-independent layout of native/gemm.h. */
+  linearPack(args: NativeLinearPackArgs): NativePackedLinear;
+  /**
+   * linear() over packed weights on the dispatcher thread, like attentionAsync
+   * (copies of non-shared inputs, the out rows staged and copied back on
+   * settle); cancelFlag as there.
+   */
+  linearAsync(args: NativeLinearArgs, cancelFlag?: Int32Array): Promise<void>;
+  /** The plan linear(args) would run; nothing is computed. */
+  linearPlan(args: NativeLinearArgs): NativeLinearPlan;
 }

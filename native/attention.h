@@ -92,6 +92,8 @@ struct KernelPlan {
 };
 
 struct CrissCrossParams;  // criss_cross.h
+struct LinearParams;      // gemm.h
+struct LinearPlan;        // gemm.h
 
 // One ISA's compiled kernel (kernel_<isa>.cpp); chosen at run time by dispatch.
 struct IsaKernel {
@@ -112,6 +114,11 @@ struct IsaKernel {
   // of criss_cross_items(p); computes the output pixels of those rows. `scratch` holds
   // criss_cross_scratch_floats(p) floats.
   void (*criss_cross)(const CrissCrossParams&, int64_t item, float* scratch);
+  // GEMM (gemm_kernel.inl): rows of the register tile; one work item of a
+  // Packed-path linear plan; columns [colBegin, colEnd) of a RowsDot-path call.
+  int gemmRows;
+  void (*linear_item)(const LinearParams&, const LinearPlan&, int64_t item);
+  void (*linear_rows_dot)(const LinearParams&, int64_t colBegin, int64_t colEnd);
 };
 
 // Runs the whole call on the current ISA and thread pool. Never throws except

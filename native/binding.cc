@@ -20,6 +20,7 @@
 #include "bf16_convert.h"
 #include "criss_cross.h"
 #include "dispatch.h"
+#include "gemm.h"
 #include "job_queue.h"
 #include "read_probe.h"
 #include "thread_pool.h"
@@ -261,6 +262,12 @@ std::atomic<size_t> gPendingBytes{0};
 
 struct AsyncCall {
   fa::AttentionParams params;
+  // A PackedLinear.forwardAsync call runs linear_forward(linear) instead; its
+  // cancel flags are set in both params and linear.
+  bool isLinear = false;
+  fa::LinearParams linear;
+  std::shared_ptr<const fa::PackedWeights> weights;  // kept alive until the call is deleted
+  const char* op = "attentionAsync";  // for messages
   size_t copiedBytes = 0;  // counted in gPendingBytes until the call is deleted
   ~AsyncCall() { gPendingBytes.fetch_sub(copiedBytes); }
   std::atomic<bool> cancelled{false};
@@ -276,6 +283,10 @@ struct AsyncCall {
     Napi::ObjectReference array;
     const uint8_t* staged;
     size_t bytes;
+    // rows > 0: only `rows` rows of rowBytes, staged back to back, are copied
+    // back, to byte offset + r * strideBytes of the array (linear's out slice
+    // in a wider buffer: the other columns may be written meanwhile).
+    size_t rows = 0, rowBytes = 0, offset = 0, strideBytes = 0;
   };
   std::vector<Output> outputs;
   EnvState* state;
@@ -339,7 +350,11 @@ bool copy_back(AsyncCall* call) {
   for (AsyncCall::Output& o : call->outputs) {
     const ArrayView view = view_of(o.array.Value().As<Napi::TypedArray>());
     if (view.bytes != o.bytes || view.data == nullptr) return false;
-    std::memcpy(view.data, o.staged, o.bytes);
+    if (o.rows == 0)
+      std::memcpy(view.data, o.staged, o.bytes);
+    else
+      for (size_t r = 0; r < o.rows; ++r)
+        std::memcpy(view.data + o.offset + r * o.strideBytes, o.staged + r * o.rowBytes, o.rowBytes);
   }
   return true;
 }
@@ -372,7 +387,7 @@ void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
     } else if (!call->error.empty()) {
       call->deferred.Reject(Napi::Error::New(env, call->error).Value());
     } else if (!copy_back(call)) {
-      call->deferred.Reject(Napi::RangeError::New(env, "fused-attention (native): an output buffer was detached or resized while attentionAsync ran").Value());
+      call->deferred.Reject(Napi::RangeError::New(env, std::string("fused-attention (native): an output buffer was detached or resized while ") + call->op + " ran").Value());
     } else {
       call->deferred.Resolve(env.Undefined());
     }
@@ -385,7 +400,10 @@ void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
 void execute(AsyncCall* call) {
   if (!fa::is_cancelled(call->params)) {
     try {
-      fa::attention_forward(call->params);
+      if (call->isLinear)
+        fa::linear_forward(call->linear);
+      else
+        fa::attention_forward(call->params);
     } catch (const std::bad_alloc&) {
       call->error = "fused-attention (native): out of memory for kernel scratch";
     }
@@ -639,6 +657,220 @@ Napi::Value CrissCross(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- linear ---------------------------------------------------------------
+// nn.Linear (gemm.h): one-shot calls with raw weights, packing into native
+// memory owned by a tagged External (freed when the GC collects it), and
+// PackedLinear.forward / forwardAsync over packed weights.
+
+// Marks the Externals made by linearPack, so no other value (another addon's
+// External included) is ever read as packed weights.
+constexpr napi_type_tag kPackedWeightsTag = {0x3c6f0e7a91d24b58ULL, 0xa5e1f4c2b7d98e61ULL};
+
+struct PackedHandle {
+  std::shared_ptr<const fa::PackedWeights> weights;
+};
+
+std::shared_ptr<const fa::PackedWeights> packed_of(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsExternal() || !v.As<Napi::External<PackedHandle>>().CheckTypeTag(&kPackedWeightsTag))
+    throw_type(env, "expected packed to be a handle returned by linearPack");
+  return v.As<Napi::External<PackedHandle>>().Data()->weights;
+}
+
+// One checked linear call (lib/native.ts NativeLinearArgs).
+struct LinearArgs {
+  fa::LinearParams params;
+  std::shared_ptr<const fa::PackedWeights> weights;  // set when packed
+  Napi::TypedArray x, out;
+  int64_t outOffset = 0;
+};
+
+LinearArgs parse_linear_args(Napi::Env env, const Napi::Object& o, bool packedOnly) {
+  LinearArgs a;
+  fa::LinearParams& p = a.params;
+  p.M = get_int(env, o, "rows", 1, kMaxDim);
+  p.K = get_int(env, o, "inFeatures", 1, kMaxDim);
+  p.N = get_int(env, o, "outFeatures", 1, kMaxDim);
+  const Napi::Value packed = o.Get("packed");
+  if (packedOnly || !(packed.IsNull() || packed.IsUndefined())) {
+    a.weights = packed_of(env, packed);
+    if (a.weights->K != p.K || a.weights->N != p.N)
+      throw_range(env, "expected inFeatures and outFeatures to match the packed weights (" +
+                           std::to_string(a.weights->K) + ", " + std::to_string(a.weights->N) + ")");
+    p.packed = a.weights.get();
+  } else {
+    const Napi::TypedArray weight = get_f32(env, o, "weight", false);
+    expect_length(env, weight, checked_product(env, {p.N, p.K}, "weight"), "weight", true);
+    p.weight = data_of<const float>(weight);
+    const Napi::TypedArray bias = get_f32(env, o, "bias", true);
+    if (!bias.IsEmpty()) {
+      expect_length(env, bias, p.N, "bias", true);
+      p.bias = data_of<const float>(bias);
+    }
+  }
+  a.x = get_f32(env, o, "x", false);
+  expect_length(env, a.x, checked_product(env, {p.M, p.K}, "x"), "x", true);
+  p.x = data_of<const float>(a.x);
+  a.out = get_f32(env, o, "out", false);
+  p.outStride = get_int(env, o, "outStride", p.N, kMaxDim);
+  a.outOffset = get_int(env, o, "outOffset", 0, kMaxDim);
+  int64_t need = checked_extent(env, {{p.M, p.outStride}, {p.N, 1}}, "out");
+  if (__builtin_add_overflow(need, a.outOffset, &need)) throw_range(env, "out extent overflows");
+  expect_length(env, a.out, need, "out", false);
+  p.out = data_of<float>(a.out) + a.outOffset;
+  return a;
+}
+
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
+  const LinearArgs a = parse_linear_args(env, info[0].As<Napi::Object>(), false);
+  try {
+    fa::linear_forward(a.params);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "fused-attention (native): out of memory for packed weights");
+  }
+  return env.Undefined();
+}
+
+Napi::Value LinearPack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
+  const Napi::Object o = info[0].As<Napi::Object>();
+  const int64_t K = get_int(env, o, "inFeatures", 1, kMaxDim);
+  const int64_t N = get_int(env, o, "outFeatures", 1, kMaxDim);
+  const Napi::TypedArray weight = get_f32(env, o, "weight", false);
+  expect_length(env, weight, checked_product(env, {N, K}, "weight"), "weight", true);
+  const Napi::TypedArray bias = get_f32(env, o, "bias", true);
+  if (!bias.IsEmpty()) expect_length(env, bias, N, "bias", true);
+  std::unique_ptr<fa::PackedWeights> packed;
+  try {
+    packed = fa::pack_weights(data_of<const float>(weight), bias.IsEmpty() ? nullptr : data_of<const float>(bias), N, K);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "fused-attention (native): out of memory for packed weights");
+  }
+  const int64_t bytes = int64_t(packed->bytes());
+  auto* handle = new PackedHandle{std::shared_ptr<const fa::PackedWeights>(std::move(packed))};
+  Napi::External<PackedHandle> external = Napi::External<PackedHandle>::New(env, handle, [bytes](Napi::Env e, PackedHandle* h) {
+    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
+    delete h;  // async calls in flight hold their own reference to the weights
+  });
+  external.TypeTag(&kPackedWeightsTag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return external;
+}
+
+Napi::Value LinearPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
+  const LinearArgs a = parse_linear_args(env, info[0].As<Napi::Object>(), false);
+  const fa::IsaKernel& kernel = fa::current_kernel();
+  const fa::LinearPlan plan = fa::plan_linear(a.params, kernel, fa::ThreadPool::instance().size());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", plan.path == fa::LinearPath::RowsDot ? "rows-dot" : plan.packFirst ? "pack-then-tiles" : "tiles");
+  o.Set("isa", kernel.name);
+  o.Set("tileRows", kernel.gemmRows);
+  o.Set("blockM", double(plan.blockM));
+  o.Set("blockN", double(plan.blockN));
+  o.Set("blockK", double(plan.blockK));
+  o.Set("threads", plan.threads);
+  o.Set("workItems", double(plan.numItems));
+  return o;
+}
+
+// Queues an async call prepared by its entry point and returns its promise.
+Napi::Value enqueue_call(Napi::Env env, EnvState* state, AsyncCall* call) {
+  Napi::Promise promise = call->deferred.Promise();
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (state->calls.empty()) state->tsfn.Ref(env);
+    state->calls.push_back(call);
+  }
+  if (!fa::JobQueue::instance().push([call] { execute(call); })) {
+    {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->calls.pop_back();
+      if (state->calls.empty()) state->tsfn.Unref(env);
+    }
+    const std::string op = call->op;
+    delete call;
+    throw Napi::RangeError::New(env, "fused-attention (native): too many " + op + " calls pending (limit " +
+                                         std::to_string(fa::JobQueue::kMaxPending) + ")");
+  }
+  return promise;
+}
+
+// PackedLinear.forwardAsync: linear() over packed weights on the dispatcher
+// thread, with attentionAsync's safety (see snapshot_buffers): x is read from
+// a copy, the out slice is staged compactly and only its rows are copied back,
+// so other columns of a shared wide buffer may be written meanwhile.
+Napi::Value LinearAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
+  EnvState* state = env.GetInstanceData<EnvState>();
+  auto* call = new AsyncCall(env, state);
+  call->isLinear = true;
+  call->op = "forwardAsync";
+  LinearArgs a;
+  try {
+    a = parse_linear_args(env, info[0].As<Napi::Object>(), true);
+    if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNull()) {
+      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+          info[1].As<Napi::TypedArray>().ElementLength() < 1)
+        throw_type(env, "expected the cancel flag to be an Int32Array of length >= 1");
+      Napi::TypedArray flag = info[1].As<Napi::TypedArray>();
+      call->params.cancelWord = data_of<const int32_t>(flag);
+      call->refs.push_back(Napi::Persistent(flag.As<Napi::Object>()));
+    }
+  } catch (...) {
+    delete call;
+    throw;
+  }
+  fa::LinearParams& p = call->linear;
+  p = a.params;
+  call->weights = a.weights;
+  call->params.cancelled = &call->cancelled;
+  p.cancelled = &call->cancelled;
+  p.cancelWord = call->params.cancelWord;
+
+  const ArrayView xView = view_of(a.x), outView = view_of(a.out);
+  const size_t xBytes = size_t(p.M * p.K) * sizeof(float);
+  const size_t outBytes = size_t(p.M * p.N) * sizeof(float);  // the staged slice
+  const size_t need = (xView.shared ? 0 : xBytes) + (outView.shared ? 0 : outBytes);
+  const size_t pending = gPendingBytes.load();
+  if (pending > 0 && pending + need > kMaxPendingBytes) {
+    delete call;
+    throw Napi::RangeError::New(env, "fused-attention (native): pending async calls already hold " +
+                                         std::to_string(pending >> 20) + " MiB of buffer copies (limit " +
+                                         std::to_string(kMaxPendingBytes >> 20) + " MiB); await some first");
+  }
+  if (xView.shared) {
+    call->refs.push_back(Napi::Persistent(a.x.As<Napi::Object>()));
+  } else {
+    std::unique_ptr<uint8_t[]> copy(new uint8_t[xBytes]);
+    std::memcpy(copy.get(), xView.data, xBytes);
+    p.x = reinterpret_cast<const float*>(copy.get());
+    call->copies.push_back(std::move(copy));
+    call->copiedBytes += xBytes;
+  }
+  if (outView.shared) {
+    call->refs.push_back(Napi::Persistent(a.out.As<Napi::Object>()));
+  } else {
+    std::unique_ptr<uint8_t[]> staged(new uint8_t[outBytes]());
+    AsyncCall::Output o{Napi::Persistent(a.out.As<Napi::Object>()), staged.get(), outView.bytes};
+    o.rows = size_t(p.M);
+    o.rowBytes = size_t(p.N) * sizeof(float);
+    o.offset = size_t(a.outOffset) * sizeof(float);
+    o.strideBytes = size_t(p.outStride) * sizeof(float);
+    call->outputs.push_back(std::move(o));
+    p.out = reinterpret_cast<float*>(staged.get());
+    p.outStride = p.N;
+    call->copies.push_back(std::move(staged));
+    call->copiedBytes += outBytes;
+  }
+  gPendingBytes.fetch_add(call->copiedBytes);
+  return enqueue_call(env, state, call);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* state = new EnvState();
   state->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
@@ -655,6 +887,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crissCross", Napi::Function::New(env, CrissCross, "crissCross"));
   exports.Set("toBfloat16", Napi::Function::New(env, ToBfloat16, "toBfloat16"));
   exports.Set("readProbe", Napi::Function::New(env, ReadProbe, "readProbe"));
+  exports.Set("linear", Napi::Function::New(env, Linear, "linear"));
+  exports.Set("linearPack", Napi::Function::New(env, LinearPack, "linearPack"));
+  exports.Set("linearAsync", Napi::Function::New(env, LinearAsync, "linearAsync"));
+  exports.Set("linearPlan", Napi::Function::New(env, LinearPlan, "linearPlan"));
   return exports;
 }
 

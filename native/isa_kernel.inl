@@ -4,4 +4,4 @@
 
 extern const fa::IsaKernel kKernel;
 const fa::IsaKernel kKernel = {simd::kName, simd::W, kRows, &scratch_floats, &run_item, &run_split, &pack_item,
-                               &criss_cross_item};
+                               &criss_cross_item, gemm::kRows, &gemm::linear_item, &gemm::linear_rows_dot};

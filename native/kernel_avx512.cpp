@@ -3,6 +3,7 @@
 #include <math.h>
 #include "attention.h"
 #include "criss_cross.h"
+#include "gemm.h"
 #include "simd_avx512.h"
 
 #define SIMD_MAX_ROWS 6
@@ -10,6 +11,7 @@ namespace fa {
 namespace isa_avx512 {
 #include "flash_kernel.inl"
 #include "criss_cross.inl"
+#include "gemm_kernel.inl"
 #include "isa_kernel.inl"
 }  // namespace isa_avx512
 }  // namespace fa

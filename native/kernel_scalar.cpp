@@ -3,6 +3,7 @@
 #include <math.h>
 #include "attention.h"
 #include "criss_cross.h"
+#include "gemm.h"
 #include "simd_scalar.h"
 
 #define SIMD_MAX_ROWS 4
@@ -10,6 +11,7 @@ namespace fa {
 namespace isa_scalar {
 #include "flash_kernel.inl"
 #include "criss_cross.inl"
+#include "gemm_kernel.inl"
 #include "isa_kernel.inl"
 }  // namespace isa_scalar
 }  // namespace fa

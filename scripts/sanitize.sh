@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer in a
 # temporary copy of the package (never touching ./build), then runs the fuzz,
-# concurrency and native cross-check suites and scripts/exercise-api.js against
+# concurrency, native cross-check and linear suites and scripts/exercise-api.js against
 # it. Exits non-zero on any sanitizer report or test failure.
 #
 #   bash scripts/sanitize.sh            # build + run everything (~2-3 min on 2 cores)
@@ -54,7 +54,7 @@ status=0
 (
   cd "$work"
   node scripts/exercise-api.js --dist dist --size small
-  npx vitest run test/fuzz.test.ts test/concurrency.test.ts test/native-crosscheck.test.ts test/bf16.test.ts
+  npx vitest run test/fuzz.test.ts test/concurrency.test.ts test/native-crosscheck.test.ts test/bf16.test.ts test/linear.test.ts
   node --expose-gc scripts/detach-in-flight-probe.js --dist dist
 ) 2>&1 | tee "$log" || status=$?
 

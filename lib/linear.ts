@@ -1,0 +1,275 @@
+/**
+ * nn.Linear: y = x·Wᵀ + b over the last axis of x, with PyTorch's layout
+ * (weight [outFeatures, inFeatures] row-major, bias [outFeatures]).
+ * `linear()` is one call; `packLinear()` (or `new PackedLinear()`) packs the
+ * weights once for many calls, and its `forward` can write the rows into a
+ * wider buffer (outStride, outOffset) — Q, K and V side by side, say.
+ */
+import { raceAbort } from './attention';
+import { nativeAddon } from './backend';
+import { type LinearCall, linear_forward } from './js/linear';
+import type { NativeLinearArgs, NativePackedLinear } from './native';
+import type { Tensor } from './types';
+import { MAX_ELEMENTS, describe, invalidArgument, isFloat32Array, isPositiveInteger, isRecord, overlaps } from './validate';
+import { checkImage, checkOptionKeys, checkSame } from './vision/check';
+
+/** Options of {@link linear}. */
+export interface LinearOptions {
+  /** Preallocated output of exactly rows*outFeatures floats (sharing no memory with x, weight or bias); written and returned as `data`. */
+  out?: Float32Array;
+}
+
+/** Options of {@link PackedLinear.forward}. */
+export interface LinearForwardOptions {
+  /**
+   * Output buffer. Without outStride/outOffset it must hold exactly
+   * rows*outFeatures floats and is returned as the result's `data`. With
+   * them, row r's outFeatures values go to
+   * `out[outOffset + r*outStride ... + outFeatures - 1]` and nothing else in
+   * `out` is written. It must not share memory with x.
+   */
+  out?: Float32Array;
+  /** Floats from one output row to the next in `out`; an integer >= outFeatures (default outFeatures). */
+  outStride?: number;
+  /** Index in `out` of row 0's first value; an integer >= 0 (default 0). */
+  outOffset?: number;
+}
+
+/** Options of {@link PackedLinear.forwardAsync}: those of forward plus an AbortSignal. */
+export interface LinearForwardAsyncOptions extends LinearForwardOptions {
+  /**
+   * Aborts the call: before it starts, the promise rejects with
+   * `signal.reason` and nothing runs; while it runs, the promise rejects at
+   * once and the native kernel stops at its next work item. An aborted call
+   * writes nothing into `out` with the native backend (the rows are staged).
+   */
+  signal?: AbortSignal;
+}
+
+const LINEAR_KEYS = ['out'] as const;
+const FORWARD_KEYS = ['out', 'outStride', 'outOffset'] as const;
+const FORWARD_ASYNC_KEYS = ['out', 'outStride', 'outOffset', 'signal'] as const;
+
+/** x: a Tensor of rank >= 1 whose last dim is `K` (`kName` says where K comes from). */
+function checkInput(value: unknown, K: number, kName: string, op: string): Tensor {
+  if (!isRecord(value)) throw invalidArgument(TypeError, 'x to be an object { data: Float32Array, shape: number[] }', describe(value), op);
+  const shape = value.shape;
+  if (!Array.isArray(shape)) throw invalidArgument(TypeError, 'x.shape to be an array of integers', describe(shape), op);
+  if (shape.length < 1) throw invalidArgument(RangeError, 'x.shape.length to be at least 1', describe(shape.length), op);
+  let elements = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const dim: unknown = shape[i];
+    if (!isPositiveInteger(dim)) {
+      throw invalidArgument(typeof dim === 'number' ? RangeError : TypeError, `x.shape[${i}] to be an integer >= 1`, describe(dim), op);
+    }
+    elements *= dim;
+  }
+  if (elements > MAX_ELEMENTS) throw invalidArgument(RangeError, `x.shape to describe at most ${MAX_ELEMENTS} elements`, describe(elements), op);
+  const data = value.data;
+  if (!isFloat32Array(data)) throw invalidArgument(TypeError, 'x.data to be a Float32Array', describe(data), op);
+  if (data.length !== elements) {
+    throw invalidArgument(RangeError, `x.data.length to equal the product of x.shape (${elements})`, describe(data.length), op);
+  }
+  const last = shape.length - 1;
+  checkSame(`x.shape[${last}]`, shape[last] as number, kName, K, op);
+  return { data, shape: shape as number[] };
+}
+
+/** weight [outFeatures, inFeatures] and bias [outFeatures] (or null). */
+function checkWeights(weight: unknown, bias: unknown, op: string): { weight: Tensor; bias: Tensor | null } {
+  const w = checkImage(weight, 'weight', 2, op);
+  if (bias === undefined || bias === null) return { weight: w, bias: null };
+  const b = checkImage(bias, 'bias', 1, op);
+  checkSame('bias.shape[0]', b.shape[0], 'weight.shape[0]', w.shape[0], op);
+  return { weight: w, bias: b };
+}
+
+/** outStride / outOffset: an integer from `min` to MAX_ELEMENTS, or `fallback` when absent. */
+function checkIndex(value: unknown, name: string, min: number, minName: string, fallback: number, op: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw invalidArgument(TypeError, `${name} to be an integer >= ${minName}`, describe(value), op);
+  if (!Number.isInteger(value) || value < min) throw invalidArgument(RangeError, `${name} to be an integer >= ${minName}`, describe(value), op);
+  if (value > MAX_ELEMENTS) throw invalidArgument(RangeError, `${name} to be at most ${MAX_ELEMENTS}`, describe(value), op);
+  return value;
+}
+
+/** A resolved call plus the result's shape. */
+interface Resolved extends LinearCall {
+  shape: number[];
+}
+
+/**
+ * Checks x and the output options of a call with K inputs and N outputs;
+ * `inputs` are the arrays `out` must not overlap.
+ */
+function resolveCall(
+  x: unknown,
+  K: number,
+  kName: string,
+  N: number,
+  opts: Record<string, unknown>,
+  inputs: ReadonlyArray<[string, ArrayBufferView]>,
+  op: string,
+): Omit<Resolved, 'weight' | 'bias'> {
+  const xt = checkInput(x, K, kName, op);
+  const M = xt.data.length / K;
+  if (M * N > MAX_ELEMENTS) throw invalidArgument(RangeError, `rows*outFeatures to be at most ${MAX_ELEMENTS}`, describe(M * N), op);
+  const strided = opts.outStride !== undefined || opts.outOffset !== undefined;
+  const outStride = checkIndex(opts.outStride, 'outStride', N, `outFeatures (${N})`, N, op);
+  const outOffset = checkIndex(opts.outOffset, 'outOffset', 0, '0', 0, op);
+  const denseShape = [...xt.shape.slice(0, -1), N];
+  let out: Float32Array;
+  if (opts.out === undefined) {
+    if (strided) throw invalidArgument(TypeError, 'out to be a Float32Array when outStride or outOffset is given', 'undefined', op);
+    out = new Float32Array(M * N);
+  } else {
+    if (!isFloat32Array(opts.out)) throw invalidArgument(TypeError, 'out to be a Float32Array', describe(opts.out), op);
+    out = opts.out;
+    if (!strided && out.length !== M * N) {
+      throw invalidArgument(RangeError, `out.length to equal rows*outFeatures (${M * N})`, describe(out.length), op);
+    }
+    const need = outOffset + (M - 1) * outStride + N;
+    if (strided && out.length < need) {
+      throw invalidArgument(RangeError, `out.length to be at least outOffset + (rows - 1)*outStride + outFeatures (${need})`, describe(out.length), op);
+    }
+    for (const [name, input] of [['x.data', xt.data] as [string, ArrayBufferView], ...inputs]) {
+      if (overlaps(out, input)) throw invalidArgument(RangeError, `out not to share memory with ${name}`, 'an overlapping view of the same buffer', op);
+    }
+  }
+  // A slice of a wider buffer is returned as that whole buffer, flat.
+  const dense = outOffset === 0 && outStride === N && out.length === M * N;
+  return { x: xt.data, M, K, N, out, outStride, outOffset, shape: dense ? denseShape : [out.length] };
+}
+
+function toNativeArgs(r: Omit<Resolved, 'weight' | 'bias'>, weight: Float32Array | null, bias: Float32Array | null, packed: NativePackedLinear | null): NativeLinearArgs {
+  return {
+    x: r.x,
+    rows: r.M,
+    inFeatures: r.K,
+    outFeatures: r.N,
+    weight,
+    bias,
+    packed,
+    out: r.out,
+    outStride: r.outStride,
+    outOffset: r.outOffset,
+  };
+}
+
+/**
+ * y = x·weightᵀ + bias over the last axis: x [..., inFeatures] (rank >= 1),
+ * weight [outFeatures, inFeatures], bias [outFeatures] or null → y
+ * [..., outFeatures]. Packs the weights for this call only (or, for up to 4
+ * rows, reads them as they are); use {@link packLinear} to reuse them.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: LinearOptions): Tensor {
+  const op = 'linear';
+  const w = checkWeights(weight, bias, op);
+  const [N, K] = w.weight.shape;
+  const opts = checkOptionKeys(options, LINEAR_KEYS, op);
+  const inputs: Array<[string, ArrayBufferView]> = [['weight.data', w.weight.data]];
+  if (w.bias) inputs.push(['bias.data', w.bias.data]);
+  const r = resolveCall(x, K, `weight.shape[1]`, N, opts, inputs, op);
+  const biasData = w.bias ? w.bias.data : null;
+  const addon = nativeAddon();
+  if (addon !== null) addon.linear(toNativeArgs(r, w.weight.data, biasData, null));
+  else linear_forward({ ...r, weight: w.weight.data, bias: biasData });
+  return { data: r.out, shape: r.shape };
+}
+
+/**
+ * nn.Linear weights packed once for many calls: natively into an
+ * ISA-independent layout in native memory (released when this object is
+ * garbage-collected; valid across setIsa changes), or, with the JS backend,
+ * as private copies. Later changes to the arrays passed in do not affect it.
+ */
+export class PackedLinear {
+  /** Last dim of x. */
+  readonly inFeatures: number;
+  /** Last dim of the result. */
+  readonly outFeatures: number;
+  /** Whether a bias is added. */
+  readonly hasBias: boolean;
+  readonly #packed: NativePackedLinear | null;
+  readonly #weight: Float32Array | null;
+  readonly #bias: Float32Array | null;
+
+  /** Same as {@link packLinear}(weight, bias). */
+  constructor(weight: Tensor, bias?: Tensor | null) {
+    const w = checkWeights(weight, bias, 'packLinear');
+    const [N, K] = w.weight.shape;
+    this.inFeatures = K;
+    this.outFeatures = N;
+    this.hasBias = w.bias !== null;
+    const addon = nativeAddon();
+    if (addon !== null) {
+      this.#packed = addon.linearPack({ weight: w.weight.data, bias: w.bias ? w.bias.data : null, inFeatures: K, outFeatures: N });
+      this.#weight = null;
+      this.#bias = null;
+    } else {
+      this.#packed = null;
+      this.#weight = w.weight.data.slice();
+      this.#bias = w.bias ? w.bias.data.slice() : null;
+    }
+  }
+
+  #resolve(x: unknown, options: unknown, keys: readonly string[], op: string): { r: Omit<Resolved, 'weight' | 'bias'>; signal: AbortSignal | null } {
+    const opts = checkOptionKeys(options, keys, op);
+    let signal: AbortSignal | null = null;
+    if (opts.signal !== undefined) {
+      if (!(opts.signal instanceof AbortSignal)) throw invalidArgument(TypeError, 'signal to be an AbortSignal', describe(opts.signal), op);
+      signal = opts.signal;
+    }
+    const r = resolveCall(x, this.inFeatures, 'inFeatures', this.outFeatures, opts, [], op);
+    return { r, signal };
+  }
+
+  #run(r: Omit<Resolved, 'weight' | 'bias'>): void {
+    const addon = nativeAddon();
+    if (this.#packed !== null && addon !== null) addon.linear(toNativeArgs(r, null, null, this.#packed));
+    else linear_forward({ ...r, weight: this.#weight as Float32Array, bias: this.#bias });
+  }
+
+  /**
+   * y = x·weightᵀ + bias: x [..., inFeatures] (rank >= 1) → [..., outFeatures].
+   * With outStride/outOffset the rows go into a slice of `out`, and the
+   * result is `out` itself as a flat tensor [out.length].
+   */
+  forward(x: Tensor, options?: LinearForwardOptions): Tensor {
+    const { r } = this.#resolve(x, options, FORWARD_KEYS, 'PackedLinear.forward');
+    this.#run(r);
+    return { data: r.out, shape: r.shape };
+  }
+
+  /**
+   * Like {@link forward}, off the event loop: natively on the package's
+   * dispatcher thread (queued with attentionAsync calls, never on libuv's
+   * pool), with the same bits as forward. x is copied when the call starts;
+   * the rows are written into `out` when the promise resolves (only those
+   * rows: other columns of a wider buffer may be written meanwhile). Bad
+   * arguments reject the promise.
+   */
+  async forwardAsync(x: Tensor, options?: LinearForwardAsyncOptions): Promise<Tensor> {
+    const { r, signal } = this.#resolve(x, options, FORWARD_ASYNC_KEYS, 'PackedLinear.forwardAsync');
+    signal?.throwIfAborted();
+    const addon = nativeAddon();
+    if (this.#packed !== null && addon !== null) {
+      const flag = new Int32Array(1);
+      const run = addon.linearAsync(toNativeArgs(r, null, null, this.#packed), flag);
+      await (signal ? raceAbort(run, signal, flag) : run);
+    } else {
+      // Read x now, as the native path does; yield once, so the JS kernel
+      // never runs before forwardAsync returns.
+      const snapshot = { ...r, x: r.x.slice() };
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      signal?.throwIfAborted();
+      this.#run(snapshot);
+    }
+    return { data: r.out, shape: r.shape };
+  }
+}
+
+/** Packs weight [outFeatures, inFeatures] and bias [outFeatures] (or null) once: see {@link PackedLinear}. */
+export function packLinear(weight: Tensor, bias?: Tensor | null): PackedLinear {
+  return new PackedLinear(weight, bias);
+}

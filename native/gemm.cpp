@@ -1,0 +1,199 @@
+// linear_forward: plans one nn.Linear call, packs the weights when the call
+// brought them unpacked, and hands the work items to the thread pool.
+// pack_weights: the ISA-independent packed layout of gemm.h. Baseline code: no
+// ISA flags; the micro-kernels are in gemm_kernel.inl.
+#include "gemm.h"
+
+#include <atomic>
+#include <cstring>
+#include <new>
+
+#include "attention.h"
+#include "dispatch.h"
+#include "scratch.h"
+#include "thread_pool.h"
+
+namespace fa {
+namespace {
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
+
+// Depth of one pass over a tile when several row strips share the weights: the
+// weight slice (blockK x blockN floats, 256 KiB) stays in the 1 MiB L2 while
+// every strip of the block passes over it.
+constexpr int64_t kBlockK = 256;
+constexpr int64_t kBlockN = 256;
+// Row strips per block (blockM = strips x the ISA's tile rows).
+constexpr int64_t kStripsPerBlock = 16;
+// Work items per thread to aim for, so threads that finish early find work.
+constexpr int64_t kItemsPerThread = 4;
+// Below this many weight floats packing stays on the calling thread.
+constexpr int64_t kMinPackFloatsPerThread = int64_t(1) << 18;
+
+struct PackJob {
+  const float* weight;
+  const float* bias;
+  PackedWeights* packed;
+  int64_t numGroups;
+  std::atomic<int64_t> next{0};
+};
+
+// Group g of the packed layout: dst[k][c] = W[64g + c][k], zero past N.
+void pack_group(const float* weight, int64_t N, int64_t K, int64_t g, int64_t width, float* dst) {
+  constexpr int64_t kChunk = 64;  // depth per pass: a 64 x width block of dst (16 KiB) stays in L1
+  for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+    const int64_t k1 = k0 + kChunk < K ? k0 + kChunk : K;
+    for (int64_t c = 0; c < width; ++c) {
+      const int64_t col = g * kGemmGroupCols + c;
+      if (col < N) {
+        const float* src = weight + col * K;
+        for (int64_t k = k0; k < k1; ++k) dst[k * width + c] = src[k];
+      } else {
+        for (int64_t k = k0; k < k1; ++k) dst[k * width + c] = 0.0f;
+      }
+    }
+  }
+}
+
+void run_pack_worker(void* ctx, int /*worker*/) {
+  PackJob& job = *static_cast<PackJob*>(ctx);
+  PackedWeights& w = *job.packed;
+  float* panels = const_cast<float*>(w.panels);
+  for (;;) {
+    const int64_t g = job.next.fetch_add(1, std::memory_order_relaxed);
+    if (g >= job.numGroups) break;
+    pack_group(job.weight, w.N, w.K, g, w.group_width(g), panels + g * kGemmGroupCols * w.K);
+  }
+}
+
+struct LinearJob {
+  const LinearParams* params;
+  const LinearPlan* plan;
+  const IsaKernel* kernel;
+  std::atomic<int64_t> next{0};
+};
+
+void run_linear_worker(void* ctx, int /*worker*/) {
+  LinearJob& job = *static_cast<LinearJob*>(ctx);
+  const LinearParams& p = *job.params;
+  const LinearPlan& plan = *job.plan;
+  for (;;) {
+    if (is_cancelled(p)) break;
+    const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
+    if (item >= plan.numItems) break;
+    if (plan.path == LinearPath::RowsDot) {
+      const int64_t j0 = item * plan.blockN;
+      job.kernel->linear_rows_dot(p, j0, j0 + plan.blockN < p.N ? j0 + plan.blockN : p.N);
+    } else {
+      job.kernel->linear_item(p, plan, item);
+    }
+  }
+}
+
+}  // namespace
+
+size_t PackedWeights::bytes() const {
+  const int64_t nPad = round_up(N, kGemmPanelCols);
+  return size_t((K + 1) * nPad) * sizeof(float);
+}
+
+std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bias, int64_t N, int64_t K) {
+  auto packed = std::make_unique<PackedWeights>();
+  packed->N = N;
+  packed->K = K;
+  packed->hasBias = bias != nullptr;
+  const int64_t nPad = round_up(N, kGemmPanelCols);
+  int64_t floats = 0, bytes = 0;
+  if (__builtin_mul_overflow(K + 1, nPad, &floats) || __builtin_mul_overflow(floats, int64_t(sizeof(float)), &bytes))
+    throw std::bad_alloc();
+  float* storage = static_cast<float*>(std::aligned_alloc(64, size_t(round_up(bytes, 64))));
+  if (!storage) throw std::bad_alloc();
+  packed->storage.reset(storage);
+  packed->panels = storage;
+  float* biasDst = storage + K * nPad;  // K * nPad floats: a multiple of 16, so still 64-byte aligned
+  packed->bias = biasDst;
+  for (int64_t j = 0; j < nPad; ++j) biasDst[j] = bias && j < N ? bias[j] : 0.0f;
+
+  PackJob job;
+  job.weight = weight;
+  job.bias = bias;
+  job.packed = packed.get();
+  job.numGroups = ceil_div(N, kGemmGroupCols);
+  ThreadPool& pool = ThreadPool::instance();
+  int64_t threads = (N * K) / kMinPackFloatsPerThread;
+  if (threads > pool.size()) threads = pool.size();
+  if (threads > job.numGroups) threads = job.numGroups;
+  pool.run(threads < 1 ? 1 : int(threads), &run_pack_worker, &job);
+  return packed;
+}
+
+LinearPlan plan_linear(const LinearParams& p, const IsaKernel& kernel, int maxThreads) {
+  LinearPlan plan;
+  const double flops = 2.0 * double(p.M) * double(p.N) * double(p.K);
+  int threads = maxThreads < 1 ? 1 : maxThreads;
+  const double byWork = flops / kMinFlopsPerThread;
+  if (byWork < threads) threads = byWork < 1.0 ? 1 : int(byWork);
+  const int64_t wantItems = threads > 1 ? kItemsPerThread * threads : 1;
+
+  if (!p.packed && p.M <= kRowsDotMaxRows) {
+    // Few rows and raw weights: the call streams W once, like a GEMV; packing
+    // would add a pass over W for no reuse. Columns are split across threads.
+    plan.path = LinearPath::RowsDot;
+    plan.blockM = p.M;
+    plan.numMBlocks = 1;
+    plan.blockN = p.N;
+    if (wantItems > 1) plan.blockN = round_up(ceil_div(p.N, 2 * wantItems), kGemmPanelCols);
+    plan.blockK = p.K;
+  } else {
+    plan.path = LinearPath::Packed;
+    plan.packFirst = p.packed == nullptr;
+    const int64_t rows = kernel.gemmRows;
+    if (p.M <= rows) {
+      // One row strip: every weight is used once, so the call streams the
+      // packed weights at memory speed; no depth blocking, columns split
+      // across threads (twice the usual items: streaming rates vary).
+      plan.blockM = p.M;
+      plan.blockK = p.K;
+      plan.blockN = round_up(p.N, kGemmGroupCols);
+      if (wantItems > 1)
+        plan.blockN = round_up(ceil_div(p.N, 2 * wantItems), kGemmGroupCols);
+    } else {
+      plan.blockM = rows * kStripsPerBlock;
+      plan.blockK = kBlockK;
+      plan.blockN = kBlockN;
+      // Smaller blocks until every thread gets a few items.
+      auto items = [&] { return ceil_div(p.M, plan.blockM) * ceil_div(p.N, plan.blockN); };
+      while (items() < wantItems && plan.blockN > kGemmGroupCols) plan.blockN /= 2;
+      while (items() < wantItems && plan.blockM > rows) plan.blockM = round_up(plan.blockM / 2, rows);
+      if (plan.blockM > round_up(p.M, rows)) plan.blockM = round_up(p.M, rows);
+    }
+    if (plan.blockK > p.K) plan.blockK = p.K;
+    plan.numMBlocks = ceil_div(p.M, plan.blockM);
+  }
+  plan.numNBlocks = ceil_div(p.N, plan.blockN);
+  plan.numItems = plan.numMBlocks * plan.numNBlocks;
+  if (plan.numItems < threads) threads = int(plan.numItems);
+  plan.threads = threads < 1 ? 1 : threads;
+  return plan;
+}
+
+void linear_forward(const LinearParams& params) {
+  if (params.M == 0 || params.N == 0) return;
+  const IsaKernel& kernel = current_kernel();
+  ThreadPool& pool = ThreadPool::instance();
+  const LinearPlan plan = plan_linear(params, kernel, pool.size());
+  LinearParams p = params;
+  std::unique_ptr<PackedWeights> temporary;
+  if (plan.packFirst) {
+    temporary = pack_weights(p.weight, p.bias, p.N, p.K);
+    p.packed = temporary.get();
+  }
+  LinearJob job;
+  job.params = &p;
+  job.plan = &plan;
+  job.kernel = &kernel;
+  pool.run(plan.threads, &run_linear_worker, &job);
+}
+
+}  // namespace fa

@@ -1,0 +1,211 @@
+// The GEMM micro-kernels of linear_forward (gemm.h), written once against the
+// SIMD vocabulary like flash_kernel.inl and included by each kernel_<isa>.cpp
+// inside its ISA namespace (internal linkage, that unit's target flags only).
+//
+// Packed path, one work item = (block of blockM rows, block of blockN columns):
+//   for each depth slice [k0, k0 + blockK):
+//     for each strip of up to kGemmRows rows:            x rows read in place
+//       for each tile of 1-4 panels (16-64 columns) of one weight group:
+//         acc[r][c] = k0 == 0 ? bias[c] : out[r][c]      (register tile)
+//         acc[r][c] += x[r][k] * Wp[k][c]   for k in the slice, in order
+//         out[r][c] = acc[r][c]
+// The slice of packed weights (blockK x blockN) stays in L2 while every strip
+// of the block passes over it; the strip's x rows stay in L1.
+// Each output element sees the same operations in the same order whatever the
+// blocking or thread count: 1 and 2 threads give identical bits.
+
+namespace {
+namespace gemm {
+
+using simd::vec;
+constexpr int kW = simd::W;
+constexpr int kVecsPerPanel = int(fa::kGemmPanelCols) / kW;
+// Register tile: kRows x (1..4 panels), at most kMaxAcc accumulator vectors, so
+// the tile, the panel row and a broadcast fit in the register file (32 zmm or
+// NEON q registers: 6 x 4 zmm = 24; 16 ymm on AVX2: 6 x 2 = 12). The scalar
+// build has no vector registers to speak of: 2 rows x 16 floats.
+constexpr int kRows = kW == 1 ? 2 : 6;
+constexpr int kMaxAcc = kW == 16 ? 24 : kW == 8 ? 12 : kW == 4 ? 24 : 32;
+constexpr int kMaxPanels = int(fa::kGemmGroupCols / fa::kGemmPanelCols);
+
+constexpr int max_panels(int rows) {
+  const int p = kMaxAcc / (rows * kVecsPerPanel);
+  return p < 1 ? 1 : (p > kMaxPanels ? kMaxPanels : p);
+}
+
+inline int64_t min_i(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Lanes of vector v (of a tile `cols` wide) that hold real columns: 0..kW.
+inline int lanes_of(int v, int cols) {
+  const int n = cols - v * kW;
+  return n <= 0 ? 0 : (n >= kW ? kW : n);
+}
+
+// out[R rows][cols] (= or +=) x[R rows][kc] · b[kc][P panels], see the file comment.
+// a: row 0 of x at the slice start, rows lda apart; b: row 0 of the panels at
+// the slice start, rows ldb apart (64-byte aligned); init: packed bias at the
+// tile's first column, or null to continue from out.
+template <int R, int P>
+void tile(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t kc, const float* init, float* c,
+          int64_t ldc, int cols) {
+  constexpr int V = P * kVecsPerPanel;
+  vec acc[R][V];
+  for (int v = 0; v < V; ++v) {
+    const int n = lanes_of(v, cols);
+    for (int r = 0; r < R; ++r) {
+      if (init)
+        acc[r][v] = simd::load(init + v * kW);
+      else if (n == kW)
+        acc[r][v] = simd::loadu(c + r * ldc + v * kW);
+      else if (n > 0)
+        acc[r][v] = simd::load_partial(c + r * ldc + v * kW, n);
+      else
+        acc[r][v] = simd::zero();
+    }
+  }
+  const float* ar[R];
+  for (int r = 0; r < R; ++r) ar[r] = a + r * lda;
+  for (int64_t k = 0; k < kc; ++k) {
+    vec bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = simd::load(b + v * kW);
+    b += ldb;
+    for (int r = 0; r < R; ++r) {
+      const vec av = simd::set1(ar[r][k]);
+      for (int v = 0; v < V; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    const int n = lanes_of(v, cols);
+    for (int r = 0; r < R; ++r) {
+      if (n == kW)
+        simd::storeu(c + r * ldc + v * kW, acc[r][v]);
+      else if (n > 0)
+        simd::store_partial(c + r * ldc + v * kW, acc[r][v], n);
+    }
+  }
+}
+
+using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, int);
+
+// tile<R, P> for P = panels, instantiated only where the tile fits the registers.
+template <int R, int P = 1>
+TileFn tile_for(int panels) {
+  if constexpr (P > max_panels(R)) {
+    return nullptr;
+  } else {
+    return panels == P ? &tile<R, P> : tile_for<R, P + 1>(panels);
+  }
+}
+
+template <int R = 1>
+TileFn tile_for_rows(int rows, int panels) {
+  if constexpr (R > kRows) {
+    return nullptr;
+  } else {
+    return rows == R ? tile_for<R>(panels) : tile_for_rows<R + 1>(rows, panels);
+  }
+}
+
+struct TileTable {
+  TileFn fn[kRows + 1][kMaxPanels + 1] = {};
+  int maxPanels[kRows + 1] = {};
+  TileTable() {
+    for (int r = 1; r <= kRows; ++r) {
+      maxPanels[r] = max_panels(r);
+      for (int p = 1; p <= maxPanels[r]; ++p) fn[r][p] = tile_for_rows(r, p);
+    }
+  }
+};
+
+const TileTable& tiles() {
+  static const TileTable table;
+  return table;
+}
+
+// Work item `item` of a Packed-path plan (see the file comment).
+void linear_item(const fa::LinearParams& p, const fa::LinearPlan& plan, int64_t item) {
+  const fa::PackedWeights& w = *p.packed;
+  const TileTable& table = tiles();
+  const int64_t mBlock = item % plan.numMBlocks, nBlock = item / plan.numMBlocks;
+  const int64_t m0 = mBlock * plan.blockM, m1 = min_i(p.M, m0 + plan.blockM);
+  const int64_t n0 = nBlock * plan.blockN, n1 = min_i(p.N, n0 + plan.blockN);
+  for (int64_t k0 = 0; k0 < p.K; k0 += plan.blockK) {
+    const int64_t kc = min_i(plan.blockK, p.K - k0);
+    for (int64_t i0 = m0; i0 < m1; i0 += kRows) {
+      const int rows = int(min_i(kRows, m1 - i0));
+      const float* a = p.x + i0 * p.K + k0;
+      for (int64_t j0 = n0; j0 < n1;) {
+        const int64_t g = j0 / fa::kGemmGroupCols;
+        const int64_t inGroup = j0 - g * fa::kGemmGroupCols;
+        const int64_t width = w.group_width(g);
+        const int panelsLeft = int((width - inGroup) / fa::kGemmPanelCols);
+        const int panels = panelsLeft < table.maxPanels[rows] ? panelsLeft : table.maxPanels[rows];
+        const int cols = int(min_i(int64_t(panels) * fa::kGemmPanelCols, n1 - j0));
+        const float* b = w.group(g) + k0 * width + inGroup;
+        table.fn[rows][panels](a, p.K, b, width, kc, k0 == 0 ? w.bias + j0 : nullptr, p.out + i0 * p.outStride + j0,
+                               p.outStride, cols);
+        j0 += int64_t(panels) * fa::kGemmPanelCols;
+      }
+    }
+  }
+}
+
+// RowsDot path: columns [j0, j1) of a call with M <= kRowsDotMaxRows rows and
+// unpacked weights. C weight rows at a time, each dotted with every x row along
+// K (vectors across k, one horizontal sum per output at the end).
+constexpr int dot_cols(int rows) {
+  const int c = (kMaxAcc - 4) / rows;
+  return c < 1 ? 1 : (c > 4 ? 4 : c);
+}
+
+template <int R, int C>
+void dot_block(const fa::LinearParams& p, int64_t j) {
+  const int64_t K = p.K;
+  const int64_t kFull = K / kW * kW;
+  const int kTail = int(K - kFull);
+  vec acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = simd::zero();
+  const float* wr[C];
+  for (int c = 0; c < C; ++c) wr[c] = p.weight + (j + c) * K;
+  for (int64_t k = 0; k < kFull; k += kW) {
+    vec wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = simd::loadu(wr[c] + k);
+    for (int r = 0; r < R; ++r) {
+      const vec xv = simd::loadu(p.x + r * K + k);
+      for (int c = 0; c < C; ++c) acc[r][c] = simd::fma(xv, wv[c], acc[r][c]);
+    }
+  }
+  if (kTail > 0) {
+    vec wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = simd::load_partial(wr[c] + kFull, kTail);
+    for (int r = 0; r < R; ++r) {
+      const vec xv = simd::load_partial(p.x + r * K + kFull, kTail);
+      for (int c = 0; c < C; ++c) acc[r][c] = simd::fma(xv, wv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c)
+      p.out[r * p.outStride + j + c] = simd::reduce_sum(acc[r][c]) + (p.bias ? p.bias[j + c] : 0.0f);
+}
+
+template <int R>
+void rows_dot(const fa::LinearParams& p, int64_t j0, int64_t j1) {
+  constexpr int C = dot_cols(R);
+  int64_t j = j0;
+  for (; j + C <= j1; j += C) dot_block<R, C>(p, j);
+  for (; j < j1; ++j) dot_block<R, 1>(p, j);
+}
+
+void linear_rows_dot(const fa::LinearParams& p, int64_t j0, int64_t j1) {
+  static_assert(fa::kRowsDotMaxRows == 4, "rows_dot is instantiated for 1-4 rows");
+  switch (p.M) {
+    case 1: rows_dot<1>(p, j0, j1); break;
+    case 2: rows_dot<2>(p, j0, j1); break;
+    case 3: rows_dot<3>(p, j0, j1); break;
+    default: rows_dot<4>(p, j0, j1); break;
+  }
+}
+
+}  // namespace gemm
+}  // namespace
