@@ -5,7 +5,7 @@
  * overflow).
  */
 
-export type NativeIsa = 'avx512' | 'avx2' | 'scalar';
+export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
 /**
  * One fully resolved attention call. Element (b, h, i, d) of q is read at
