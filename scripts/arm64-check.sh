@@ -39,8 +39,8 @@ if ((${#missing[@]})); then
   echo "test:arm64: apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   # Only refresh the package lists when the install cannot find something.
-  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" ||
-    { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; } ||
+  "${sudo[@]}" apt-get install -y -q "${missing[@]}" ||
+    { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q "${missing[@]}"; } ||
     fail "apt-get install ${missing[*]} failed"
 fi
 
@@ -66,7 +66,7 @@ cd "$root"
 npm run --silent build:ts
 npm run --silent prebuild:arm64
 prebuild="prebuilds/linux-arm64/node.napi.glibc.node"
-file -b "$prebuild" | grep -q 'ARM aarch64' || fail "$prebuild is not an AArch64 binary: $(file -b "$prebuild")"
+aarch64-linux-gnu-readelf -h "$prebuild" | grep -q 'Machine: *AArch64' || fail "$prebuild is not an AArch64 binary"
 
 # ---- 4. stage and test under qemu ------------------------------------------------------
 stage="$(mktemp -d "${TMPDIR:-/tmp}/fa-arm64-stage.XXXXXX")"
