@@ -2,7 +2,8 @@
   # One native build. The addon is compiled for baseline x86-64 (or the target
   # architecture); only the per-ISA kernel libraries get wider instruction-set
   # flags, and dispatch.cpp calls them only when the CPU has those instructions.
-  # Never tune for the build host (no "native" -march): prebuilt binaries must run on any x86-64 CPU.
+  # Never tune for the build host (no "native" -march): prebuilt binaries must run on any x86-64
+  # (or AArch64) CPU.
   "variables": {
     "fa_common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
   },
@@ -34,6 +35,10 @@
         ["target_arch=='x64'", {
           "defines": ["FA_X86_KERNELS"],
           "dependencies": ["fa_kernel_avx2", "fa_kernel_avx512", "fa_bf16_avx512bf16"]
+        }],
+        ["target_arch=='arm64'", {
+          "defines": ["FA_ARM_KERNELS"],
+          "dependencies": ["fa_kernel_neon"]
         }]
       ]
     }
@@ -62,6 +67,19 @@
           "sources": ["native/bf16_convert_avx512bf16.cpp"],
           "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
           "cflags_cc": ["<@(fa_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
+        }
+      ]
+    }],
+    # Advanced SIMD is baseline on AArch64: the NEON kernel gets no extra flags
+    # (its own library only so every ISA is built the same way).
+    ["target_arch=='arm64'", {
+      "targets": [
+        {
+          "target_name": "fa_kernel_neon",
+          "type": "static_library",
+          "sources": ["native/kernel_neon.cpp"],
+          "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
+          "cflags_cc": ["<@(fa_common_cflags)"]
         }
       ]
     }]

@@ -5,7 +5,7 @@
  * overflow).
  */
 
-export type NativeIsa = 'avx512' | 'avx2' | 'scalar';
+export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
 /**
  * Storage of K and V: fp32, or bfloat16 as a Uint16Array of bit patterns (the

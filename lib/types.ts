@@ -80,7 +80,7 @@ export interface AttentionResult extends Tensor {
 /** What a call would do, from {@link explain}; nothing is computed. */
 export interface AttentionPlan {
   backend: 'native' | 'js';
-  isa: 'avx512' | 'avx2' | 'scalar' | 'js';
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
   /**
    * `'tiled'`: query blocks × key blocks (prefill). `'decode-split-k'`: few
    * query rows, the keys split across threads and merged. `'reference'`: the
@@ -102,7 +102,7 @@ export interface AttentionPlan {
 /** Which implementation runs the kernels. */
 export interface BackendInfo {
   name: 'native' | 'js';
-  isa: 'avx512' | 'avx2' | 'scalar' | 'js';
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
   threads: number;
   /** Why the JS backend is in use (one line), when it is. */
   reason?: string;

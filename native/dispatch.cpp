@@ -1,6 +1,7 @@
 // CPU detection and the ISA table. Compiled for baseline x86-64 (or any other
 // architecture): only kernel_avx2.cpp / kernel_avx512.cpp use wider instructions,
-// and they are called only after the CPU said it has them.
+// and they are called only after the CPU said it has them. On AArch64, NEON is
+// baseline: kernel_neon.cpp always runs there.
 #include "dispatch.h"
 
 #include <atomic>
@@ -11,6 +12,9 @@ namespace isa_scalar { extern const IsaKernel kKernel; }
 #if defined(FA_X86_KERNELS)
 namespace isa_avx2 { extern const IsaKernel kKernel; }
 namespace isa_avx512 { extern const IsaKernel kKernel; }
+#endif
+#if defined(FA_ARM_KERNELS)
+namespace isa_neon { extern const IsaKernel kKernel; }
 #endif
 
 namespace {
@@ -29,6 +33,9 @@ std::vector<IsaEntry> detect() {
     found.push_back({"avx512", &isa_avx512::kKernel});
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     found.push_back({"avx2", &isa_avx2::kKernel});
+#endif
+#if defined(FA_ARM_KERNELS)
+  found.push_back({"neon", &isa_neon::kKernel});  // Advanced SIMD is mandatory in AArch64
 #endif
   found.push_back({"scalar", &isa_scalar::kKernel});
   return found;

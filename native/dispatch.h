@@ -6,7 +6,8 @@
 
 namespace fa {
 
-// ISAs this CPU (and this build) can run, best first: "avx512", "avx2", "scalar".
+// ISAs this CPU (and this build) can run, best first: "avx512", "avx2", "scalar"
+// on x86-64; "neon", "scalar" on AArch64.
 const std::vector<std::string>& supported_isas();
 
 // The kernel in use: the best supported one, or FUSED_ATTENTION_ISA when set to

@@ -34,7 +34,7 @@ describe('backend()', () => {
       expect(info.reason).not.toContain('\n');
     } else {
       expect(info.name).toBe('native');
-      expect(['avx512', 'avx2', 'scalar']).toContain(info.isa);
+      expect(['avx512', 'avx2', 'neon', 'scalar']).toContain(info.isa);
       expect(info.threads).toBeGreaterThanOrEqual(1);
       expect(info.reason).toBeUndefined();
     }

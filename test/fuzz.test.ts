@@ -674,7 +674,7 @@ const modes = [...isas.flatMap((isa) => [`native ${isa}, 1 thread`, `native ${is
 function useMode(mode: string): void {
   if (!addon) return;
   const [, isa, threads] = /^native (\S+), (\d)/.exec(mode)!;
-  addon.setIsa(isa as 'avx512' | 'avx2' | 'scalar');
+  addon.setIsa(isa as 'avx512' | 'avx2' | 'neon' | 'scalar');
   addon.setThreads(Number(threads));
 }
 
