@@ -167,11 +167,30 @@ void score_panel_rows(int mr, const float* qs, int64_t D, const float* kt, int64
   }
 }
 
+// Asks for the cache lines of row[0..n) (into L2) ahead of their use.
+// Decode streams K and V from memory once, row by row. The hardware prefetcher
+// follows a row-ordered stream but stops at each 4 KiB page; one software
+// prefetch per 256 bytes, a page ahead, keeps it going (measured: prefetching
+// every line, or bursts of whole blocks, cost more than they saved).
+constexpr int64_t kStreamAheadBytes = 4096;
+constexpr int64_t kStreamPrefetchStride = 256;
+
+template <typename T>
+inline void prefetch_row(const T* row, int64_t n) {
+  for (int64_t e = 0; e < n; e += kStreamPrefetchStride / int64_t(sizeof(T))) simd::prefetch_l2(row + e);
+}
+
+// Keys `ahead` of the current one whose rows span about kStreamAheadBytes.
+inline int64_t stream_ahead(int64_t rowBytes) { return (kStreamAheadBytes + rowBytes - 1) / rowBytes; }
+
 // acc[r][c..c+NV*W) = alpha[r] * acc[r][..] + sum_j P[r][j] * V[j][c..]; the last
 // vector reads only `tail` floats of V when tail > 0 (Dv not a multiple of W).
+// Streaming (decode): while at key j, V[j + ahead][0..prefetchWidth) is
+// prefetched when j + ahead < streamEnd (0: no prefetch).
 template <typename T, int MR, int NV>
 void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk,
-              float* acc, int64_t ldA, const float* alpha, int64_t c, int tail) {
+              float* acc, int64_t ldA, const float* alpha, int64_t c, int tail, int64_t ahead = 0,
+              int64_t streamEnd = 0, int64_t prefetchWidth = 0) {
   vec a[MR][NV];
   for (int r = 0; r < MR; ++r) {
     const vec al = simd::set1(alpha[r]);
@@ -179,6 +198,7 @@ void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t
   }
   for (int64_t j = 0; j < nk; ++j) {
     const T* vrow = V + j * vStrideL + c;
+    if (j + ahead < streamEnd) prefetch_row(V + (j + ahead) * vStrideL, prefetchWidth);
     vec vv[NV];
     for (int v = 0; v < NV; ++v)
       vv[v] = (tail > 0 && v == NV - 1) ? load_kv_partial(vrow + v * kLanes, tail) : load_kv(vrow + v * kLanes);
@@ -477,41 +497,88 @@ void pack_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
 }
 
 
-// dst[j] = q · k[j] for n keys (decode: no packing, K rows read once, in order).
+// lane t = the horizontal sum of acc[t], for t < W.
+inline vec sum_each(const vec* acc) {
+#if defined(SIMD_HAS_TRANSPOSE_SUM)
+  return simd::transpose_sum(acc);
+#else
+  alignas(64) float sums[kLanes];
+  for (int t = 0; t < kLanes; ++t) sums[t] = simd::reduce_sum(acc[t]);
+  return simd::load(sums);
+#endif
+}
+
+// q · K[j] (D terms) as a vector of partial sums; four accumulators so the
+// FMA latency is not one long chain per key.
 template <typename T>
-void score_row_dot(const float* q, int64_t D, const T* k, int64_t kStrideL, int64_t n, float* dst) {
+inline vec dot_partial(const float* q, const T* krow, int64_t D) {
+  vec a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
+  int64_t d = 0;
+  for (; d + 4 * kLanes <= D; d += 4 * kLanes) {
+    a0 = simd::fma(simd::load(q + d), load_kv(krow + d), a0);
+    a1 = simd::fma(simd::load(q + d + kLanes), load_kv(krow + d + kLanes), a1);
+    a2 = simd::fma(simd::load(q + d + 2 * kLanes), load_kv(krow + d + 2 * kLanes), a2);
+    a3 = simd::fma(simd::load(q + d + 3 * kLanes), load_kv(krow + d + 3 * kLanes), a3);
+  }
+  for (; d + kLanes <= D; d += kLanes) a0 = simd::fma(simd::load(q + d), load_kv(krow + d), a0);
+  if (d < D) a1 = simd::fma(simd::load(q + d), load_kv_partial(krow + d, int(D - d)), a1);
+  return simd::add(simd::add(a0, a1), simd::add(a2, a3));
+}
+
+// scores[g][j] = qs[g] · K[j] for `rows` query rows and n keys (decode: no
+// packing). K rows are read whole and in order, which the hardware prefetcher
+// follows; a group of W keys (<= 8 KiB) is read from memory by the first row
+// and from L1 by the others, and shares one transposing reduction per row
+// instead of a horizontal sum per score. While at key j, the row `ahead` keys
+// on is prefetched if it is below streamEnd.
+template <typename T>
+void score_rows_dot(int64_t rows, const float* qs, int64_t ldQ, int64_t D, const T* k, int64_t kStrideL, int64_t n,
+                    float* scores, int64_t ldS, int64_t ahead, int64_t streamEnd) {
   int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const T* k0 = k + j * kStrideL;
-    vec a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
-    int64_t d = 0;
-    for (; d + kLanes <= D; d += kLanes) {
-      const vec qv = simd::load(q + d);
-      a0 = simd::fma(qv, load_kv(k0 + d), a0);
-      a1 = simd::fma(qv, load_kv(k0 + kStrideL + d), a1);
-      a2 = simd::fma(qv, load_kv(k0 + 2 * kStrideL + d), a2);
-      a3 = simd::fma(qv, load_kv(k0 + 3 * kStrideL + d), a3);
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int64_t a = j + ahead; a < j + ahead + kLanes && a < streamEnd; ++a) prefetch_row(k + a * kStrideL, D);
+    for (int64_t g = 0; g < rows; ++g) {
+      vec acc[kLanes];
+      for (int t = 0; t < kLanes; ++t) acc[t] = dot_partial(qs + g * ldQ, k + (j + t) * kStrideL, D);
+      simd::storeu(scores + g * ldS + j, sum_each(acc));
     }
-    if (d < D) {
-      const int t = int(D - d);
-      const vec qv = simd::load(q + d);
-      a0 = simd::fma(qv, load_kv_partial(k0 + d, t), a0);
-      a1 = simd::fma(qv, load_kv_partial(k0 + kStrideL + d, t), a1);
-      a2 = simd::fma(qv, load_kv_partial(k0 + 2 * kStrideL + d, t), a2);
-      a3 = simd::fma(qv, load_kv_partial(k0 + 3 * kStrideL + d, t), a3);
-    }
-    dst[j] = simd::reduce_sum(a0);
-    dst[j + 1] = simd::reduce_sum(a1);
-    dst[j + 2] = simd::reduce_sum(a2);
-    dst[j + 3] = simd::reduce_sum(a3);
   }
   for (; j < n; ++j) {
-    const T* kr = k + j * kStrideL;
-    vec a = simd::zero();
-    int64_t d = 0;
-    for (; d + kLanes <= D; d += kLanes) a = simd::fma(simd::load(q + d), load_kv(kr + d), a);
-    if (d < D) a = simd::fma(simd::load(q + d), load_kv_partial(kr + d, int(D - d)), a);
-    dst[j] = simd::reduce_sum(a);
+    if (j + ahead < streamEnd) prefetch_row(k + (j + ahead) * kStrideL, D);
+    for (int64_t g = 0; g < rows; ++g) scores[g * ldS + j] = simd::reduce_sum(dot_partial(qs + g * ldQ, k + j * kStrideL, D));
+  }
+}
+
+// Decode P·V of MR rows over one key block: V rows stream from memory once,
+// the first column chunk prefetching whole rows `ahead` keys ahead (below
+// streamEnd, relative to V) so the stream never waits at a page boundary.
+template <typename T, int MR, int NV>
+void pv_stream(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk, float* acc, int64_t ldA,
+               int64_t Dv, const float* alpha, int64_t ahead, int64_t streamEnd) {
+  int64_t c = 0;
+  for (; c + NV * kLanes <= Dv; c += NV * kLanes, streamEnd = 0)
+    pv_chunk<T, MR, NV>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0, ahead, streamEnd, Dv);
+  for (; c + kLanes <= Dv; c += kLanes, streamEnd = 0)
+    pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0, ahead, streamEnd, Dv);
+  if (c < Dv) pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, int(Dv - c), ahead, streamEnd, Dv);
+}
+
+// One query head: a single pass of 8 accumulator vectors (Dv = 128 on AVX-512)
+// keeps 8 independent FMA chains and reads each V row once, in order.
+template <typename T>
+void pv_stream_rows(int mr, const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk, float* acc,
+                    int64_t ldA, int64_t Dv, const float* alpha, int64_t ahead, int64_t streamEnd) {
+  constexpr int NV = simd::kOutVecs;
+  switch (mr) {
+    case 1: pv_stream<T, 1, 8>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+    case 2: pv_stream<T, 2, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+    case 3: pv_stream<T, 3, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+    case 4: pv_stream<T, 4, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+#if 5 <= SIMD_MAX_ROWS
+    case 5: pv_stream<T, 5, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+    case 6: pv_stream<T, 6, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+#endif
+    default: break;
   }
 }
 
@@ -552,19 +619,14 @@ void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
   }
 
   const int64_t ldS = plan.blockK;
+  const int64_t kAhead = stream_ahead(p.D * int64_t(sizeof(T)));
+  const int64_t vAhead = stream_ahead(p.Dv * int64_t(sizeof(T)));
   for (int64_t kb = lo; kb < hi; kb += plan.blockK) {
     const int64_t nk = min_i(plan.blockK, hi - kb);
-    const int64_t nkPad = round_up(nk, kStrip);
-    // Decode streams K and V from memory once: ask for the next block's rows
-    // (into L2) while this one is computed.
-    const int64_t nextEnd = min_i(hi, kb + nk + plan.blockK);
-    for (int64_t j = kb + nk; j < nextEnd; ++j) {
-      for (int64_t d = 0; d < p.D; d += 64 / int64_t(sizeof(T))) simd::prefetch_l2(kBase + j * p.kStrideL + d);
-      for (int64_t c = 0; c < p.Dv; c += 64 / int64_t(sizeof(T))) simd::prefetch_l2(vBase + j * p.vStrideL + c);
-    }
+    const int64_t nkPad = round_up(nk, kLanes);  // scores need whole vectors, not strips
+    score_rows_dot<T>(G, s.qs, ldQ, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, s.scores, ldS, kAhead, hi - kb);
     for (int64_t g = 0; g < G; ++g) {
       float* srow = s.scores + g * ldS;
-      score_row_dot<T>(s.qs + g * ldQ, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, srow);
       finish_row_scores(p, b, h0 + g, 0, kb, nk, nkPad, srow);
       s.alpha[g] = softmax_update(srow, nkPad, &s.rowMax[g], &s.rowSum[g]);
     }
@@ -574,8 +636,8 @@ void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
         pv_row_guarded<T>(s.scores + g * ldS, vBlock, p.vStrideL, nk, s.acc + g * dvPad, p.Dv, s.alpha[g]);
     } else {
       for (int64_t g0 = 0; g0 < G; g0 += kRows)
-        pv_panel_rows<T>(int(min_i(kRows, G - g0)), s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk,
-                         s.acc + g0 * dvPad, dvPad, p.Dv, s.alpha + g0);
+        pv_stream_rows<T>(int(min_i(kRows, G - g0)), s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk,
+                          s.acc + g0 * dvPad, dvPad, p.Dv, s.alpha + g0, vAhead, g0 == 0 ? hi - kb : 0);
     }
   }
   for (int64_t g = 0; g < G; ++g) {

@@ -56,6 +56,15 @@ static inline float reduce_max(vec v) {
   return _mm_cvtss_f32(s);
 }
 
+// Lane t = the horizontal sum of a[t] for 8 vectors (see simd_avx512.h).
+#define SIMD_HAS_TRANSPOSE_SUM 1
+static inline vec transpose_sum(const vec* a) {
+  const vec t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+  const vec t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+  const vec u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);  // [a0..a3 low | a0..a3 high], same for a4..a7
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
 // 2^x for x <= 0, exactly 0 below -126 (see simd_avx512.h).
 static inline vec exp2_nonpos(vec x) {
   x = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);  // NaN stays NaN

@@ -42,6 +42,25 @@ static inline vec max(vec a, vec b) { return _mm512_max_ps(a, b); }
 static inline float reduce_sum(vec v) { return _mm512_reduce_add_ps(v); }
 static inline float reduce_max(vec v) { return _mm512_reduce_max_ps(v); }
 
+// Lane t = the horizontal sum of a[t] for 16 vectors, in 45 shuffles and adds
+// (16 reduce_sum calls take ~130). Halves are summed level by level: 256-bit,
+// 128-bit, then pairs and single lanes; the inputs are taken in the order
+// (4*(n%4) + n/4) that makes the result come out in lane order.
+#define SIMD_HAS_TRANSPOSE_SUM 1
+static inline vec transpose_sum(const vec* a) {
+  auto at = [a](int n) { return a[4 * (n % 4) + n / 4]; };
+  vec b[8], c[4], d[2];
+  for (int i = 0; i < 8; ++i)
+    b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(at(2 * i), at(2 * i + 1), 0x44),
+                         _mm512_shuffle_f32x4(at(2 * i), at(2 * i + 1), 0xEE));
+  for (int i = 0; i < 4; ++i)
+    c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+  for (int i = 0; i < 2; ++i)
+    d[i] = _mm512_add_ps(_mm512_shuffle_ps(c[2 * i], c[2 * i + 1], 0x44), _mm512_shuffle_ps(c[2 * i], c[2 * i + 1], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88), _mm512_shuffle_ps(d[0], d[1], 0xDD));
+}
+
 // 2^x for x <= 0: x = n + f, f in [-0.5, 0.5], 2^f by a degree-7 polynomial
 // (relative error ~1e-8 before rounding), 2^n built in the exponent field.
 // Below -126 (and for -inf) the result is exactly 0: no denormals in P.

@@ -38,6 +38,8 @@ static inline vec fma(vec a, vec b, vec c) { return a * b + c; }
 static inline vec max(vec a, vec b) { return a > b ? a : b; }
 static inline float reduce_sum(vec v) { return v; }
 static inline float reduce_max(vec v) { return v; }
+#define SIMD_HAS_TRANSPOSE_SUM 1
+static inline vec transpose_sum(const vec* a) { return a[0]; }  // lane t = sum of a[t]: one lane
 // 2^x for x <= 0, exactly 0 below -126 (and for -inf), like the vector paths.
 static inline vec exp2_nonpos(vec x) { return x < -126.0f ? 0.0f : exp2f(x); }
 
