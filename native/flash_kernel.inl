@@ -167,30 +167,31 @@ void score_panel_rows(int mr, const float* qs, int64_t D, const float* kt, int64
   }
 }
 
-// Asks for the cache lines of row[0..n) (into L2) ahead of their use.
-// Decode streams K and V from memory once, row by row. The hardware prefetcher
-// follows a row-ordered stream but stops at each 4 KiB page; one software
-// prefetch per 256 bytes, a page ahead, keeps it going (measured: prefetching
-// every line, or bursts of whole blocks, cost more than they saved).
+// How decode prefetches the K or V rows it streams from memory (once, in row
+// order). The hardware prefetcher follows such a stream but stops at each 4 KiB
+// page, so software prefetches run a page ahead, spread over the rows (a burst
+// per key block stalled the core). While at row j of a block, row j + ahead is
+// prefetched when below `end` (block-relative; 0 = no prefetch), over `width`
+// elements, one prefetch per `step` elements: 256 bytes when the loop keeps up
+// with memory (the hardware fills in the other lines; every line cost more than
+// it saved), 64 when it computes too long per byte for the hardware to run ahead.
+struct RowStream {
+  int64_t ahead = 0, end = 0, width = 0, step = 1;
+};
+
 constexpr int64_t kStreamAheadBytes = 4096;
-constexpr int64_t kStreamPrefetchStride = 256;
 
 template <typename T>
-inline void prefetch_row(const T* row, int64_t n) {
-  for (int64_t e = 0; e < n; e += kStreamPrefetchStride / int64_t(sizeof(T))) simd::prefetch_l2(row + e);
+inline void prefetch_row(const T* row, const RowStream& rs) {
+  for (int64_t e = 0; e < rs.width; e += rs.step) simd::prefetch_l2(row + e);
 }
-
-// Keys `ahead` of the current one whose rows span about kStreamAheadBytes.
-inline int64_t stream_ahead(int64_t rowBytes) { return (kStreamAheadBytes + rowBytes - 1) / rowBytes; }
 
 // acc[r][c..c+NV*W) = alpha[r] * acc[r][..] + sum_j P[r][j] * V[j][c..]; the last
 // vector reads only `tail` floats of V when tail > 0 (Dv not a multiple of W).
-// Streaming (decode): while at key j, V[j + ahead][0..prefetchWidth) is
-// prefetched when j + ahead < streamEnd (0: no prefetch).
+// Streaming (decode): V rows are prefetched as `stream` says.
 template <typename T, int MR, int NV>
 void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk,
-              float* acc, int64_t ldA, const float* alpha, int64_t c, int tail, int64_t ahead = 0,
-              int64_t streamEnd = 0, int64_t prefetchWidth = 0) {
+              float* acc, int64_t ldA, const float* alpha, int64_t c, int tail, const RowStream& stream = RowStream()) {
   vec a[MR][NV];
   for (int r = 0; r < MR; ++r) {
     const vec al = simd::set1(alpha[r]);
@@ -198,7 +199,7 @@ void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t
   }
   for (int64_t j = 0; j < nk; ++j) {
     const T* vrow = V + j * vStrideL + c;
-    if (j + ahead < streamEnd) prefetch_row(V + (j + ahead) * vStrideL, prefetchWidth);
+    if (j + stream.ahead < stream.end) prefetch_row(V + (j + stream.ahead) * vStrideL, stream);
     vec vv[NV];
     for (int v = 0; v < NV; ++v)
       vv[v] = (tail > 0 && v == NV - 1) ? load_kv_partial(vrow + v * kLanes, tail) : load_kv(vrow + v * kLanes);
@@ -508,75 +509,171 @@ inline vec sum_each(const vec* acc) {
 #endif
 }
 
-// q · K[j] (D terms) as a vector of partial sums; four accumulators so the
-// FMA latency is not one long chain per key.
+// Decode reads bf16 K two vectors at a time: load_pair splits 2W values into
+// their even- and odd-indexed halves, widened by a shift and a mask instead of
+// a lane-crossing zero-extension per vector (half the shuffle-port work, half
+// the loads). The query row is stored in the same order (scale_query_row), so
+// the dot product is the same sum.
+constexpr int64_t kPair = 2 * kLanes;
+inline int64_t paired_prefix(int64_t D) { return D / kPair * kPair; }
+
+inline void load_pair(const uint16_t* p, vec& even, vec& odd) {
+#if defined(SIMD_HAS_BF16_PAIRS)
+  simd::load_bf16_pairs(p, even, odd);
+#else
+  alignas(64) uint16_t e[kLanes], o[kLanes];
+  for (int i = 0; i < kLanes; ++i) {
+    e[i] = p[2 * i];
+    o[i] = p[2 * i + 1];
+  }
+  even = simd::load_bf16(e);
+  odd = simd::load_bf16(o);
+#endif
+}
+
+// qs[0..D) = scale * q[0..D); with `paired`, each 2W block of the paired prefix
+// holds its even-indexed values, then its odd-indexed ones (see load_pair).
+inline void scale_query_row(const float* q, int64_t D, float scale, bool paired, float* qs) {
+  int64_t d = 0;
+  if (paired) {
+    for (; d < paired_prefix(D); d += kPair)
+      for (int64_t i = 0; i < kLanes; ++i) {
+        qs[d + i] = q[d + 2 * i] * scale;
+        qs[d + kLanes + i] = q[d + 2 * i + 1] * scale;
+      }
+  }
+  for (; d < D; ++d) qs[d] = q[d] * scale;
+}
+
+// q · K[j] (D terms) as a vector of partial sums, four accumulators so the FMA
+// latency is not one long chain per key. Bf16: q is pair-split (scale_query_row).
 template <typename T>
 inline vec dot_partial(const float* q, const T* krow, int64_t D) {
   vec a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
   int64_t d = 0;
-  for (; d + 4 * kLanes <= D; d += 4 * kLanes) {
-    a0 = simd::fma(simd::load(q + d), load_kv(krow + d), a0);
-    a1 = simd::fma(simd::load(q + d + kLanes), load_kv(krow + d + kLanes), a1);
-    a2 = simd::fma(simd::load(q + d + 2 * kLanes), load_kv(krow + d + 2 * kLanes), a2);
-    a3 = simd::fma(simd::load(q + d + 3 * kLanes), load_kv(krow + d + 3 * kLanes), a3);
+  if constexpr (sizeof(T) == 2) {
+    const int64_t P = paired_prefix(D);
+    vec e, o;
+    for (; d + 2 * kPair <= P; d += 2 * kPair) {
+      load_pair(krow + d, e, o);
+      a0 = simd::fma(simd::load(q + d), e, a0);
+      a1 = simd::fma(simd::load(q + d + kLanes), o, a1);
+      load_pair(krow + d + kPair, e, o);
+      a2 = simd::fma(simd::load(q + d + kPair), e, a2);
+      a3 = simd::fma(simd::load(q + d + kPair + kLanes), o, a3);
+    }
+    if (d < P) {
+      load_pair(krow + d, e, o);
+      a0 = simd::fma(simd::load(q + d), e, a0);
+      a1 = simd::fma(simd::load(q + d + kLanes), o, a1);
+      d = P;
+    }
+  } else {
+    for (; d + 4 * kLanes <= D; d += 4 * kLanes) {
+      a0 = simd::fma(simd::load(q + d), load_kv(krow + d), a0);
+      a1 = simd::fma(simd::load(q + d + kLanes), load_kv(krow + d + kLanes), a1);
+      a2 = simd::fma(simd::load(q + d + 2 * kLanes), load_kv(krow + d + 2 * kLanes), a2);
+      a3 = simd::fma(simd::load(q + d + 3 * kLanes), load_kv(krow + d + 3 * kLanes), a3);
+    }
   }
   for (; d + kLanes <= D; d += kLanes) a0 = simd::fma(simd::load(q + d), load_kv(krow + d), a0);
   if (d < D) a1 = simd::fma(simd::load(q + d), load_kv_partial(krow + d, int(D - d)), a1);
   return simd::add(simd::add(a0, a1), simd::add(a2, a3));
 }
 
+// Scores of one query row for W keys with the query held in NQ registers
+// (D = NQ*W): one load per FMA (fp32) or per two FMAs (bf16) instead of two.
+template <typename T, int NQ>
+vec score_group_q_in_registers(const float* q, const T* k, int64_t kStrideL) {
+  vec qv[NQ];
+  for (int c = 0; c < NQ; ++c) qv[c] = simd::load(q + c * kLanes);
+  vec acc[kLanes];
+  for (int t = 0; t < kLanes; ++t) {
+    const T* krow = k + t * kStrideL;
+    vec a = simd::zero();
+    if constexpr (sizeof(T) == 2) {
+      static_assert(NQ % 2 == 0, "bf16 rows are read in pairs of vectors");
+      for (int c = 0; c < NQ; c += 2) {
+        vec e, o;
+        load_pair(krow + c * kLanes, e, o);
+        a = simd::fma(qv[c], e, a);
+        a = simd::fma(qv[c + 1], o, a);
+      }
+    } else {
+      for (int c = 0; c < NQ; ++c) a = simd::fma(qv[c], load_kv(krow + c * kLanes), a);
+    }
+    acc[t] = a;
+  }
+  return sum_each(acc);
+}
+
+// Whether score_group_q_in_registers<T, NQ> fits the registers: NQ query
+// vectors beside W accumulators (AVX-512: 8 + 16 of 32 zmm).
+constexpr int kMaxQueryRegisters = simd::W >= 16 ? 8 : (simd::W >= 8 ? 4 : 0);
+
+// Scores of one query row for the W keys at k. Keeping the query in registers
+// pays when the row shares its K group with other rows or reads bf16 pairs; a
+// lone fp32 row streaming from memory measured ~5 % faster without.
+template <typename T>
+vec score_group(const float* q, const T* k, int64_t kStrideL, int64_t D, bool queryInRegisters) {
+  constexpr int kBig = kMaxQueryRegisters >= 8 ? 8 : 2, kSmall = kMaxQueryRegisters >= 4 ? 4 : 2;
+  if (queryInRegisters && kMaxQueryRegisters >= 8 && D == 8 * kLanes)
+    return score_group_q_in_registers<T, kBig>(q, k, kStrideL);
+  if (queryInRegisters && kMaxQueryRegisters >= 4 && D == 4 * kLanes)
+    return score_group_q_in_registers<T, kSmall>(q, k, kStrideL);
+  vec acc[kLanes];
+  for (int t = 0; t < kLanes; ++t) acc[t] = dot_partial(q, k + t * kStrideL, D);
+  return sum_each(acc);
+}
+
 // scores[g][j] = qs[g] · K[j] for `rows` query rows and n keys (decode: no
 // packing). K rows are read whole and in order, which the hardware prefetcher
 // follows; a group of W keys (<= 8 KiB) is read from memory by the first row
 // and from L1 by the others, and shares one transposing reduction per row
-// instead of a horizontal sum per score. While at key j, the row `ahead` keys
-// on is prefetched if it is below streamEnd.
+// instead of a horizontal sum per score. K rows are prefetched as `stream` says.
 template <typename T>
 void score_rows_dot(int64_t rows, const float* qs, int64_t ldQ, int64_t D, const T* k, int64_t kStrideL, int64_t n,
-                    float* scores, int64_t ldS, int64_t ahead, int64_t streamEnd) {
+                    float* scores, int64_t ldS, const RowStream& stream) {
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes) {
-    for (int64_t a = j + ahead; a < j + ahead + kLanes && a < streamEnd; ++a) prefetch_row(k + a * kStrideL, D);
-    for (int64_t g = 0; g < rows; ++g) {
-      vec acc[kLanes];
-      for (int t = 0; t < kLanes; ++t) acc[t] = dot_partial(qs + g * ldQ, k + (j + t) * kStrideL, D);
-      simd::storeu(scores + g * ldS + j, sum_each(acc));
-    }
+    for (int64_t a = j + stream.ahead; a < j + stream.ahead + kLanes && a < stream.end; ++a)
+      prefetch_row(k + a * kStrideL, stream);
+    for (int64_t g = 0; g < rows; ++g)
+      simd::storeu(scores + g * ldS + j, score_group(qs + g * ldQ, k + j * kStrideL, kStrideL, D, rows > 1 || sizeof(T) == 2));
   }
   for (; j < n; ++j) {
-    if (j + ahead < streamEnd) prefetch_row(k + (j + ahead) * kStrideL, D);
+    if (j + stream.ahead < stream.end) prefetch_row(k + (j + stream.ahead) * kStrideL, stream);
     for (int64_t g = 0; g < rows; ++g) scores[g * ldS + j] = simd::reduce_sum(dot_partial(qs + g * ldQ, k + j * kStrideL, D));
   }
 }
 
 // Decode P·V of MR rows over one key block: V rows stream from memory once,
-// the first column chunk prefetching whole rows `ahead` keys ahead (below
-// streamEnd, relative to V) so the stream never waits at a page boundary.
+// the first column chunk prefetching whole rows as `stream` says.
 template <typename T, int MR, int NV>
 void pv_stream(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk, float* acc, int64_t ldA,
-               int64_t Dv, const float* alpha, int64_t ahead, int64_t streamEnd) {
+               int64_t Dv, const float* alpha, RowStream stream) {
   int64_t c = 0;
-  for (; c + NV * kLanes <= Dv; c += NV * kLanes, streamEnd = 0)
-    pv_chunk<T, MR, NV>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0, ahead, streamEnd, Dv);
-  for (; c + kLanes <= Dv; c += kLanes, streamEnd = 0)
-    pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0, ahead, streamEnd, Dv);
-  if (c < Dv) pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, int(Dv - c), ahead, streamEnd, Dv);
+  for (; c + NV * kLanes <= Dv; c += NV * kLanes, stream.end = 0)
+    pv_chunk<T, MR, NV>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0, stream);
+  for (; c + kLanes <= Dv; c += kLanes, stream.end = 0)
+    pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, 0, stream);
+  if (c < Dv) pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, int(Dv - c), stream);
 }
 
 // One query head: a single pass of 8 accumulator vectors (Dv = 128 on AVX-512)
 // keeps 8 independent FMA chains and reads each V row once, in order.
 template <typename T>
 void pv_stream_rows(int mr, const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk, float* acc,
-                    int64_t ldA, int64_t Dv, const float* alpha, int64_t ahead, int64_t streamEnd) {
+                    int64_t ldA, int64_t Dv, const float* alpha, const RowStream& stream) {
   constexpr int NV = simd::kOutVecs;
   switch (mr) {
-    case 1: pv_stream<T, 1, 8>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
-    case 2: pv_stream<T, 2, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
-    case 3: pv_stream<T, 3, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
-    case 4: pv_stream<T, 4, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+    case 1: pv_stream<T, 1, 8>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, stream); break;
+    case 2: pv_stream<T, 2, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, stream); break;
+    case 3: pv_stream<T, 3, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, stream); break;
+    case 4: pv_stream<T, 4, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, stream); break;
 #if 5 <= SIMD_MAX_ROWS
-    case 5: pv_stream<T, 5, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
-    case 6: pv_stream<T, 6, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, ahead, streamEnd); break;
+    case 5: pv_stream<T, 5, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, stream); break;
+    case 6: pv_stream<T, 6, NV>(P, ldP, V, vStrideL, nk, acc, ldA, Dv, alpha, stream); break;
 #endif
     default: break;
   }
@@ -609,9 +706,8 @@ void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
   const int64_t ldQ = round_up(p.D, kLanes);
   const float qScale = p.scale * kLog2e;
   for (int64_t g = 0; g < G; ++g) {
-    const float* qrow = p.q + b * p.qStrideB + (h0 + g) * p.qStrideH;
     float* qs = s.qs + g * ldQ;
-    for (int64_t d = 0; d < p.D; ++d) qs[d] = qrow[d] * qScale;
+    scale_query_row(p.q + b * p.qStrideB + (h0 + g) * p.qStrideH, p.D, qScale, sizeof(T) == 2, qs);
     for (int64_t d = p.D; d < ldQ; ++d) qs[d] = 0.0f;
     for (int64_t c = 0; c < dvPad; ++c) s.acc[g * dvPad + c] = 0.0f;
     s.rowMax[g] = kNegInf;
@@ -619,12 +715,21 @@ void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
   }
 
   const int64_t ldS = plan.blockK;
-  const int64_t kAhead = stream_ahead(p.D * int64_t(sizeof(T)));
-  const int64_t vAhead = stream_ahead(p.Dv * int64_t(sizeof(T)));
+  // Up to ~2 query rows per byte of K/V (MHA, fp32 GQA) the loop keeps up
+  // with memory; beyond (bf16 with G >= 4) prefetch every line.
+  const int64_t step = (G >= 2 * int64_t(sizeof(T)) ? 64 : 256) / int64_t(sizeof(T));
+  RowStream kStream, vStream;
+  kStream.ahead = (kStreamAheadBytes + p.D * int64_t(sizeof(T)) - 1) / (p.D * int64_t(sizeof(T)));
+  kStream.width = p.D;
+  kStream.step = step;
+  vStream.ahead = (kStreamAheadBytes + p.Dv * int64_t(sizeof(T)) - 1) / (p.Dv * int64_t(sizeof(T)));
+  vStream.width = p.Dv;
+  vStream.step = step;
   for (int64_t kb = lo; kb < hi; kb += plan.blockK) {
     const int64_t nk = min_i(plan.blockK, hi - kb);
     const int64_t nkPad = round_up(nk, kLanes);  // scores need whole vectors, not strips
-    score_rows_dot<T>(G, s.qs, ldQ, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, s.scores, ldS, kAhead, hi - kb);
+    kStream.end = vStream.end = hi - kb;  // rows of this item from the block start
+    score_rows_dot<T>(G, s.qs, ldQ, p.D, kBase + kb * p.kStrideL, p.kStrideL, nk, s.scores, ldS, kStream);
     for (int64_t g = 0; g < G; ++g) {
       float* srow = s.scores + g * ldS;
       finish_row_scores(p, b, h0 + g, 0, kb, nk, nkPad, srow);
@@ -637,7 +742,7 @@ void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
     } else {
       for (int64_t g0 = 0; g0 < G; g0 += kRows)
         pv_stream_rows<T>(int(min_i(kRows, G - g0)), s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk,
-                          s.acc + g0 * dvPad, dvPad, p.Dv, s.alpha + g0, vAhead, g0 == 0 ? hi - kb : 0);
+                          s.acc + g0 * dvPad, dvPad, p.Dv, s.alpha + g0, g0 == 0 ? vStream : RowStream());
     }
   }
   for (int64_t g = 0; g < G; ++g) {

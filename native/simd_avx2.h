@@ -37,6 +37,13 @@ static inline vec load_partial_bf16(const uint16_t* p, int n) {
   for (int i = 0; i < n; ++i) tail[i] = p[i];
   return load_bf16(tail);
 }
+// 2W bfloat16 values split by parity, each half widened exactly (see simd_avx512.h).
+#define SIMD_HAS_BF16_PAIRS 1
+static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
+  odd = _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32(int(0xffff0000u))));
+}
 static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 static inline vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
 static inline vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }

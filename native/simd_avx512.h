@@ -33,6 +33,14 @@ static inline vec load_bf16(const uint16_t* p) {
 static inline vec load_partial_bf16(const uint16_t* p, int n) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(tail_mask(n), p)), 16));
 }
+// 2W bfloat16 values split by parity, each half widened exactly: even = p[0],
+// p[2], ..., odd = p[1], p[3], ... (a shift and a mask, no lane crossing).
+#define SIMD_HAS_BF16_PAIRS 1
+static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
+  const __m512i x = _mm512_loadu_si512(p);
+  even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+  odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(int(0xffff0000u))));
+}
 static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 static inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
 static inline vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
