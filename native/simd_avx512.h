@@ -33,6 +33,37 @@ static inline vec load_bf16(const uint16_t* p) {
 static inline vec load_partial_bf16(const uint16_t* p, int n) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(tail_mask(n), p)), 16));
 }
+// In-place transpose of a 16 x 16 tile held as 16 row vectors (64 shuffles).
+#define SIMD_HAS_TRANSPOSE 1
+static inline void transpose(vec* r) {
+  vec t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // t[2i], t[2i+1]: rows 2i, 2i+1 interleaved by 32-bit pairs (per 128-bit lane)
+  for (int i = 0; i < 4; ++i) {
+    const vec a = t[4 * i], b = t[4 * i + 1], c = t[4 * i + 2], d = t[4 * i + 3];
+    r[4 * i] = _mm512_shuffle_ps(a, c, 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(a, c, 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(b, d, 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(b, d, 0xEE);
+  }
+  // r[4i + m]: column m (+4 per 128-bit lane) of rows 4i..4i+3, per 128-bit lane
+  for (int m = 0; m < 4; ++m) {
+    t[m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88);
+    t[4 + m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xDD);
+    t[8 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88);
+    t[12 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xDD);
+  }
+  for (int m = 0; m < 4; ++m) {
+    r[m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0x88);
+    r[8 + m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0xDD);
+    r[4 + m] = _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0x88);
+    r[12 + m] = _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0xDD);
+  }
+}
+
 // 2W bfloat16 values split by parity, each half widened exactly: even = p[0],
 // p[2], ..., odd = p[1], p[3], ... (a shift and a mask, no lane crossing).
 #define SIMD_HAS_BF16_PAIRS 1
