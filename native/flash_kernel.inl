@@ -760,9 +760,23 @@ void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
       for (int64_t g = 0; g < G; ++g)
         pv_row_guarded<T>(s.scores + g * ldS, vBlock, p.vStrideL, nk, s.acc + g * dvPad, p.Dv, s.alpha[g]);
     } else {
-      for (int64_t g0 = 0; g0 < G; g0 += kRows)
-        pv_stream_rows<T>(int(min_i(kRows, G - g0)), s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk,
-                          s.acc + g0 * dvPad, dvPad, p.Dv, s.alpha + g0, g0 == 0 ? vStream : RowStream());
+      if (sizeof(T) == 4 && G > 1 && kLanes >= 16 && p.Dv == 8 * kLanes) {
+        // fp32 with several rows: panels of 2 rows x 8 vectors read each V row
+        // whole in one pass. Column-split passes (6 rows x 4 vectors) left the
+        // second half of every row for a pass a block later, which the stream
+        // prefetcher did not cover (H=32 Hkv=8: 2.5 -> 2.1 ms on 1 thread).
+        int64_t g0 = 0;
+        for (; g0 + 2 <= G; g0 += 2)
+          pv_stream<T, 2, 8>(s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk, s.acc + g0 * dvPad, dvPad, p.Dv,
+                             s.alpha + g0, g0 == 0 ? vStream : RowStream());
+        if (g0 < G)
+          pv_stream<T, 1, 8>(s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk, s.acc + g0 * dvPad, dvPad, p.Dv,
+                             s.alpha + g0, RowStream());
+      } else {
+        for (int64_t g0 = 0; g0 < G; g0 += kRows)
+          pv_stream_rows<T>(int(min_i(kRows, G - g0)), s.scores + g0 * ldS, ldS, vBlock, p.vStrideL, nk,
+                            s.acc + g0 * dvPad, dvPad, p.Dv, s.alpha + g0, g0 == 0 ? vStream : RowStream());
+      }
     }
   }
   for (int64_t g = 0; g < G; ++g) {

@@ -236,6 +236,7 @@ const cases: Case[] = [
   { name: 'decode split-K (1 stream, 4096 keys)', B: 1, H: 1, Hkv: 1, Lq: 1, Lk: 4096, D: 64, Dv: 64, options: () => ({ returnLse: true }) },
   { name: 'decode GQA H=8 Hkv=2, split-K, ALiBi', B: 1, H: 8, Hkv: 2, Lq: 1, Lk: 1100, D: 64, Dv: 64, options: (c) => ({ alibiSlopes: alibi(c.H), returnLse: true }) },
   { name: 'decode MQA with 12 query heads on one kv head, D=40', B: 1, H: 12, Hkv: 1, Lq: 1, Lk: 700, D: 40, Dv: 24 },
+  { name: 'decode GQA with 3 query heads per kv head, D=Dv=128', B: 2, H: 6, Hkv: 2, Lq: 1, Lk: 333, D: 128, Dv: 128 },
   {
     name: 'decode with key padding, window and NaN/Inf at hidden keys',
     B: 2, H: 4, Hkv: 2, Lq: 1, Lk: 600, D: 64, Dv: 64,
