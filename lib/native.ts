@@ -83,9 +83,9 @@ export interface NativeAttentionArgs {
    * null = alignOffset for every row. Length must be B (else RangeError).
    */
   rowOffsets?: Int32Array | null;
-  /** Keys before i + alignOffset - windowLeft are hidden; -1 = unbounded. */
+  /** Keys before pos - windowLeft are hidden (pos: see above); -1 = unbounded. */
   windowLeft: number;
-  /** Keys after i + alignOffset + windowRight are hidden; -1 = unbounded; causal = 0. */
+  /** Keys after pos + windowRight are hidden; -1 = unbounded; causal = 0. */
   windowRight: number;
   /** [H] ALiBi slopes; null for none. */
   alibiSlopes: Float32Array | null;

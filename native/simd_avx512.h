@@ -33,6 +33,45 @@ static inline vec load_bf16(const uint16_t* p) {
 static inline vec load_partial_bf16(const uint16_t* p, int n) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(tail_mask(n), p)), 16));
 }
+// In-place transpose of a 16 x 16 tile held as 16 row vectors (64 shuffles).
+#define SIMD_HAS_TRANSPOSE 1
+static inline void transpose(vec* r) {
+  vec t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // t[2i], t[2i+1]: rows 2i, 2i+1 interleaved by 32-bit pairs (per 128-bit lane)
+  for (int i = 0; i < 4; ++i) {
+    const vec a = t[4 * i], b = t[4 * i + 1], c = t[4 * i + 2], d = t[4 * i + 3];
+    r[4 * i] = _mm512_shuffle_ps(a, c, 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(a, c, 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(b, d, 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(b, d, 0xEE);
+  }
+  // r[4i + m]: column m (+4 per 128-bit lane) of rows 4i..4i+3, per 128-bit lane
+  for (int m = 0; m < 4; ++m) {
+    t[m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88);
+    t[4 + m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xDD);
+    t[8 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88);
+    t[12 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xDD);
+  }
+  for (int m = 0; m < 4; ++m) {
+    r[m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0x88);
+    r[8 + m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0xDD);
+    r[4 + m] = _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0x88);
+    r[12 + m] = _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0xDD);
+  }
+}
+
+// 2W bfloat16 values split by parity, each half widened exactly: even = p[0],
+// p[2], ..., odd = p[1], p[3], ... (a shift and a mask, no lane crossing).
+#define SIMD_HAS_BF16_PAIRS 1
+static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
+  const __m512i x = _mm512_loadu_si512(p);
+  even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+  odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(int(0xffff0000u))));
+}
 static inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); }
 static inline vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
 static inline vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
@@ -41,6 +80,25 @@ static inline vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); } 
 static inline vec max(vec a, vec b) { return _mm512_max_ps(a, b); }
 static inline float reduce_sum(vec v) { return _mm512_reduce_add_ps(v); }
 static inline float reduce_max(vec v) { return _mm512_reduce_max_ps(v); }
+
+// Lane t = the horizontal sum of a[t] for 16 vectors, in 45 shuffles and adds
+// (16 reduce_sum calls take ~130). Halves are summed level by level: 256-bit,
+// 128-bit, then pairs and single lanes; the inputs are taken in the order
+// (4*(n%4) + n/4) that makes the result come out in lane order.
+#define SIMD_HAS_TRANSPOSE_SUM 1
+static inline vec transpose_sum(const vec* a) {
+  auto at = [a](int n) { return a[4 * (n % 4) + n / 4]; };
+  vec b[8], c[4], d[2];
+  for (int i = 0; i < 8; ++i)
+    b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(at(2 * i), at(2 * i + 1), 0x44),
+                         _mm512_shuffle_f32x4(at(2 * i), at(2 * i + 1), 0xEE));
+  for (int i = 0; i < 4; ++i)
+    c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+  for (int i = 0; i < 2; ++i)
+    d[i] = _mm512_add_ps(_mm512_shuffle_ps(c[2 * i], c[2 * i + 1], 0x44), _mm512_shuffle_ps(c[2 * i], c[2 * i + 1], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88), _mm512_shuffle_ps(d[0], d[1], 0xDD));
+}
 
 // 2^x for x <= 0: x = n + f, f in [-0.5, 0.5], 2^f by a degree-7 polynomial
 // (relative error ~1e-8 before rounding), 2^n built in the exponent field.

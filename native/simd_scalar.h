@@ -30,6 +30,12 @@ static inline vec load_bf16(const uint16_t* p) {
   return x;
 }
 static inline vec load_partial_bf16(const uint16_t* p, int n) { return n > 0 ? load_bf16(p) : 0.0f; }
+// 2W = 2 bfloat16 values split by parity (see simd_avx512.h).
+#define SIMD_HAS_BF16_PAIRS 1
+static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
+  even = load_bf16(p);
+  odd = load_bf16(p + 1);
+}
 static inline void prefetch_l2(const void* p) { __builtin_prefetch(p, 0, 2); }
 static inline vec add(vec a, vec b) { return a + b; }
 static inline vec sub(vec a, vec b) { return a - b; }
@@ -38,6 +44,8 @@ static inline vec fma(vec a, vec b, vec c) { return a * b + c; }
 static inline vec max(vec a, vec b) { return a > b ? a : b; }
 static inline float reduce_sum(vec v) { return v; }
 static inline float reduce_max(vec v) { return v; }
+#define SIMD_HAS_TRANSPOSE_SUM 1
+static inline vec transpose_sum(const vec* a) { return a[0]; }  // lane t = sum of a[t]: one lane
 // 2^x for x <= 0, exactly 0 below -126 (and for -inf), like the vector paths.
 static inline vec exp2_nonpos(vec x) { return x < -126.0f ? 0.0f : exp2f(x); }
 

@@ -22,11 +22,6 @@ const TOL_FP32 = 1e-2;
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-function bitsOf(x: number): number {
-  f32[0] = x;
-  return u32[0];
-}
-
 /** The exact value of a bf16 bit pattern, with 0x7f80 / 0xff80 read as ±2^128 (the rounding boundary) when `extended`. */
 function bf16Value(h: number, extended = false): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -224,7 +219,7 @@ const cases: Case[] = [
   {
     name: 'key padding and key lengths, NaN/Inf stored at the hidden keys',
     B: 2, H: 2, Hkv: 2, Lq: 18, Lk: 100, D: 32, Dv: 48,
-    options: (c) => ({ keyPadding: paddingOf(c, (b, j) => j % 7 === 3), keyLengths: Int32Array.of(100, 61) }),
+    options: (c) => ({ keyPadding: paddingOf(c, (_b, j) => j % 7 === 3), keyLengths: Int32Array.of(100, 61) }),
     poisonKeys: () => [[0, 3], [0, 10], [1, 17], [1, 70], [1, 99]],
   },
   {
@@ -241,6 +236,7 @@ const cases: Case[] = [
   { name: 'decode split-K (1 stream, 4096 keys)', B: 1, H: 1, Hkv: 1, Lq: 1, Lk: 4096, D: 64, Dv: 64, options: () => ({ returnLse: true }) },
   { name: 'decode GQA H=8 Hkv=2, split-K, ALiBi', B: 1, H: 8, Hkv: 2, Lq: 1, Lk: 1100, D: 64, Dv: 64, options: (c) => ({ alibiSlopes: alibi(c.H), returnLse: true }) },
   { name: 'decode MQA with 12 query heads on one kv head, D=40', B: 1, H: 12, Hkv: 1, Lq: 1, Lk: 700, D: 40, Dv: 24 },
+  { name: 'decode GQA with 3 query heads per kv head, D=Dv=128', B: 2, H: 6, Hkv: 2, Lq: 1, Lk: 333, D: 128, Dv: 128 },
   {
     name: 'decode with key padding, window and NaN/Inf at hidden keys',
     B: 2, H: 4, Hkv: 2, Lq: 1, Lk: 600, D: 64, Dv: 64,
