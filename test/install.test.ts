@@ -23,6 +23,10 @@ const OTHER_LIBC = LIBC === 'glibc' ? 'musl' : 'glibc';
 const PREBUILD = `prebuilds/${PLATFORM}/node.napi.${LIBC}.node`;
 const NOT_FOUND = `no native build for ${PLATFORM} (${LIBC}) in build/ or prebuilds/; run \`npm rebuild fused-attention --build-from-source\` to build one`;
 const MAX_TARBALL_BYTES = 2 * 1024 * 1024;
+const ARM64_PREBUILD = 'prebuilds/linux-arm64/node.napi.glibc.node';
+/** An x64 Linux machine with Debian's aarch64 cross compiler (CI has one) also packs the arm64 prebuild. */
+const CAN_CROSS_BUILD_ARM64 =
+  process.platform === 'linux' && process.arch === 'x64' && spawnSync('aarch64-linux-gnu-g++', ['--version']).status === 0;
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', '--foreground-scripts'];
 
 interface Run {
@@ -157,6 +161,12 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
     if (!existsSync(prebuild) || statSync(prebuild).mtimeMs < sources) {
       runOk('npm', ['run', 'prebuild'], { cwd: ROOT, timeout: 240_000 });
     }
+    // The tarball carries the linux-arm64 prebuild too when this machine can cross-build it
+    // (CI installs g++-aarch64-linux-gnu; see scripts/arm64-check.sh).
+    const arm64 = join(ROOT, ARM64_PREBUILD);
+    if (CAN_CROSS_BUILD_ARM64 && (!existsSync(arm64) || statSync(arm64).mtimeMs < sources)) {
+      runOk('npm', ['run', 'prebuild:arm64'], { cwd: ROOT, timeout: 240_000 });
+    }
     // The prebuild and dist/ are fresh, so prepack (which rebuilds both) is skipped.
     const pack = runOk('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT });
     const [info] = JSON.parse(pack.stdout) as { filename: string; size: number; files: { path: string; size: number }[] }[];
@@ -195,6 +205,7 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
         'dist/index.d.ts',
         'dist/index.d.mts',
         PREBUILD,
+        ...(CAN_CROSS_BUILD_ARM64 ? [ARM64_PREBUILD] : []),
       ]) {
         expect(paths).toContain(required);
       }
