@@ -7,6 +7,9 @@
  * threads bit for bit, random shapes with guarded views, abort, detach, GC.
  * Plus every argument error (whole message) and the binding's own guards.
  */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import fc from 'fast-check';
@@ -399,6 +402,42 @@ describe.runIf(addon !== null)('native linear', () => {
       for (let c = 0; c < 8; c++) expect(out[2 + r * 8 + c]).toBe(c < 5 ? expected[r * 5 + c] : -1);
     }
     expect([out[0], out[1]]).toEqual([-1, -1]);
+  });
+
+  it('worker threads that pack, call forwardAsync and exit (normally, process.exit, terminate) leave the process running', () => {
+    // Node unloads an addon when the last worker using it exits; the addon's own
+    // threads must not be left running unmapped code (binding.gyp: -z nodelete),
+    // and process.exit() in a worker skips External finalizers (cleanup_env frees the weights).
+    const root = path.join(__dirname, '..');
+    const addonPath = (createRequire(__filename)('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const body = (i) => \`
+        const a = require(\${JSON.stringify(${JSON.stringify(addonPath)})});
+        const K = 512, N = 512, M = 128;
+        const packed = a.linearPack({ weight: new Float32Array(N * K), bias: null, inFeatures: K, outFeatures: N });
+        const args = { x: new Float32Array(M * K), rows: M, inFeatures: K, outFeatures: N, weight: null, bias: null,
+                       packed, out: new Float32Array(M * N), outStride: N, outOffset: 0 };
+        for (let j = 0; j < 4; j++) a.linearAsync(args);
+        a.linear(args);
+        if (\${i} % 3 === 1) process.exit(0);
+      \`;
+      (async () => {
+        for (let i = 0; i < 24; i++) {
+          await new Promise((resolve, reject) => {
+            const w = new Worker(body(i), { eval: true });
+            w.on('exit', resolve);
+            w.on('error', reject);
+            if (i % 3 === 2) setTimeout(() => w.terminate(), 2);
+          });
+        }
+        console.log('workers done');
+      })();`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('workers done');
   });
 
   it('packed weights outlive their PackedLinear while a forwardAsync call is in flight', async () => {
