@@ -154,24 +154,34 @@ std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bi
 LinearPlan plan_linear(const LinearParams& p, const IsaKernel& kernel, int maxThreads) {
   LinearPlan plan;
   const double flops = 2.0 * double(p.M) * double(p.N) * double(p.K);
-  // Few rows: the call streams the weights at ~1 byte per FLOP-time of a
+  // A one-row call streams the weights at ~1 byte per FLOP-time of a
   // compute-bound call (Zen4: ~100 GB/s from L3 vs ~100 GFLOP/s), so their
-  // bytes count as work too when deciding whether to wake more threads.
+  // bytes count as work when they exceed the FLOPs (M = 1).
   const double weightBytes = 4.0 * double(p.N) * double(p.K);
-  const double work = p.M <= kernel.gemmRows && weightBytes > flops ? weightBytes : flops;
+  const double work = weightBytes > flops ? weightBytes : flops;
   int threads = maxThreads < 1 ? 1 : maxThreads;
   const double byWork = work / kMinFlopsPerThread;
   if (byWork < threads) threads = byWork < 1.0 ? 1 : int(byWork);
   const int64_t wantItems = threads > 1 ? kItemsPerThread * threads : 1;
 
-  if (!p.packed && p.M <= kRowsDotMaxRows) {
-    // Few rows and raw weights: the call streams W once, like a GEMV; packing
-    // would add a pass over W for no reuse. Columns are split across threads.
+  if (!p.packed && p.M < kOneShotPackMinRows) {
+    // Raw weights and not too many rows: dot products along K on the weights
+    // as they are; packing would add a slow pass over W. Columns are split
+    // across threads; with more than one row group, a block's weights
+    // (<= 256 KiB) stay in L2 while the row groups pass over them.
     plan.path = LinearPath::RowsDot;
     plan.blockM = p.M;
     plan.numMBlocks = 1;
-    plan.blockN = p.N;
-    if (wantItems > 1) plan.blockN = round_up(ceil_div(p.N, 2 * wantItems), kGemmPanelCols);
+    if (p.M <= kDotGroupRows) {
+      // Streaming: twice the usual items, as streaming rates vary.
+      plan.blockN = round_up(ceil_div(p.N, 2 * wantItems), kGemmPanelCols);
+    } else {
+      // Every item reads all of x again: as few items as the threads need,
+      // each no wider than fits L2.
+      const int64_t fit = (int64_t(1) << 16) / p.K / kGemmPanelCols * kGemmPanelCols;
+      plan.blockN = round_up(ceil_div(p.N, wantItems), kGemmPanelCols);
+      if (plan.blockN > fit) plan.blockN = fit < kGemmPanelCols ? kGemmPanelCols : fit;
+    }
     plan.blockK = p.K;
   } else {
     plan.path = LinearPath::Packed;

@@ -309,6 +309,7 @@ describe.runIf(addon !== null)('native linear', () => {
   it('1 and 2 threads give the same bits on every path (tiles, one-strip streaming, rows-dot, pack-then-tiles)', () => {
     // Each large enough for two threads on both the packed and the one-shot path.
     const cases: Array<[number, number, number, boolean]> = [
+      [600, 200, 300, true],
       [300, 513, 768, true],
       [129, 256, 300, false],
       [1, 4096, 1024, true],
@@ -351,7 +352,10 @@ describe.runIf(addon !== null)('native linear', () => {
     expect(plan(4, 64, 64, true)).toMatchObject({ path: 'tiles', threads: 1 });
     expect(plan(16, 128, 128, true)).toMatchObject({ path: 'tiles', threads: 1 });
     expect(plan(2, 64, 64, false)).toMatchObject({ path: 'rows-dot', threads: 1 });
-    expect(plan(64, 64, 64, false)).toMatchObject({ path: 'pack-then-tiles', threads: 1 });
+    expect(plan(64, 64, 64, false)).toMatchObject({ path: 'rows-dot', threads: 1 });
+    expect(plan(300, 512, 256, false)).toMatchObject({ path: 'rows-dot', threads: 2, blockN: 32, workItems: 8 });
+    expect(plan(300, 4096, 256, false)).toMatchObject({ path: 'rows-dot', threads: 2, blockN: 16, workItems: 16 });
+    expect(plan(513, 64, 64, false)).toMatchObject({ path: 'pack-then-tiles', threads: 2 });
     expect(plan(1024, 512, 512, true)).toMatchObject({ path: 'tiles', threads: 2 });
     expect(plan(1, 4096, 4096, true)).toMatchObject({ path: 'tiles', threads: 2, blockM: 1, blockK: 4096 });
     expect(plan(4, 2048, 2048, false)).toMatchObject({ path: 'rows-dot', threads: 2 });
