@@ -12,6 +12,7 @@
 // another process hits all of them alike. Few-row shapes also
 // report the weight bytes streamed per second (GB/s): those calls are memory-bound.
 
+const fs = require('fs');
 const path = require('path');
 const os = require('os');
 const { randn } = require('./reference');
@@ -64,6 +65,17 @@ function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Busy and total CPU seconds of the whole machine so far (/proc/stat counts in 1/100 s); null off Linux. */
+function machineCpuSeconds() {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: (total - fields[3] - fields[4]) / 100, total: total / 100 };
+  } catch {
+    return null;
+  }
 }
 
 // Reading this (more than the 32 MiB L3) evicts the weights, so a `cold` shape's
@@ -189,8 +201,8 @@ async function main() {
         const feeds = { x: new ort.Tensor('float32', x, [M, K]) };
         peers.push({
           id: 'ort2',
-          // onnxruntime's pool keeps spinning after a call; let it settle so the next peer has both cores.
-          settleMs: 30,
+          // onnxruntime's pool spins for ~40 ms after a call (measured); let it stop so the next peer has both cores.
+          settleMs: 120,
           run: async () => {
             const result = await session.run(feeds);
             ortOut = result.y.data;
@@ -212,6 +224,8 @@ async function main() {
     }
     // Each timed call follows an untimed one of the same peer, so it sees that
     // peer's steady state (a spinning worker, warm caches), as back-to-back calls do.
+    const machineBefore = machineCpuSeconds();
+    const ownBefore = process.cpuUsage();
     for (let round = 0; round < flags.reps; round++) {
       for (const p of peers) {
         if (p.reps !== undefined && round >= p.reps) continue;
@@ -221,9 +235,15 @@ async function main() {
         if (p.settleMs) await new Promise((resolve) => setTimeout(resolve, p.settleMs));
       }
     }
+    const machineAfter = machineCpuSeconds();
+    const own = process.cpuUsage(ownBefore);
+    // Share of the machine's CPU time other processes took while this shape was timed.
+    const otherLoad = machineBefore && machineAfter
+      ? Math.max(0, (machineAfter.busy - machineBefore.busy - (own.user + own.system) / 1e6) / (machineAfter.total - machineBefore.total))
+      : null;
     fa.setThreads(poolThreads);
     const med = (id) => (samples.has(id) && samples.get(id).length ? median(samples.get(id)) : null);
-    const row = { shape, packMs, ms: {}, gflops: {}, weightGBs: {}, errors: Object.fromEntries(errors), ortError };
+    const row = { shape, packMs, otherLoad, ms: {}, gflops: {}, weightGBs: {}, errors: Object.fromEntries(errors), ortError };
     for (const p of peers) {
       const ms = med(p.id);
       row.ms[p.id] = ms;
@@ -245,9 +265,9 @@ async function main() {
     console.log(`Ceiling (${src}): ${ceil1 ? ceil1.toFixed(0) : '?'} GFLOP/s on 1 thread, ${ceil2 ? ceil2.toFixed(0) : '?'} on 2; copy ${ceiling.copyGBs ? ceiling.copyGBs.toFixed(1) : '?'} GB/s (read + write)`);
     for (const note of ceiling.notes) console.log(`  note: ${note}`);
   }
-  console.log(`Median of ${flags.reps} calls per cell (JS: fewer when slow). GFLOP/s = 2·M·N·K / time; % = of the sgemm ceiling at the same thread count; GB/s = weight bytes / time.\n`);
+  console.log(`Median of ${flags.reps} calls per cell (JS: fewer when slow). GFLOP/s = 2·M·N·K / time; % = of the sgemm ceiling at the same thread count; GB/s = weight bytes / time; other load = CPU share other processes took while the row was timed (above ~5 % the 2-thread cells are unreliable).\n`);
   const pct = (v, c) => (c ? ` (${((100 * v) / c).toFixed(0)} %)` : '');
-  const header = ['shape', 'M × K → N', 'packLinear 2 thr', 'GFLOP/s', 'packLinear 1 thr', 'GFLOP/s', 'weights GB/s 2 / 1 thr', 'linear() 2 thr', 'JS fallback', 'onnxruntime 2 thr', 'pack'];
+  const header = ['shape', 'M × K → N', 'packLinear 2 thr', 'GFLOP/s', 'packLinear 1 thr', 'GFLOP/s', 'weights GB/s 2 / 1 thr', 'linear() 2 thr', 'JS fallback', 'onnxruntime 2 thr', 'pack', 'other load'];
   console.log(`| ${header.join(' | ')} |`);
   console.log(`|${header.map(() => ' --- ').join('|')}|`);
   for (const r of rows) {
@@ -259,7 +279,7 @@ async function main() {
     const ort = r.ortError ? `error: ${r.ortError}` : r.ms.ort2 == null ? 'n/a' : `${cell('ort2')} (${fmtRate(r.gflops.ort2)})`;
     const js = r.ms.js == null ? 'n/a' : `${cell('js')} (${fmtRate(r.gflops.js)})`;
     console.log(
-      `| ${r.shape.name} | ${M} × ${K} → ${N} | ${cell('native2')} | ${rate('native2', ceil2)} | ${cell('native1')} | ${rate('native1', ceil1)} | ${gbs} | ${cell('oneShot2')} | ${js} | ${ort} | ${fmtMs(r.packMs)} ms |`,
+      `| ${r.shape.name} | ${M} × ${K} → ${N} | ${cell('native2')} | ${rate('native2', ceil2)} | ${cell('native1')} | ${rate('native1', ceil1)} | ${gbs} | ${cell('oneShot2')} | ${js} | ${ort} | ${fmtMs(r.packMs)} ms | ${r.otherLoad == null ? '?' : `${(100 * r.otherLoad).toFixed(0)} %`} |`,
     );
   }
   const worst = Math.max(...rows.flatMap((r) => Object.values(r.errors)));
