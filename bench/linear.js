@@ -8,8 +8,8 @@
 //
 // Needs `npm run build`. Every number is the median of at least --reps timed calls
 // (default 15) after warm-up; calls alternate between the peers round by round (each
-// timed call right after an untimed one of the same peer), so a burst of load from
-// another process hits all of them alike. Few-row shapes also
+// timed call right after >= 2 ms of untimed ones of the same peer), so a burst of
+// load from another process hits all of them alike. Few-row shapes also
 // report the weight bytes streamed per second (GB/s): those calls are memory-bound.
 
 const fs = require('fs');
@@ -222,14 +222,20 @@ async function main() {
       if (p.id === 'ort2') errors.set(p.id, sampledError(shape, x, weight, bias, ortOut));
       out.fill(0);
     }
-    // Each timed call follows an untimed one of the same peer, so it sees that
+    // Each timed call follows untimed ones of the same peer, so it sees that
     // peer's steady state (a spinning worker, warm caches), as back-to-back calls do.
     const machineBefore = machineCpuSeconds();
     const ownBefore = process.cpuUsage();
     for (let round = 0; round < flags.reps; round++) {
       for (const p of peers) {
         if (p.reps !== undefined && round >= p.reps) continue;
-        if (p.reps === undefined) await p.run();
+        if (p.reps === undefined) {
+          // Untimed calls for at least 2 ms first: the CPUs leave idle states and
+          // the caches refill after the previous peer (or onnxruntime's settle pause).
+          const warmUntil = process.hrtime.bigint() + 2_000_000n;
+          do await p.run();
+          while (process.hrtime.bigint() < warmUntil);
+        }
         if (shape.cold) flushCaches();
         samples.get(p.id).push(await timeOnce(p.run));
         if (p.settleMs) await new Promise((resolve) => setTimeout(resolve, p.settleMs));
