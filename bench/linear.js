@@ -6,16 +6,19 @@
 //
 //   node bench/linear.js [--quick] [--shapes a,b] [--reps N] [--no-ceiling] [--no-js] [--no-ort]
 //
-// Needs `npm run build`. Every number is the median of at least --reps timed calls
-// (default 15) after warm-up; calls alternate between the peers round by round (each
-// timed call right after >= 2 ms of untimed ones of the same peer), so a burst of
-// load from another process hits all of them alike. Few-row shapes also
-// report the weight bytes streamed per second (GB/s): those calls are memory-bound.
+// Needs `npm run build`. Each group of peers (native, JS, onnxruntime) runs in its
+// own child process, so one's threads never share the CPUs with another's timed
+// calls. Every number is the median of at least --reps timed calls (default 15),
+// each right after >= 2 ms of untimed calls of the same peer (its steady state, as
+// back-to-back calls see it); the native peers alternate round by round, so a
+// burst of load from another process hits them alike. Few-row shapes also report
+// the weight bytes streamed per second (GB/s): those calls are memory-bound.
 
 const fs = require('fs');
 const path = require('path');
 const os = require('os');
 const { randn } = require('./reference');
+const { spawnSync } = require('child_process');
 const { measureCeiling } = require('./ceiling');
 
 const ROOT = path.join(__dirname, '..');
@@ -43,7 +46,7 @@ const HELP = `Usage: node bench/linear.js [flags]
   --help           this text`;
 
 function parseFlags(argv) {
-  const flags = { quick: false, shapes: null, reps: null, ceiling: true, js: true, ort: true };
+  const flags = { quick: false, shapes: null, reps: null, ceiling: true, js: true, ort: true, child: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') flags.quick = true;
@@ -52,6 +55,7 @@ function parseFlags(argv) {
     else if (arg === '--no-ceiling') flags.ceiling = false;
     else if (arg === '--no-js') flags.js = false;
     else if (arg === '--no-ort') flags.ort = false;
+    else if (arg === '--child') flags.child = String(argv[++i]);
     else if (arg === '--help' || arg === '-h') {
       console.log(HELP);
       process.exit(0);
@@ -130,19 +134,121 @@ async function makeOrtPeer(shape, weight, bias, threads) {
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
 const fmtRate = (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1));
 
-async function main() {
-  const flags = parseFlags(process.argv.slice(2));
-  let fa;
+/** The package (built), or a clear error. */
+function loadPackage() {
   try {
-    fa = require(ROOT);
+    return require(ROOT);
   } catch (error) {
     throw new Error(`fused-attention is not built (${String(error.message).split('\n')[0]}); run \`npm run build\` first`);
   }
-  const { linear_forward } = require(path.join(ROOT, 'dist', 'js', 'linear.js'));
-  const info = fa.backend();
-  if (info.name !== 'native') throw new Error(`bench/linear needs the native backend; backend() says ${info.name}: ${info.reason}`);
-  const poolThreads = info.threads;
+}
 
+/**
+ * Times one group of peers on one shape, in this process: 'native' (packLinear
+ * forward at 2 and 1 threads, one-shot linear() at 2), 'js' (the TS fallback) or
+ * 'ort' (onnxruntime MatMul+Add, 2 threads). Each group runs in its own child
+ * process: onnxruntime's pool and V8's work for the JS kernel otherwise take
+ * the second CPU from the native calls timed next to them.
+ */
+async function measureGroup(group, shape, reps) {
+  const fa = loadPackage();
+  const { M, K, N } = shape;
+  const x = randn(M * K, `linear-x-${shape.name}`);
+  const weight = randn(N * K, `linear-w-${shape.name}`);
+  const bias = randn(N, `linear-b-${shape.name}`);
+  const xt = { data: x, shape: [M, K] };
+  const wt = { data: weight, shape: [N, K] };
+  const bt = { data: bias, shape: [N] };
+  const out = new Float32Array(M * N);
+  const result = { ms: {}, errors: {}, otherLoad: null, packMs: null, error: null };
+
+  const peers = [];
+  let lastOut = () => out;
+  if (group === 'native') {
+    const info = fa.backend();
+    if (info.name !== 'native') throw new Error(`bench/linear needs the native backend; backend() says ${info.name}: ${info.reason}`);
+    const packStart = process.hrtime.bigint();
+    const packed = fa.packLinear(wt, bt);
+    result.packMs = Number(process.hrtime.bigint() - packStart) / 1e6;
+    const forward = (threads) => () => {
+      fa.setThreads(threads);
+      packed.forward(xt, { out });
+    };
+    peers.push({ id: 'native2', run: forward(2) }, { id: 'native1', run: forward(1) });
+    peers.push({
+      id: 'oneShot2',
+      run: () => {
+        fa.setThreads(2);
+        fa.linear(xt, wt, bt, { out });
+      },
+    });
+  } else if (group === 'js') {
+    const { linear_forward } = require(path.join(ROOT, 'dist', 'js', 'linear.js'));
+    const slow = (2 * M * N * K) / 1.5e9 > 0.5;
+    peers.push({ id: 'js', run: () => linear_forward({ x, M, K, N, weight, bias, out, outStride: N, outOffset: 0 }), reps: slow ? 3 : undefined });
+  } else {
+    const { session, ort } = await makeOrtPeer(shape, weight, bias, 2);
+    const feeds = { x: new ort.Tensor('float32', x, [M, K]) };
+    let y = null;
+    peers.push({
+      id: 'ort2',
+      run: async () => {
+        y = (await session.run(feeds)).y.data;
+      },
+    });
+    lastOut = () => y;
+  }
+
+  for (const p of peers) {
+    await p.run();
+    result.errors[p.id] = sampledError(shape, x, weight, bias, lastOut());
+  }
+  const samples = new Map(peers.map((p) => [p.id, []]));
+  const machineBefore = machineCpuSeconds();
+  const ownBefore = process.cpuUsage();
+  for (let round = 0; round < reps; round++) {
+    for (const p of peers) {
+      if (p.reps !== undefined && round >= p.reps) continue;
+      if (p.reps === undefined) {
+        // Untimed calls of the same peer for at least 2 ms first, so the timed
+        // call sees its steady state (a spinning worker, warm caches), as
+        // back-to-back calls do.
+        const warmUntil = process.hrtime.bigint() + 2_000_000n;
+        do await p.run();
+        while (process.hrtime.bigint() < warmUntil);
+      }
+      if (shape.cold) flushCaches();
+      samples.get(p.id).push(await timeOnce(p.run));
+    }
+  }
+  const machineAfter = machineCpuSeconds();
+  const own = process.cpuUsage(ownBefore);
+  if (machineBefore && machineAfter) {
+    const others = machineAfter.busy - machineBefore.busy - (own.user + own.system) / 1e6;
+    result.otherLoad = Math.max(0, others / (machineAfter.total - machineBefore.total));
+  }
+  for (const p of peers) result.ms[p.id] = median(samples.get(p.id));
+  return result;
+}
+
+/** Runs measureGroup in a child process; returns its result, or { error }. */
+function measureGroupInChild(group, shape, reps) {
+  const child = spawnSync(process.execPath, [__filename, '--child', group, '--shapes', shape.name, '--reps', String(reps)], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    maxBuffer: 1 << 24,
+  });
+  const lines = String(child.stdout || '').trim().split('\n');
+  try {
+    return JSON.parse(lines[lines.length - 1]);
+  } catch {
+    const why = child.error ? child.error.message : String(child.stderr || '').trim().split('\n').pop();
+    return { ms: {}, errors: {}, otherLoad: null, packMs: null, error: why || `exit ${child.status}` };
+  }
+}
+
+async function main() {
+  const flags = parseFlags(process.argv.slice(2));
   let shapes = flags.quick ? SHAPES.filter((s) => s.quick) : SHAPES;
   if (flags.shapes) {
     shapes = flags.shapes.map((name) => {
@@ -151,110 +257,32 @@ async function main() {
       return s;
     });
   }
+  if (flags.child) {
+    process.stdout.write(`${JSON.stringify(await measureGroup(flags.child, shapes[0], flags.reps))}\n`);
+    return;
+  }
+  const fa = loadPackage();
+  const info = fa.backend();
+  if (info.name !== 'native') throw new Error(`bench/linear needs the native backend; backend() says ${info.name}: ${info.reason}`);
 
   const ceiling = flags.ceiling ? measureCeiling({ threads: 2, quick: flags.quick }) : null;
+  const groups = ['native', ...(flags.js ? ['js'] : []), ...(flags.ort ? ['ort'] : [])];
   const rows = [];
   for (const shape of shapes) {
     const { M, K, N } = shape;
     const flops = 2 * M * N * K;
-    const x = randn(M * K, `linear-x-${shape.name}`);
-    const weight = randn(N * K, `linear-w-${shape.name}`);
-    const bias = randn(N, `linear-b-${shape.name}`);
-    const xt = { data: x, shape: [M, K] };
-    const wt = { data: weight, shape: [N, K] };
-    const bt = { data: bias, shape: [N] };
-    const out = new Float32Array(M * N);
-
-    const packStart = process.hrtime.bigint();
-    const packed = fa.packLinear(wt, bt);
-    const packMs = Number(process.hrtime.bigint() - packStart) / 1e6;
-
-    const peers = [];
-    const native = (threads) => () => {
-      fa.setThreads(threads);
-      packed.forward(xt, { out });
-    };
-    peers.push({ id: 'native2', run: native(2), check: true });
-    peers.push({ id: 'native1', run: native(1), check: true });
-    peers.push({
-      id: 'oneShot2',
-      run: () => {
-        fa.setThreads(2);
-        fa.linear(xt, wt, bt, { out });
-      },
-      check: true,
-    });
-    const jsSeconds = flops / 1.5e9;
-    if (flags.js) {
-      peers.push({
-        id: 'js',
-        run: () => linear_forward({ x, M, K, N, weight, bias, out, outStride: N, outOffset: 0 }),
-        reps: jsSeconds > 0.5 ? 3 : undefined,
-        check: true,
-      });
-    }
-    let ortError = null;
-    let ortOut = null;
-    if (flags.ort) {
-      try {
-        const { session, ort } = await makeOrtPeer(shape, weight, bias, 2);
-        const feeds = { x: new ort.Tensor('float32', x, [M, K]) };
-        peers.push({
-          id: 'ort2',
-          // onnxruntime's pool spins for ~40 ms after a call (measured); let it stop so the next peer has both cores.
-          settleMs: 120,
-          run: async () => {
-            const result = await session.run(feeds);
-            ortOut = result.y.data;
-          },
-        });
-      } catch (error) {
-        ortError = String(error.message || error).split('\n')[0];
+    const row = { shape, packMs: null, otherLoad: 0, ms: {}, gflops: {}, weightGBs: {}, errors: {}, groupErrors: {} };
+    for (const group of groups) {
+      const r = measureGroupInChild(group, shape, flags.reps);
+      if (r.error) row.groupErrors[group] = r.error;
+      if (r.packMs !== null) row.packMs = r.packMs;
+      if (r.otherLoad !== null) row.otherLoad = Math.max(row.otherLoad, r.otherLoad);
+      Object.assign(row.errors, r.errors);
+      for (const [id, ms] of Object.entries(r.ms)) {
+        row.ms[id] = ms;
+        row.gflops[id] = flops / ms / 1e6;
+        row.weightGBs[id] = (4 * N * K) / ms / 1e6;
       }
-    }
-
-    // Warm-up, then rounds: each peer once per round, so load bursts hit all peers alike.
-    const samples = new Map(peers.map((p) => [p.id, []]));
-    const errors = new Map();
-    for (const p of peers) {
-      await p.run();
-      if (p.check) errors.set(p.id, sampledError(shape, x, weight, bias, out));
-      if (p.id === 'ort2') errors.set(p.id, sampledError(shape, x, weight, bias, ortOut));
-      out.fill(0);
-    }
-    // Each timed call follows untimed ones of the same peer, so it sees that
-    // peer's steady state (a spinning worker, warm caches), as back-to-back calls do.
-    const machineBefore = machineCpuSeconds();
-    const ownBefore = process.cpuUsage();
-    for (let round = 0; round < flags.reps; round++) {
-      for (const p of peers) {
-        if (p.reps !== undefined && round >= p.reps) continue;
-        if (p.reps === undefined) {
-          // Untimed calls for at least 2 ms first: the CPUs leave idle states and
-          // the caches refill after the previous peer (or onnxruntime's settle pause).
-          const warmUntil = process.hrtime.bigint() + 2_000_000n;
-          do await p.run();
-          while (process.hrtime.bigint() < warmUntil);
-        }
-        if (shape.cold) flushCaches();
-        samples.get(p.id).push(await timeOnce(p.run));
-        if (p.settleMs) await new Promise((resolve) => setTimeout(resolve, p.settleMs));
-      }
-    }
-    const machineAfter = machineCpuSeconds();
-    const own = process.cpuUsage(ownBefore);
-    // Share of the machine's CPU time other processes took while this shape was timed.
-    const otherLoad = machineBefore && machineAfter
-      ? Math.max(0, (machineAfter.busy - machineBefore.busy - (own.user + own.system) / 1e6) / (machineAfter.total - machineBefore.total))
-      : null;
-    fa.setThreads(poolThreads);
-    const med = (id) => (samples.has(id) && samples.get(id).length ? median(samples.get(id)) : null);
-    const row = { shape, packMs, otherLoad, ms: {}, gflops: {}, weightGBs: {}, errors: Object.fromEntries(errors), ortError };
-    for (const p of peers) {
-      const ms = med(p.id);
-      row.ms[p.id] = ms;
-      row.gflops[p.id] = flops / ms / 1e6;
-      row.weightGBs[p.id] = (4 * N * K) / ms / 1e6;
     }
     rows.push(row);
     process.stderr.write(`bench/linear: ${shape.name} done\n`);
@@ -282,11 +310,14 @@ async function main() {
     const cell = (id) => (r.ms[id] == null ? 'n/a' : `${fmtMs(r.ms[id])} ms`);
     const rate = (id, c) => (r.ms[id] == null ? 'n/a' : `${fmtRate(r.gflops[id])}${memoryBound ? '' : pct(r.gflops[id], c)}`);
     const gbs = memoryBound ? `${fmtRate(r.weightGBs.native2)} / ${fmtRate(r.weightGBs.native1)}` : '';
-    const ort = r.ortError ? `error: ${r.ortError}` : r.ms.ort2 == null ? 'n/a' : `${cell('ort2')} (${fmtRate(r.gflops.ort2)})`;
+    const ort = r.groupErrors.ort ? `error: ${r.groupErrors.ort}` : r.ms.ort2 == null ? 'n/a' : `${cell('ort2')} (${fmtRate(r.gflops.ort2)})`;
     const js = r.ms.js == null ? 'n/a' : `${cell('js')} (${fmtRate(r.gflops.js)})`;
     console.log(
-      `| ${r.shape.name} | ${M} × ${K} → ${N} | ${cell('native2')} | ${rate('native2', ceil2)} | ${cell('native1')} | ${rate('native1', ceil1)} | ${gbs} | ${cell('oneShot2')} | ${js} | ${ort} | ${fmtMs(r.packMs)} ms | ${r.otherLoad == null ? '?' : `${(100 * r.otherLoad).toFixed(0)} %`} |`,
+      `| ${r.shape.name} | ${M} × ${K} → ${N} | ${cell('native2')} | ${rate('native2', ceil2)} | ${cell('native1')} | ${rate('native1', ceil1)} | ${gbs} | ${cell('oneShot2')} | ${js} | ${ort} | ${r.packMs == null ? 'n/a' : `${fmtMs(r.packMs)} ms`} | ${(100 * r.otherLoad).toFixed(0)} % |`,
     );
+  }
+  for (const r of rows) {
+    for (const [group, error] of Object.entries(r.groupErrors)) console.log(`\n${r.shape.name} ${group}: ${error}`);
   }
   const worst = Math.max(...rows.flatMap((r) => Object.values(r.errors)));
   console.log(`\nLargest relative error against a float64 reference on 3 sampled rows: ${worst.toExponential(1)}.`);
