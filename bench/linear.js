@@ -82,11 +82,11 @@ function machineCpuSeconds() {
   }
 }
 
-// Reading this (more than the 32 MiB L3) evicts the weights, so a `cold` shape's
+// Reading this evicts the weights from the caches, so a `cold` shape's
 // timed call streams them from DRAM, as a model whose layers exceed the caches does.
 let flushBuffer = null;
 function flushCaches() {
-  flushBuffer ??= new Float32Array(12 << 20).fill(1); // 48 MiB
+  flushBuffer ??= new Float32Array(24 << 20).fill(1); // 96 MiB: 3x the L3, which keeps some lines it should evict
   let sum = 0;
   for (let i = 0; i < flushBuffer.length; i += 16) sum += flushBuffer[i];
   return sum;
