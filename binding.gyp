@@ -32,6 +32,11 @@
       "cflags_cc": ["<@(fa_common_cflags)", "-fexceptions"],
       "libraries": ["-pthread"],
       "conditions": [
+        # The addon starts threads (kernel pool, async dispatcher) that outlive
+        # the environment that loaded it: Node dlcloses an addon when the last
+        # worker thread using it exits, and those threads would then run unmapped
+        # code. -z nodelete keeps it mapped until the process exits.
+        ["OS=='linux'", {"ldflags": ["-Wl,-z,nodelete"]}],
         ["target_arch=='x64'", {
           "defines": ["FA_X86_KERNELS"],
           "dependencies": ["fa_kernel_avx2", "fa_kernel_avx512", "fa_bf16_avx512bf16"]

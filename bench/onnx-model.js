@@ -117,4 +117,27 @@ function matMulModel(n) {
   });
 }
 
-module.exports = { unfusedAttentionModel, multiHeadAttentionModel, matMulModel };
+/**
+ * nn.Linear as an exporter writes it: y = MatMul(x, Wᵀ) + b with the weights as
+ * initializers (constant, so onnxruntime pre-packs them once, as packLinear does).
+ * x [M, K]; weightT [K, N] row-major (the transpose of nn.Linear's weight); bias [N] or null.
+ */
+function linearModel({ M, K, N, weightT, bias }) {
+  const raw = (name, dims, data) =>
+    onnx.TensorProto.create({ name, dataType: FLOAT, dims, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  const initializers = [raw('w', [K, N], weightT)];
+  const nodes = [node('MatMul', ['x', 'w'], [bias ? 'xw' : 'y'])];
+  if (bias) {
+    initializers.push(raw('b', [N], bias));
+    nodes.push(node('Add', ['xw', 'b'], ['y']));
+  }
+  return encodeModel({
+    graphName: 'linear',
+    nodes,
+    inputs: [tensorInfo('x', [M, K])],
+    outputs: [tensorInfo('y', [M, N])],
+    initializers,
+  });
+}
+
+module.exports = { unfusedAttentionModel, multiHeadAttentionModel, matMulModel, linearModel };

@@ -159,8 +159,9 @@ function toNativeArgs(r: Omit<Resolved, 'weight' | 'bias'>, weight: Float32Array
 /**
  * y = x·weightᵀ + bias over the last axis: x [..., inFeatures] (rank >= 1),
  * weight [outFeatures, inFeatures], bias [outFeatures] or null → y
- * [..., outFeatures]. Packs the weights for this call only (or, for up to 4
- * rows, reads them as they are); use {@link packLinear} to reuse them.
+ * [..., outFeatures]. Natively, up to 512 rows read the weights as they are;
+ * more rows pack them for this call first. Use {@link packLinear} to pack once
+ * for many calls.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: LinearOptions): Tensor {
   const op = 'linear';

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <new>
 #include <string>
+#include <unordered_set>
 
 #include "attention.h"
 #include "bf16_convert.h"
@@ -293,8 +294,20 @@ struct AsyncCall {
   AsyncCall(Napi::Env env, EnvState* s) : deferred(Napi::Promise::Deferred::New(env)), state(s) {}
 };
 
+// Packed nn.Linear weights behind a JS External (LinearPack). Registered in
+// its environment's EnvState until the External's finalizer runs; an
+// environment torn down first (a worker calling process.exit() skips those
+// finalizers) releases the weights in cleanup_env, and the finalizer, if it
+// ever runs, then only deletes this small handle.
+struct PackedHandle {
+  std::shared_ptr<const fa::PackedWeights> weights;
+  EnvState* state = nullptr;  // null once cleanup_env released the weights
+  int64_t bytes = 0;          // reported to the GC as external memory
+};
+
 struct EnvState {
   Napi::ThreadSafeFunction tsfn;
+  std::unordered_set<PackedHandle*> packed;  // live packed weights (JS thread only)
   std::mutex mutex;
   std::condition_variable finished;
   std::vector<AsyncCall*> calls;  // outstanding on this environment
@@ -454,6 +467,11 @@ void cleanup_env(void* arg) {
     }
     state->calls.clear();
   }
+  for (PackedHandle* handle : state->packed) {
+    handle->weights.reset();  // async calls still in flight hold their own reference
+    handle->state = nullptr;
+  }
+  state->packed.clear();
   state->tsfn.Release();
   // With no call outstanding (the usual case) nothing else refers to the
   // state. Otherwise a call still queued in the dispatcher reads
@@ -666,14 +684,12 @@ Napi::Value CrissCross(const Napi::CallbackInfo& info) {
 // External included) is ever read as packed weights.
 constexpr napi_type_tag kPackedWeightsTag = {0x3c6f0e7a91d24b58ULL, 0xa5e1f4c2b7d98e61ULL};
 
-struct PackedHandle {
-  std::shared_ptr<const fa::PackedWeights> weights;
-};
-
 std::shared_ptr<const fa::PackedWeights> packed_of(Napi::Env env, const Napi::Value& v) {
   if (!v.IsExternal() || !v.As<Napi::External<PackedHandle>>().CheckTypeTag(&kPackedWeightsTag))
     throw_type(env, "expected packed to be a handle returned by linearPack");
-  return v.As<Napi::External<PackedHandle>>().Data()->weights;
+  const std::shared_ptr<const fa::PackedWeights>& weights = v.As<Napi::External<PackedHandle>>().Data()->weights;
+  if (!weights) throw Napi::Error::New(env, "fused-attention (native): the packed weights were released at shutdown");
+  return weights;
 }
 
 // One checked linear call (lib/native.ts NativeLinearArgs).
@@ -748,14 +764,20 @@ Napi::Value LinearPack(const Napi::CallbackInfo& info) {
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(env, "fused-attention (native): out of memory for packed weights");
   }
-  const int64_t bytes = int64_t(packed->bytes());
-  auto* handle = new PackedHandle{std::shared_ptr<const fa::PackedWeights>(std::move(packed))};
-  Napi::External<PackedHandle> external = Napi::External<PackedHandle>::New(env, handle, [bytes](Napi::Env e, PackedHandle* h) {
-    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
+  auto* handle = new PackedHandle();
+  handle->bytes = int64_t(packed->bytes());
+  handle->weights = std::move(packed);
+  Napi::External<PackedHandle> external = Napi::External<PackedHandle>::New(env, handle, [](Napi::Env e, PackedHandle* h) {
+    if (h->state) {
+      h->state->packed.erase(h);
+      Napi::MemoryManagement::AdjustExternalMemory(e, -h->bytes);
+    }
     delete h;  // async calls in flight hold their own reference to the weights
   });
   external.TypeTag(&kPackedWeightsTag);
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  handle->state = env.GetInstanceData<EnvState>();
+  handle->state->packed.insert(handle);
+  Napi::MemoryManagement::AdjustExternalMemory(env, handle->bytes);
   return external;
 }
 

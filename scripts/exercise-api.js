@@ -25,6 +25,7 @@ const fa = require(path.join(dist, 'index.js'));
 const { nativeAddon } = require(path.join(dist, 'backend.js'));
 const { resolveAttention } = require(path.join(dist, 'options.js'));
 const { attention_forward } = require(path.join(dist, 'js', 'attention.js'));
+const { linear_forward } = require(path.join(dist, 'js', 'linear.js'));
 
 let failures = 0;
 let checks = 0;
@@ -129,7 +130,7 @@ function expectArgumentError(what, fn) {
   try {
     fn();
   } catch (err) {
-    if (!(err instanceof TypeError || err instanceof RangeError) || !/^(attention|setThreads): expected /.test(err.message)) {
+    if (!(err instanceof TypeError || err instanceof RangeError) || !/^(attention|setThreads|linear|PackedLinear\.forward): expected /.test(err.message)) {
       fail(`${what}: wrong error ${err && err.stack}`);
     }
     return;
@@ -151,6 +152,44 @@ const SHAPES = {
     { B: 1, H: 2, Hkv: 2, Lq: 200, Lk: 200, D: 128, Dv: 128 }, // multithreaded tiled path
   ],
 };
+
+// nn.Linear shapes [rows, inFeatures, outFeatures]: tails, one-row streaming,
+// rows-dot (one-shot, <= 4 rows), several row strips and column groups.
+const LINEAR_SHAPES = {
+  tiny: [[3, 5, 7], [1, 33, 17], [13, 20, 70]],
+  small: [[3, 5, 7], [1, 33, 17], [13, 20, 70], [1, 1024, 1000], [4, 300, 257], [130, 70, 90], [300, 513, 200]],
+};
+
+/** linear, packLinear().forward (dense and into a wider buffer) and forwardAsync against the JS kernel. */
+async function exerciseLinear(what, [M, K, N], seed) {
+  const x = { data: values(M * K, seed), shape: [M, K] };
+  const weight = { data: values(N * K, seed + 1), shape: [N, K] };
+  const bias = { data: values(N, seed + 2), shape: [N] };
+  const want = new Float32Array(M * N);
+  linear_forward({ x: x.data, M, K, N, weight: weight.data, bias: bias.data, out: want, outStride: N, outOffset: 0 });
+  const linearCheck = (label, got) => {
+    checks++;
+    const err = relError(got, want);
+    if (!(err <= 1e-5)) fail(`${what} ${label} [${M}, ${K}, ${N}]: rel error ${err}`);
+  };
+  linearCheck('linear', fa.linear(x, weight, bias).data);
+  const packed = fa.packLinear(weight, bias);
+  linearCheck('forward', packed.forward(x).data);
+  linearCheck('forwardAsync', (await packed.forwardAsync(x)).data);
+  const stride = N + 3;
+  const wide = new Float32Array(2 + M * stride).fill(7);
+  await packed.forwardAsync(x, { out: wide, outStride: stride, outOffset: 2 });
+  const rows = new Float32Array(M * N);
+  let untouched = wide[0] === 7 && wide[1] === 7;
+  for (let r = 0; r < M; r++) {
+    rows.set(wide.subarray(2 + r * stride, 2 + r * stride + N), r * N);
+    for (let c = N; c < stride && 2 + r * stride + c < wide.length; c++) untouched &&= wide[2 + r * stride + c] === 7;
+  }
+  linearCheck('forwardAsync into a wider buffer', rows);
+  checks++;
+  if (!untouched) fail(`${what} forwardAsync into a wider buffer [${M}, ${K}, ${N}]: wrote outside its columns`);
+  return packed;
+}
 
 async function main() {
   const addon = nativeAddon();
@@ -175,6 +214,19 @@ async function main() {
           if (!(plan.threads >= 1 && plan.workItems >= 1)) fail(`explain ${what}: ${JSON.stringify(plan)}`);
         }
       }
+      for (const [s, dims] of LINEAR_SHAPES[size].entries()) await exerciseLinear(`${isa} threads=${threads}`, dims, 500 + s);
+    }
+  }
+  // Weights packed under one ISA stay valid under every other one.
+  if (addon !== null && isas.length > 1) {
+    addon.setIsa(isas[0]);
+    const packedFirst = await exerciseLinear(`packed under ${isas[0]}`, [13, 20, 70], 900);
+    for (const isa of isas.slice(1)) {
+      addon.setIsa(isa);
+      const x = { data: values(13 * 20, 900), shape: [13, 20] };
+      const want = fa.packLinear({ data: values(70 * 20, 901), shape: [70, 20] }, { data: values(70, 902), shape: [70] }).forward(x).data;
+      checks++;
+      if (relError(packedFirst.forward(x).data, want) !== 0) fail(`weights packed under ${isas[0]}, run under ${isa}: results differ`);
     }
   }
 
@@ -202,6 +254,10 @@ async function main() {
   expectArgumentError('huge dims', () => fa.attention({ data: good.q.data, shape: [2 ** 31, 2 ** 31, 2, 2] }, good.k, good.v));
   expectArgumentError('short k', () => fa.explain(good.q, { data: good.k.data.subarray(1), shape: good.k.shape }, good.v));
   expectArgumentError('setThreads(0)', () => fa.setThreads(0));
+  expectArgumentError('linear in-feature mismatch', () => fa.linear({ data: new Float32Array(6), shape: [2, 3] }, { data: new Float32Array(8), shape: [2, 4] }));
+  expectArgumentError('forward outStride < outFeatures', () =>
+    fa.packLinear({ data: new Float32Array(8), shape: [2, 4] }).forward({ data: new Float32Array(8), shape: [2, 4] }, { out: new Float32Array(8), outStride: 1 }),
+  );
   checks++;
   try {
     await fa.attentionAsync(good.q, good.k, { data: new Float64Array(good.v.data.length), shape: good.v.shape });

@@ -7,6 +7,9 @@
  * threads bit for bit, random shapes with guarded views, abort, detach, GC.
  * Plus every argument error (whole message) and the binding's own guards.
  */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import fc from 'fast-check';
@@ -306,6 +309,7 @@ describe.runIf(addon !== null)('native linear', () => {
   it('1 and 2 threads give the same bits on every path (tiles, one-strip streaming, rows-dot, pack-then-tiles)', () => {
     // Each large enough for two threads on both the packed and the one-shot path.
     const cases: Array<[number, number, number, boolean]> = [
+      [600, 200, 300, true],
       [300, 513, 768, true],
       [129, 256, 300, false],
       [1, 4096, 1024, true],
@@ -348,7 +352,10 @@ describe.runIf(addon !== null)('native linear', () => {
     expect(plan(4, 64, 64, true)).toMatchObject({ path: 'tiles', threads: 1 });
     expect(plan(16, 128, 128, true)).toMatchObject({ path: 'tiles', threads: 1 });
     expect(plan(2, 64, 64, false)).toMatchObject({ path: 'rows-dot', threads: 1 });
-    expect(plan(64, 64, 64, false)).toMatchObject({ path: 'pack-then-tiles', threads: 1 });
+    expect(plan(64, 64, 64, false)).toMatchObject({ path: 'rows-dot', threads: 1 });
+    expect(plan(300, 512, 256, false)).toMatchObject({ path: 'rows-dot', threads: 2, blockN: 32, workItems: 8 });
+    expect(plan(300, 4096, 256, false)).toMatchObject({ path: 'rows-dot', threads: 2, blockN: 16, workItems: 16 });
+    expect(plan(513, 64, 64, false)).toMatchObject({ path: 'pack-then-tiles', threads: 2 });
     expect(plan(1024, 512, 512, true)).toMatchObject({ path: 'tiles', threads: 2 });
     expect(plan(1, 4096, 4096, true)).toMatchObject({ path: 'tiles', threads: 2, blockM: 1, blockK: 4096 });
     expect(plan(4, 2048, 2048, false)).toMatchObject({ path: 'rows-dot', threads: 2 });
@@ -399,6 +406,42 @@ describe.runIf(addon !== null)('native linear', () => {
       for (let c = 0; c < 8; c++) expect(out[2 + r * 8 + c]).toBe(c < 5 ? expected[r * 5 + c] : -1);
     }
     expect([out[0], out[1]]).toEqual([-1, -1]);
+  });
+
+  it('worker threads that pack, call forwardAsync and exit (normally, process.exit, terminate) leave the process running', () => {
+    // Node unloads an addon when the last worker using it exits; the addon's own
+    // threads must not be left running unmapped code (binding.gyp: -z nodelete),
+    // and process.exit() in a worker skips External finalizers (cleanup_env frees the weights).
+    const root = path.join(__dirname, '..');
+    const addonPath = (createRequire(__filename)('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const body = (i) => \`
+        const a = require(\${JSON.stringify(${JSON.stringify(addonPath)})});
+        const K = 512, N = 512, M = 128;
+        const packed = a.linearPack({ weight: new Float32Array(N * K), bias: null, inFeatures: K, outFeatures: N });
+        const args = { x: new Float32Array(M * K), rows: M, inFeatures: K, outFeatures: N, weight: null, bias: null,
+                       packed, out: new Float32Array(M * N), outStride: N, outOffset: 0 };
+        for (let j = 0; j < 4; j++) a.linearAsync(args);
+        a.linear(args);
+        if (\${i} % 3 === 1) process.exit(0);
+      \`;
+      (async () => {
+        for (let i = 0; i < 24; i++) {
+          await new Promise((resolve, reject) => {
+            const w = new Worker(body(i), { eval: true });
+            w.on('exit', resolve);
+            w.on('error', reject);
+            if (i % 3 === 2) setTimeout(() => w.terminate(), 2);
+          });
+        }
+        console.log('workers done');
+      })();`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('workers done');
   });
 
   it('packed weights outlive their PackedLinear while a forwardAsync call is in flight', async () => {
