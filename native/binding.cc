@@ -482,49 +482,34 @@ void cleanup_env(void* arg) {
 // Instance-data finalizer: the state outlives the environment (see cleanup_env).
 void keep_state(Napi::Env, EnvState*) {}
 
-Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
-  Napi::Object args = info[0].As<Napi::Object>();
-  EnvState* state = env.GetInstanceData<EnvState>();
-  auto* call = new AsyncCall(env, state);
-  try {
-    call->params = parse_args(env, args);
-    if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNull()) {
-      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-          info[1].As<Napi::TypedArray>().ElementLength() < 1)
-        throw_type(env, "expected the cancel flag to be an Int32Array of length >= 1");
-      Napi::TypedArray flag = info[1].As<Napi::TypedArray>();
-      call->params.cancelWord = data_of<const int32_t>(flag);
-      call->refs.push_back(Napi::Persistent(flag.As<Napi::Object>()));
-    }
-  } catch (...) {
-    delete call;
-    throw;
-  }
-  call->params.cancelled = &call->cancelled;
-  size_t need = 0;
-  for (const char* name : {"q", "k", "v", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "out", "lse", "weights"}) {
-    Napi::Value value = args.Get(name);
-    if (value.IsTypedArray() && !view_of(value.As<Napi::TypedArray>()).shared) need += value.As<Napi::TypedArray>().ByteLength();
-  }
+// The optional cancel flag of an async call (an Int32Array cell the JS side
+// sets on abort); referenced until the call settles.
+void parse_cancel_flag(Napi::Env env, const Napi::CallbackInfo& info, AsyncCall* call) {
+  if (info.Length() < 2 || info[1].IsUndefined() || info[1].IsNull()) return;
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[1].As<Napi::TypedArray>().ElementLength() < 1)
+    throw_type(env, "expected the cancel flag to be an Int32Array of length >= 1");
+  Napi::TypedArray flag = info[1].As<Napi::TypedArray>();
+  call->params.cancelWord = data_of<const int32_t>(flag);
+  call->refs.push_back(Napi::Persistent(flag.As<Napi::Object>()));
+}
+
+// Refuses (RangeError, `call` deleted) a call whose buffer copies would push
+// the process past kMaxPendingBytes while others are pending.
+void check_pending_bytes(Napi::Env env, AsyncCall* call, size_t need) {
   const size_t pending = gPendingBytes.load();
   if (pending > 0 && pending + need > kMaxPendingBytes) {
+    const std::string op = call->op;
     delete call;
-    throw Napi::RangeError::New(env, "fused-attention (native): pending attentionAsync calls already hold " +
+    throw Napi::RangeError::New(env, "fused-attention (native): pending " + op + " calls already hold " +
                                          std::to_string(pending >> 20) + " MiB of buffer copies (limit " +
                                          std::to_string(kMaxPendingBytes >> 20) + " MiB); await some first");
   }
-  snapshot_buffers(args, call);
-  gPendingBytes.fetch_add(call->copiedBytes);
-  // The kernel reads copies of ordinary buffers (outputs are referenced by
-  // call->outputs); only SharedArrayBuffer-backed arrays are read in place and
-  // must stay alive until the call settles.
-  for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "lse", "weights"}) {
-    Napi::Value value = args.Get(name);
-    if (value.IsTypedArray() && view_of(value.As<Napi::TypedArray>()).shared)
-      call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
-  }
+}
+
+// Queues `call` on the dispatcher thread and returns its promise; a full queue
+// deletes it and throws RangeError.
+Napi::Value enqueue_call(Napi::Env env, EnvState* state, AsyncCall* call) {
   Napi::Promise promise = call->deferred.Promise();
   {
     std::lock_guard<std::mutex> lock(state->mutex);
@@ -537,11 +522,45 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
       state->calls.pop_back();
       if (state->calls.empty()) state->tsfn.Unref(env);
     }
+    const std::string op = call->op;
     delete call;
-    throw Napi::RangeError::New(env, "fused-attention (native): too many attentionAsync calls pending (limit " +
+    throw Napi::RangeError::New(env, "fused-attention (native): too many " + op + " calls pending (limit " +
                                          std::to_string(fa::JobQueue::kMaxPending) + ")");
   }
   return promise;
+}
+
+Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
+  Napi::Object args = info[0].As<Napi::Object>();
+  EnvState* state = env.GetInstanceData<EnvState>();
+  auto* call = new AsyncCall(env, state);
+  try {
+    call->params = parse_args(env, args);
+    parse_cancel_flag(env, info, call);
+  } catch (...) {
+    delete call;
+    throw;
+  }
+  call->params.cancelled = &call->cancelled;
+  size_t need = 0;
+  for (const char* name : {"q", "k", "v", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "out", "lse", "weights"}) {
+    Napi::Value value = args.Get(name);
+    if (value.IsTypedArray() && !view_of(value.As<Napi::TypedArray>()).shared) need += value.As<Napi::TypedArray>().ByteLength();
+  }
+  check_pending_bytes(env, call, need);
+  snapshot_buffers(args, call);
+  gPendingBytes.fetch_add(call->copiedBytes);
+  // The kernel reads copies of ordinary buffers (outputs are referenced by
+  // call->outputs); only SharedArrayBuffer-backed arrays are read in place and
+  // must stay alive until the call settles.
+  for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "lse", "weights"}) {
+    Napi::Value value = args.Get(name);
+    if (value.IsTypedArray() && view_of(value.As<Napi::TypedArray>()).shared)
+      call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
+  }
+  return enqueue_call(env, state, call);
 }
 
 Napi::Value Plan(const Napi::CallbackInfo& info) {
@@ -800,26 +819,6 @@ Napi::Value LinearPlan(const Napi::CallbackInfo& info) {
 }
 
 // Queues an async call prepared by its entry point and returns its promise.
-Napi::Value enqueue_call(Napi::Env env, EnvState* state, AsyncCall* call) {
-  Napi::Promise promise = call->deferred.Promise();
-  {
-    std::lock_guard<std::mutex> lock(state->mutex);
-    if (state->calls.empty()) state->tsfn.Ref(env);
-    state->calls.push_back(call);
-  }
-  if (!fa::JobQueue::instance().push([call] { execute(call); })) {
-    {
-      std::lock_guard<std::mutex> lock(state->mutex);
-      state->calls.pop_back();
-      if (state->calls.empty()) state->tsfn.Unref(env);
-    }
-    const std::string op = call->op;
-    delete call;
-    throw Napi::RangeError::New(env, "fused-attention (native): too many " + op + " calls pending (limit " +
-                                         std::to_string(fa::JobQueue::kMaxPending) + ")");
-  }
-  return promise;
-}
 
 // PackedLinear.forwardAsync: linear() over packed weights on the dispatcher
 // thread, with attentionAsync's safety (see snapshot_buffers): x is read from
@@ -835,14 +834,7 @@ Napi::Value LinearAsync(const Napi::CallbackInfo& info) {
   LinearArgs a;
   try {
     a = parse_linear_args(env, info[0].As<Napi::Object>(), true);
-    if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNull()) {
-      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-          info[1].As<Napi::TypedArray>().ElementLength() < 1)
-        throw_type(env, "expected the cancel flag to be an Int32Array of length >= 1");
-      Napi::TypedArray flag = info[1].As<Napi::TypedArray>();
-      call->params.cancelWord = data_of<const int32_t>(flag);
-      call->refs.push_back(Napi::Persistent(flag.As<Napi::Object>()));
-    }
+    parse_cancel_flag(env, info, call);
   } catch (...) {
     delete call;
     throw;
@@ -858,13 +850,7 @@ Napi::Value LinearAsync(const Napi::CallbackInfo& info) {
   const size_t xBytes = size_t(p.M * p.K) * sizeof(float);
   const size_t outBytes = size_t(p.M * p.N) * sizeof(float);  // the staged slice
   const size_t need = (xView.shared ? 0 : xBytes) + (outView.shared ? 0 : outBytes);
-  const size_t pending = gPendingBytes.load();
-  if (pending > 0 && pending + need > kMaxPendingBytes) {
-    delete call;
-    throw Napi::RangeError::New(env, "fused-attention (native): pending async calls already hold " +
-                                         std::to_string(pending >> 20) + " MiB of buffer copies (limit " +
-                                         std::to_string(kMaxPendingBytes >> 20) + " MiB); await some first");
-  }
+  check_pending_bytes(env, call, need);
   if (xView.shared) {
     call->refs.push_back(Napi::Persistent(a.x.As<Napi::Object>()));
   } else {
