@@ -1,10 +1,12 @@
 /**
- * 1×1 convolutions (per-pixel matrix products) of channels-first images, in
- * TypeScript: out[b,o,p] = bias[o] + Σ_c weight[o,c] · x[b,c,p] over the HW
- * pixels p. The weight is PyTorch's Conv2d layout [Cout, Cin, 1, 1] (row-major
- * [Cout, Cin]). A native GEMM would be faster; these loops keep the layers
- * dependency-free until there is one.
+ * 1×1 convolutions (per-pixel matrix products) of channels-first images:
+ * out[b,o,p] = bias[o] + Σ_c weight[o,c] · x[b,c,p] over the HW pixels p. The
+ * weight is PyTorch's Conv2d layout [Cout, Cin, 1, 1] (row-major [Cout, Cin]),
+ * which is nn.Linear's, so with the native backend the pixels go through the
+ * package's GEMM (linear()); the TypeScript loops below are the JS backend's.
  */
+import { nativeAddon } from '../backend';
+import { linear } from '../linear';
 import { checkVector } from './check';
 import { describe, invalidArgument, isRecord } from '../validate';
 
@@ -39,17 +41,24 @@ export function checkConv1x1(value: unknown, name: string, cin: number, cout: nu
 export function conv1x1(conv: Conv1x1, x: Float32Array, B: number, HW: number, out: Float32Array = new Float32Array(B * conv.cout * HW)): Float32Array {
   const { weight, bias, cin, cout } = conv;
   const pixels = new Float32Array(HW * cin); // [HW, cin] of one image
+  if (nativeAddon() !== null) {
+    const w = { data: weight, shape: [cout, cin] };
+    const b0 = bias !== null ? { data: bias, shape: [cout] } : null;
+    const rows = new Float32Array(HW * cout);
+    for (let b = 0; b < B; b++) {
+      transposeInto(x, b * cin * HW, cin, HW, pixels);
+      linear({ data: pixels, shape: [HW, cin] }, w, b0, { out: rows });
+      transposeInto(rows, 0, HW, cout, out, b * cout * HW);
+    }
+    return out;
+  }
   const dot = (w: number, p: number): number => {
     let s = 0;
     for (let c = 0; c < cin; c++) s += weight[w + c] * pixels[p + c];
     return s;
   };
   for (let b = 0; b < B; b++) {
-    const xBase = b * cin * HW;
-    for (let c = 0; c < cin; c++) {
-      const row = xBase + c * HW;
-      for (let p = 0; p < HW; p++) pixels[p * cin + c] = x[row + p];
-    }
+    transposeInto(x, b * cin * HW, cin, HW, pixels);
     const oBase = b * cout * HW;
     let o = 0;
     for (; o + 4 <= cout; o += 4) {
@@ -88,6 +97,14 @@ export function conv1x1(conv: Conv1x1, x: Float32Array, B: number, HW: number, o
     }
   }
   return out;
+}
+
+/** dst[dstOffset + j*rows + i] = src[srcOffset + i*cols + j]: a [rows, cols] block transposed. */
+function transposeInto(src: Float32Array, srcOffset: number, rows: number, cols: number, dst: Float32Array, dstOffset = 0): void {
+  for (let i = 0; i < rows; i++) {
+    const from = srcOffset + i * cols;
+    for (let j = 0; j < cols; j++) dst[dstOffset + j * rows + i] = src[from + j];
+  }
 }
 
 /** [B, heads*D, HW] channels-first → [B, heads, HW, D] (head dim last, as attention reads it). */
