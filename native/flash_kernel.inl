@@ -542,22 +542,26 @@ void run_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64
       const KeyRange firstRow = visible_keys(p, it.b, it.i0 + r0);
       const KeyRange lastRow = visible_keys(p, it.b, it.i0 + r0 + mr - 1);
       if (lastRow.hi <= kb || firstRow.lo >= kb + nk || max_i(firstRow.hi, lastRow.hi) <= firstRow.lo) continue;
+      // Keys past the panel's last visible one (causal, window, key length)
+      // are neither multiplied nor read: the panel's own width, not the block's.
+      const int64_t nkP = min_i(nk, max_i(firstRow.hi, lastRow.hi) - kb);
+      const int64_t nkPadP = round_up(nkP, kStrip);
       vec mx[kRows];
       for (int r = 0; r < mr; ++r) mx[r] = simd::set1(kNegInf);
-      // Every row sees every key of the block and nothing alters the scores:
+      // Every row sees every key of the panel and nothing alters the scores:
       // the row max comes from the micro-kernel, finish_row_scores is a no-op.
-      const bool plain = plainScores && nk == nkPad && lastRow.lo <= kb && firstRow.hi >= kb + nk;
-      score_panel_rows(mr, s.qs + r0 * p.D, p.D, kt, ldKt, nkPad, s.scores, ldKt, plain ? mx : nullptr);
+      const bool plain = plainScores && nkP == nkPadP && lastRow.lo <= kb && firstRow.hi >= kb + nkP;
+      score_panel_rows(mr, s.qs + r0 * p.D, p.D, kt, ldKt, nkPadP, s.scores, ldKt, plain ? mx : nullptr);
       if (!plain) {
         for (int r = 0; r < mr; ++r) {
           float* srow = s.scores + r * ldKt;
-          finish_row_scores(p, it.b, it.h, it.i0 + r0 + r, kb, nk, nkPad, srow);
+          finish_row_scores(p, it.b, it.h, it.i0 + r0 + r, kb, nkP, nkPadP, srow);
           vec m = mx[r];
-          for (int64_t j = 0; j < nkPad; j += kLanes) m = simd::max(m, simd::load(srow + j));  // as row_max
+          for (int64_t j = 0; j < nkPadP; j += kLanes) m = simd::max(m, simd::load(srow + j));  // as row_max
           mx[r] = m;
         }
       }
-      softmax_panel_rows(mr, s.scores, ldKt, nkPad, mx, s.rowMax + r0, s.rowSum + r0, s.alpha);
+      softmax_panel_rows(mr, s.scores, ldKt, nkPadP, mx, s.rowMax + r0, s.rowSum + r0, s.alpha);
       // Keys before keys.lo (the block starts at a multiple of blockK) are
       // hidden for every row: P·V never reads their V rows.
       const int64_t skip = max_i(0, keys.lo - kb);
@@ -565,9 +569,9 @@ void run_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64
       const T* V = vBlock + skip * p.vStrideL;
       if (p.guardHiddenValues) {
         for (int r = 0; r < mr; ++r)
-          pv_row_guarded(P + r * ldKt, V, p.vStrideL, nk - skip, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
+          pv_row_guarded(P + r * ldKt, V, p.vStrideL, nkP - skip, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
       } else {
-        pv_panel_rows(mr, P, ldKt, V, p.vStrideL, nk - skip, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
+        pv_panel_rows(mr, P, ldKt, V, p.vStrideL, nkP - skip, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
       }
     }
   }
