@@ -532,7 +532,6 @@ void run_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64
   // outside the range are hidden by finish_row_scores.
   for (int64_t kb = keys.lo / plan.blockK * plan.blockK; kb < keys.hi; kb += plan.blockK) {
     const int64_t nk = min_i(min_i(plan.blockK, p.Lk - kb), keys.hi - kb);
-    const int64_t nkPad = round_up(nk, kStrip);
     const float* kt = k_panel<T>(p, plan, it.b, it.hk, kb, nk, s.kt);
     const T* vBlock = vBase + kb * p.vStrideL;
 
