@@ -97,12 +97,12 @@ static inline vec exp2_nonpos(vec x) {
   x = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);  // NaN stays NaN
   const vec n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const vec f = _mm256_sub_ps(x, n);
-  vec p = _mm256_set1_ps(1.327647129073739e-03f);  // degree 5, as simd_avx512.h
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.675540961325169e-03f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550713092088699e-02f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022120237350464e-01f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469440460205e-01f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000001192092896f));
+  vec p = _mm256_set1_ps(1.326472731307149e-03f);  // degree 5, as simd_avx512.h
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.671512991189957e-03f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550733581185341e-02f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022242426872253e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931470036506653e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
   const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
