@@ -18,11 +18,14 @@ namespace {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Keys per packed K block: the transposed block (D x blockK floats) fills the
-// 32 KiB L1d of Zen4 (128 keys at D = 64; measured 5-10 % faster than 64 keys
-// at L = 512-2048), but never below one 64-key strip.
+// Keys per packed K block: the transposed block is D x blockK floats = 64 KiB
+// (256 keys at D = 64), never below one 64-key strip. 128 keys (32 KiB, the L1d)
+// measured 5-10 % faster than 64; 256 a further ~2 % at self-512 (the
+// micro-kernels read each 16 KiB strip from L2 well enough, and every block
+// costs a softmax update, an acc rescale and their reductions per row); 512
+// measured the same as 256.
 int64_t choose_block_k(const AttentionParams& p) {
-  int64_t blockK = (32 * 1024 / 4) / (p.D > 0 ? p.D : 1);
+  int64_t blockK = (64 * 1024 / 4) / (p.D > 0 ? p.D : 1);
   blockK = blockK / 64 * 64;
   if (blockK < 64) blockK = 64;
   if (blockK > 512) blockK = 512;

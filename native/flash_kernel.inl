@@ -146,9 +146,12 @@ const float* k_panel(const fa::AttentionParams& p, const fa::KernelPlan& plan, i
 }
 
 // scores[r][0..nkPad) = qs[r] · kt for MR rows: MR x kKeyVecs accumulators per strip.
+// With `mx`, also mx[r] = lane-wise max of mx[r] and the row's scores, taken in
+// the same order as row_max (one vector per row, reduced later), while the
+// accumulators are still in registers: the softmax then skips its max pass.
 template <int MR>
 void score_panel(const float* qs, int64_t D, const float* kt, int64_t ldKt, int64_t nkPad,
-                 float* scores, int64_t ldS) {
+                 float* scores, int64_t ldS, vec* mx = nullptr) {
   constexpr int NV = simd::kKeyVecs;
   for (int64_t s = 0; s < nkPad; s += kStrip) {
     vec acc[MR][NV];
@@ -165,19 +168,26 @@ void score_panel(const float* qs, int64_t D, const float* kt, int64_t ldKt, int6
     }
     for (int r = 0; r < MR; ++r)
       for (int v = 0; v < NV; ++v) simd::store(scores + r * ldS + s + v * kLanes, acc[r][v]);
+    if (mx) {
+      for (int r = 0; r < MR; ++r) {
+        vec m = mx[r];
+        for (int v = 0; v < NV; ++v) m = simd::max(m, acc[r][v]);
+        mx[r] = m;
+      }
+    }
   }
 }
 
 void score_panel_rows(int mr, const float* qs, int64_t D, const float* kt, int64_t ldKt, int64_t nkPad,
-                      float* scores, int64_t ldS) {
+                      float* scores, int64_t ldS, vec* mx = nullptr) {
   switch (mr) {
-    case 1: score_panel<1>(qs, D, kt, ldKt, nkPad, scores, ldS); break;
-    case 2: score_panel<2>(qs, D, kt, ldKt, nkPad, scores, ldS); break;
-    case 3: score_panel<3>(qs, D, kt, ldKt, nkPad, scores, ldS); break;
-    case 4: score_panel<4>(qs, D, kt, ldKt, nkPad, scores, ldS); break;
+    case 1: score_panel<1>(qs, D, kt, ldKt, nkPad, scores, ldS, mx); break;
+    case 2: score_panel<2>(qs, D, kt, ldKt, nkPad, scores, ldS, mx); break;
+    case 3: score_panel<3>(qs, D, kt, ldKt, nkPad, scores, ldS, mx); break;
+    case 4: score_panel<4>(qs, D, kt, ldKt, nkPad, scores, ldS, mx); break;
 #if 5 <= SIMD_MAX_ROWS
-    case 5: score_panel<5>(qs, D, kt, ldKt, nkPad, scores, ldS); break;
-    case 6: score_panel<6>(qs, D, kt, ldKt, nkPad, scores, ldS); break;
+    case 5: score_panel<5>(qs, D, kt, ldKt, nkPad, scores, ldS, mx); break;
+    case 6: score_panel<6>(qs, D, kt, ldKt, nkPad, scores, ldS, mx); break;
 #endif
     default: break;
   }
@@ -371,6 +381,57 @@ float softmax_update(float* srow, int64_t nkPad, float* rowMax, float* rowSum) {
   return alpha;
 }
 
+// Online-softmax update of the MR rows of a panel at once, given each row's
+// lane-wise block max mx[r] (from score_panel or a max pass): the same
+// arithmetic as softmax_update row by row, but the rows' reductions and exp
+// chains are independent and interleaved, so their latencies overlap instead
+// of running one row after another (softmax_update per row was latency-bound:
+// ~10 % of a self-attention).
+template <int MR>
+void softmax_panel(float* scores, int64_t ldS, int64_t nkPad, const vec* mx, float* rowMax, float* rowSum,
+                   float* alpha) {
+  float ref[MR], oldMax[MR];
+  vec refv[MR], sum[MR];
+  for (int r = 0; r < MR; ++r) {
+    const float blockMax = simd::reduce_max(mx[r]);
+    oldMax[r] = rowMax[r];
+    const float newMax = blockMax > oldMax[r] ? blockMax : oldMax[r];
+    // A row that has seen only -inf so far keeps P = 0 instead of NaN.
+    ref[r] = newMax == kNegInf ? 0.0f : newMax;
+    rowMax[r] = newMax;
+    refv[r] = simd::set1(ref[r]);
+    sum[r] = simd::zero();
+  }
+  for (int64_t j = 0; j < nkPad; j += kLanes)
+    for (int r = 0; r < MR; ++r) {
+      float* sp = scores + r * ldS + j;
+      const vec e = simd::exp2_nonpos(simd::sub(simd::load(sp), refv[r]));
+      simd::store(sp, e);
+      sum[r] = simd::add(sum[r], e);
+    }
+  for (int r = 0; r < MR; ++r) {
+    alignas(64) float alphas[kLanes];
+    simd::store(alphas, simd::exp2_nonpos(simd::set1(oldMax[r] - ref[r])));
+    alpha[r] = alphas[0];
+    rowSum[r] = rowSum[r] * alphas[0] + simd::reduce_sum(sum[r]);
+  }
+}
+
+void softmax_panel_rows(int mr, float* scores, int64_t ldS, int64_t nkPad, const vec* mx, float* rowMax,
+                        float* rowSum, float* alpha) {
+  switch (mr) {
+    case 1: softmax_panel<1>(scores, ldS, nkPad, mx, rowMax, rowSum, alpha); break;
+    case 2: softmax_panel<2>(scores, ldS, nkPad, mx, rowMax, rowSum, alpha); break;
+    case 3: softmax_panel<3>(scores, ldS, nkPad, mx, rowMax, rowSum, alpha); break;
+    case 4: softmax_panel<4>(scores, ldS, nkPad, mx, rowMax, rowSum, alpha); break;
+#if 5 <= SIMD_MAX_ROWS
+    case 5: softmax_panel<5>(scores, ldS, nkPad, mx, rowMax, rowSum, alpha); break;
+    case 6: softmax_panel<6>(scores, ldS, nkPad, mx, rowMax, rowSum, alpha); break;
+#endif
+    default: break;
+  }
+}
+
 // Writes one finished row: out = acc / sum (zeros when the row saw no key), and
 // its log-sum-exp when asked (natural log; -inf for no key).
 void store_row(const fa::AttentionParams& p, int64_t b, int64_t h, int64_t i, const float* acc, float rowMax,
@@ -466,11 +527,11 @@ void run_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64
 
   // Only keys some row of the block can see are ever packed or multiplied.
   const KeyRange keys = item_keys(p, it);
+  const bool plainScores = !(p.softcap > 0.0f) && !p.mask && !p.alibiSlopes && !p.keyPadding && !p.boolMask;
   // Blocks start at multiples of blockK (so pre-packed panels line up); keys
   // outside the range are hidden by finish_row_scores.
   for (int64_t kb = keys.lo / plan.blockK * plan.blockK; kb < keys.hi; kb += plan.blockK) {
     const int64_t nk = min_i(min_i(plan.blockK, p.Lk - kb), keys.hi - kb);
-    const int64_t nkPad = round_up(nk, kStrip);
     const float* kt = k_panel<T>(p, plan, it.b, it.hk, kb, nk, s.kt);
     const T* vBlock = vBase + kb * p.vStrideL;
 
@@ -480,13 +541,26 @@ void run_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64
       const KeyRange firstRow = visible_keys(p, it.b, it.i0 + r0);
       const KeyRange lastRow = visible_keys(p, it.b, it.i0 + r0 + mr - 1);
       if (lastRow.hi <= kb || firstRow.lo >= kb + nk || max_i(firstRow.hi, lastRow.hi) <= firstRow.lo) continue;
-      score_panel_rows(mr, s.qs + r0 * p.D, p.D, kt, ldKt, nkPad, s.scores, ldKt);
-      for (int r = 0; r < mr; ++r) {
-        const int64_t row = r0 + r;
-        float* srow = s.scores + r * ldKt;
-        finish_row_scores(p, it.b, it.h, it.i0 + row, kb, nk, nkPad, srow);
-        s.alpha[r] = softmax_update(srow, nkPad, &s.rowMax[row], &s.rowSum[row]);
+      // Keys past the panel's last visible one (causal, window, key length)
+      // are neither multiplied nor read: the panel's own width, not the block's.
+      const int64_t nkP = min_i(nk, max_i(firstRow.hi, lastRow.hi) - kb);
+      const int64_t nkPadP = round_up(nkP, kStrip);
+      vec mx[kRows];
+      for (int r = 0; r < mr; ++r) mx[r] = simd::set1(kNegInf);
+      // Every row sees every key of the panel and nothing alters the scores:
+      // the row max comes from the micro-kernel, finish_row_scores is a no-op.
+      const bool plain = plainScores && nkP == nkPadP && lastRow.lo <= kb && firstRow.hi >= kb + nkP;
+      score_panel_rows(mr, s.qs + r0 * p.D, p.D, kt, ldKt, nkPadP, s.scores, ldKt, plain ? mx : nullptr);
+      if (!plain) {
+        for (int r = 0; r < mr; ++r) {
+          float* srow = s.scores + r * ldKt;
+          finish_row_scores(p, it.b, it.h, it.i0 + r0 + r, kb, nkP, nkPadP, srow);
+          vec m = mx[r];
+          for (int64_t j = 0; j < nkPadP; j += kLanes) m = simd::max(m, simd::load(srow + j));  // as row_max
+          mx[r] = m;
+        }
       }
+      softmax_panel_rows(mr, s.scores, ldKt, nkPadP, mx, s.rowMax + r0, s.rowSum + r0, s.alpha);
       // Keys before keys.lo (the block starts at a multiple of blockK) are
       // hidden for every row: P·V never reads their V rows.
       const int64_t skip = max_i(0, keys.lo - kb);
@@ -494,9 +568,9 @@ void run_item_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int64
       const T* V = vBlock + skip * p.vStrideL;
       if (p.guardHiddenValues) {
         for (int r = 0; r < mr; ++r)
-          pv_row_guarded(P + r * ldKt, V, p.vStrideL, nk - skip, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
+          pv_row_guarded(P + r * ldKt, V, p.vStrideL, nkP - skip, s.acc + (r0 + r) * dvPad, p.Dv, s.alpha[r]);
       } else {
-        pv_panel_rows(mr, P, ldKt, V, p.vStrideL, nk - skip, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
+        pv_panel_rows(mr, P, ldKt, V, p.vStrideL, nkP - skip, s.acc + r0 * dvPad, dvPad, p.Dv, s.alpha);
       }
     }
   }

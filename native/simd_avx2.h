@@ -97,13 +97,11 @@ static inline vec exp2_nonpos(vec x) {
   x = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);  // NaN stays NaN
   const vec n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const vec f = _mm256_sub_ps(x, n);
-  vec p = _mm256_set1_ps(1.5252733804059841e-05f);
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.5403530393381609e-04f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-03f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-03f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-02f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-01f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-01f));
+  vec p = _mm256_set1_ps(1.326472731307149e-03f);  // degree 5, as simd_avx512.h
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.671512991189957e-03f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550733581185341e-02f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022242426872253e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931470036506653e-01f));
   p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
   const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));

@@ -69,8 +69,8 @@ static inline float reduce_max(vec v) {
   return a > b ? a : b;
 }
 
-// 2^x for x <= 0: x = n + f, f in [-0.5, 0.5], 2^f by the degree-7 polynomial
-// of simd_avx512.h, 2^n built in the exponent field. Below -126 (and for -inf)
+// 2^x for x <= 0: x = n + f, f in [-0.5, 0.5], 2^f by a degree-7 polynomial
+// (the x86 files use degree 5), 2^n built in the exponent field. Below -126 (and for -inf)
 // the result is exactly 0: no denormals in P. NaN stays NaN.
 static inline vec exp2_nonpos(vec x) {
   x = max(set1(-127.0f), x);  // -inf -> -127; NaN stays NaN (max returns its 2nd operand)
