@@ -10,7 +10,7 @@ import { nativeAddon } from './backend';
 import { type LinearCall, linear_forward } from './js/linear';
 import type { NativeLinearArgs, NativePackedLinear } from './native';
 import type { Tensor } from './types';
-import { MAX_ELEMENTS, describe, invalidArgument, isFloat32Array, isPositiveInteger, isRecord, overlaps } from './validate';
+import { MAX_ELEMENTS, checkTensor, describe, invalidArgument, isFloat32Array, overlaps } from './validate';
 import { checkImage, checkOptionKeys, checkSame } from './vision/check';
 
 /** Options of {@link linear}. */
@@ -52,27 +52,10 @@ const FORWARD_ASYNC_KEYS = ['out', 'outStride', 'outOffset', 'signal'] as const;
 
 /** x: a Tensor of rank >= 1 whose last dim is `K` (`kName` says where K comes from). */
 function checkInput(value: unknown, K: number, kName: string, op: string): Tensor {
-  if (!isRecord(value)) throw invalidArgument(TypeError, 'x to be an object { data: Float32Array, shape: number[] }', describe(value), op);
-  const shape = value.shape;
-  if (!Array.isArray(shape)) throw invalidArgument(TypeError, 'x.shape to be an array of integers', describe(shape), op);
-  if (shape.length < 1) throw invalidArgument(RangeError, 'x.shape.length to be at least 1', describe(shape.length), op);
-  let elements = 1;
-  for (let i = 0; i < shape.length; i++) {
-    const dim: unknown = shape[i];
-    if (!isPositiveInteger(dim)) {
-      throw invalidArgument(typeof dim === 'number' ? RangeError : TypeError, `x.shape[${i}] to be an integer >= 1`, describe(dim), op);
-    }
-    elements *= dim;
-  }
-  if (elements > MAX_ELEMENTS) throw invalidArgument(RangeError, `x.shape to describe at most ${MAX_ELEMENTS} elements`, describe(elements), op);
-  const data = value.data;
-  if (!isFloat32Array(data)) throw invalidArgument(TypeError, 'x.data to be a Float32Array', describe(data), op);
-  if (data.length !== elements) {
-    throw invalidArgument(RangeError, `x.data.length to equal the product of x.shape (${elements})`, describe(data.length), op);
-  }
-  const last = shape.length - 1;
-  checkSame(`x.shape[${last}]`, shape[last] as number, kName, K, op);
-  return { data, shape: shape as number[] };
+  const x = checkTensor(value, 'x', 1, Infinity, op);
+  const last = x.shape.length - 1;
+  checkSame(`x.shape[${last}]`, x.shape[last], kName, K, op);
+  return x;
 }
 
 /** weight [outFeatures, inFeatures] and bias [outFeatures] (or null). */

@@ -82,7 +82,7 @@ const STEP_KEYS = ['counts'] as const;
 
 /** x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). */
 function checkSequence(value: unknown, name: string, width: number, widthName: string): { t: Tensor; B: number; L: number } {
-  const t = checkTensor(value, name, 2, 3);
+  const t = checkTensor(value, name, 2, 3, LAYER);
   const rank = t.shape.length;
   if (t.shape[rank - 1] !== width) {
     throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), LAYER);

@@ -106,69 +106,71 @@ export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
 
 // ---- checks -----------------------------------------------------------------
 
-/** "3 or 4", "2, 3 or 4". */
+/** "3 or 4", "2, 3 or 4"; "at least 1" when maxRank is Infinity. */
 function listRanks(minRank: number, maxRank: number): string {
+  if (maxRank === Infinity) return `at least ${minRank}`;
   const ranks: number[] = [];
   for (let r = minRank; r <= maxRank; r++) ranks.push(r);
   return ranks.length === 1 ? String(ranks[0]) : `${ranks.slice(0, -1).join(', ')} or ${ranks[ranks.length - 1]}`;
 }
 
 /** Checks a tensor's object and shape (not its data); returns the shape and its element count. */
-function checkShape(value: unknown, name: string, minRank: number, maxRank: number, kind: string): [number[], number] {
+function checkShape(value: unknown, name: string, minRank: number, maxRank: number, kind: string, op: string): [number[], number] {
   if (!isRecord(value)) {
-    throw invalidArgument(TypeError, `${name} to be an object { data: ${kind}, shape: number[] }`, describe(value));
+    throw invalidArgument(TypeError, `${name} to be an object { data: ${kind}, shape: number[] }`, describe(value), op);
   }
   const shape = value.shape;
   if (!Array.isArray(shape)) {
-    throw invalidArgument(TypeError, `${name}.shape to be an array of integers`, describe(shape));
+    throw invalidArgument(TypeError, `${name}.shape to be an array of integers`, describe(shape), op);
   }
   if (shape.length < minRank || shape.length > maxRank) {
-    throw invalidArgument(RangeError, `${name}.shape.length to be ${listRanks(minRank, maxRank)}`, describe(shape.length));
+    throw invalidArgument(RangeError, `${name}.shape.length to be ${listRanks(minRank, maxRank)}`, describe(shape.length), op);
   }
   let elements = 1;
   for (let i = 0; i < shape.length; i++) {
     const dim: unknown = shape[i];
     if (!isPositiveInteger(dim)) {
       const ErrorType = typeof dim === 'number' ? RangeError : TypeError;
-      throw invalidArgument(ErrorType, `${name}.shape[${i}] to be an integer >= 1`, describe(dim));
+      throw invalidArgument(ErrorType, `${name}.shape[${i}] to be an integer >= 1`, describe(dim), op);
     }
     elements *= dim;
   }
   if (elements > MAX_ELEMENTS) {
-    throw invalidArgument(RangeError, `${name}.shape to describe at most ${MAX_ELEMENTS} elements`, describe(elements));
+    throw invalidArgument(RangeError, `${name}.shape to describe at most ${MAX_ELEMENTS} elements`, describe(elements), op);
   }
   return [shape as number[], elements];
 }
 
-function checkDataLength(data: ArrayBufferView & { length: number }, name: string, elements: number): void {
+function checkDataLength(data: ArrayBufferView & { length: number }, name: string, elements: number, op: string): void {
   if (data.length !== elements) {
-    throw invalidArgument(RangeError, `${name}.data.length to equal the product of ${name}.shape (${elements})`, describe(data.length));
+    throw invalidArgument(RangeError, `${name}.data.length to equal the product of ${name}.shape (${elements})`, describe(data.length), op);
   }
 }
 
 /**
- * Checks that `value` is a Tensor of rank minRank..maxRank with positive
- * integer dims and a Float32Array of exactly the product of its shape.
+ * Checks that `value` is a Tensor of rank minRank..maxRank (maxRank may be
+ * Infinity) with positive integer dims and a Float32Array of exactly the
+ * product of its shape; `op` names the function in messages.
  */
-export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number): Tensor {
-  const [shape, elements] = checkShape(value, name, minRank, maxRank, 'Float32Array');
+export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number, op = 'attention'): Tensor {
+  const [shape, elements] = checkShape(value, name, minRank, maxRank, 'Float32Array', op);
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data)) {
-    throw invalidArgument(TypeError, `${name}.data to be a Float32Array`, describe(data));
+    throw invalidArgument(TypeError, `${name}.data to be a Float32Array`, describe(data), op);
   }
-  checkDataLength(data, name, elements);
+  checkDataLength(data, name, elements, op);
   return { data, shape };
 }
 
 /** The `mask` option: a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
 export function checkMask(value: unknown): { data: Float32Array | Uint8Array; shape: number[] } {
   const name = 'mask';
-  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array');
+  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array', 'attention');
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data) && !isUint8Array(data)) {
     throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data));
   }
-  checkDataLength(data, name, elements);
+  checkDataLength(data, name, elements, 'attention');
   return { data, shape };
 }
 

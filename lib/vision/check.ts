@@ -4,29 +4,11 @@
  * own name in front (axialAttention, crissCrossAttention, CrissCrossAttention ...).
  */
 import type { Tensor } from '../types';
-import { MAX_ELEMENTS, describe, invalidArgument, isFloat32Array, isPositiveInteger, isRecord, overlaps } from '../validate';
+import { checkTensor, describe, invalidArgument, isFloat32Array, isRecord, overlaps } from '../validate';
 
 /** A Tensor of exactly `rank` dims, positive integer dims, Float32Array data of the product's length. */
 export function checkImage(value: unknown, name: string, rank: number, op: string): Tensor {
-  if (!isRecord(value)) throw invalidArgument(TypeError, `${name} to be an object { data: Float32Array, shape: number[] }`, describe(value), op);
-  const shape = value.shape;
-  if (!Array.isArray(shape)) throw invalidArgument(TypeError, `${name}.shape to be an array of integers`, describe(shape), op);
-  if (shape.length !== rank) throw invalidArgument(RangeError, `${name}.shape.length to be ${rank}`, describe(shape.length), op);
-  let elements = 1;
-  for (let i = 0; i < rank; i++) {
-    const dim: unknown = shape[i];
-    if (!isPositiveInteger(dim)) {
-      throw invalidArgument(typeof dim === 'number' ? RangeError : TypeError, `${name}.shape[${i}] to be an integer >= 1`, describe(dim), op);
-    }
-    elements *= dim;
-  }
-  if (elements > MAX_ELEMENTS) throw invalidArgument(RangeError, `${name}.shape to describe at most ${MAX_ELEMENTS} elements`, describe(elements), op);
-  const data = value.data;
-  if (!isFloat32Array(data)) throw invalidArgument(TypeError, `${name}.data to be a Float32Array`, describe(data), op);
-  if (data.length !== elements) {
-    throw invalidArgument(RangeError, `${name}.data.length to equal the product of ${name}.shape (${elements})`, describe(data.length), op);
-  }
-  return { data, shape: shape as number[] };
+  return checkTensor(value, name, rank, rank, op);
 }
 
 /** `k.shape[2] to equal q.shape[2] (13)`. */
