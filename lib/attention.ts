@@ -116,8 +116,7 @@ function resolveCall(q: Tensor, k: unknown, v: unknown, options: unknown): Resol
   if (isRecord(rest) && rest.returnWeights === true) {
     throw invalidArgument(TypeError, 'no returnWeights with a KvCache', 'true');
   }
-  const Lq = lengthOfQueries(q, rest);
-  return resolveAttention(q, null, null, rest, k.view(Lq, queryStart));
+  return resolveAttention(q, null, null, rest, k.view(queryStart));
 }
 
 /** Splits the cache-only option queryStart off (attention()'s own checks do not know it). */
@@ -135,15 +134,6 @@ function splitQueryStart(options: unknown, cache: KvCache): { queryStart: Int32A
     }
   }
   return { queryStart, rest };
-}
-
-/** Lq of q in its layout (q itself is checked by resolveAttention; a bad q gives 1 here and fails there). */
-function lengthOfQueries(q: unknown, options: unknown): number {
-  const layout = isRecord(options) && options.layout === 'blhd' ? 'blhd' : 'bhld';
-  const shape = isRecord(q) && Array.isArray(q.shape) ? (q.shape as unknown[]) : [];
-  const axis = layout === 'bhld' ? shape.length - 2 : shape.length - 3;
-  const n = shape[axis];
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
 /** The JS kernel reads float32 K/V: widen a bfloat16 cache first. */

@@ -154,8 +154,8 @@ export class KvCache {
    */
   append(k: Tensor, v: Tensor, options?: KvAppendOptions): void {
     const op = 'KvCache.append';
-    const kt = checkTensor(k, 'k', 3, 4);
-    const vt = checkTensor(v, 'v', 3, 4);
+    const kt = checkTensor(k, 'k', 3, 4, op);
+    const vt = checkTensor(v, 'v', 3, 4, op);
     const opts = checkOptionKeys(options, APPEND_KEYS, op);
     const layout = checkChoice(opts.layout, 'options.layout', ['bhld', 'blhd'] as const, 'bhld', op);
     const rank = kt.shape.length;
@@ -265,13 +265,13 @@ export class KvCache {
   }
 
   /**
-   * The cache as attention's keys and values for Lq new queries per row:
-   * query t of row b sits at position `queryStart[b] + t` (default
-   * `lengths[b] - Lq`: the queries are the row's last Lq positions).
+   * The cache as attention's keys and values: query t of row b sits at
+   * position `queryStart[b] + t` (default `lengths[b] - Lq`: the queries are
+   * the row's last Lq positions).
    */
-  view(Lq: number, queryStart?: Int32Array): CachedKeysValues {
+  view(queryStart?: Int32Array): CachedKeysValues {
     const keyLengths = Int32Array.from(this.#lengths);
-    const rowOffsets = queryStart !== undefined ? Int32Array.from(queryStart) : keyLengths.map((n) => n - Lq);
+    const rowOffsets = queryStart !== undefined ? Int32Array.from(queryStart) : null;
     return {
       k: this.keys,
       v: this.values,

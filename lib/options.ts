@@ -69,8 +69,8 @@ export interface CachedKeysValues {
   Dv: number;
   /** A snapshot of the cache's lengths (the cache may grow before an async call runs). */
   keyLengths: Int32Array;
-  /** Key position of query 0 in each batch row. */
-  rowOffsets: Int32Array;
+  /** Key position of query 0 in each batch row; null: keyLengths[b] - Lq (the rows' last Lq positions). */
+  rowOffsets: Int32Array | null;
 }
 
 export function resolveAttention(
@@ -263,7 +263,7 @@ export function resolveAttention(
     keyLengths,
     scale,
     alignOffset,
-    rowOffsets: cached === null ? null : cached.rowOffsets,
+    rowOffsets: cached === null ? null : (cached.rowOffsets ?? cached.keyLengths.map((n) => n - Lq)),
     windowLeft,
     windowRight,
     alibiSlopes,
