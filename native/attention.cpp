@@ -45,6 +45,8 @@ struct PackJob {
   const IsaKernel* kernel;
   float* packed;
   int64_t numItems;
+  int64_t blocks;      // key blocks per (b, hk)
+  int64_t usedBlocks;  // blocks below the longest row's key length (a KV cache's maxLength is mostly empty)
   std::atomic<int64_t> next{0};
 };
 
@@ -53,6 +55,7 @@ void run_pack_worker(void* ctx, int /*worker*/) {
   for (;;) {
     const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
     if (item >= job.numItems) break;
+    if (item % job.blocks >= job.usedBlocks) continue;  // keys no row can see: never read
     job.kernel->pack_item(*job.params, *job.plan, item, job.packed);
   }
 }
@@ -224,6 +227,13 @@ void attention_forward(const AttentionParams& params) {
     pack.plan = &plan;
     pack.kernel = &kernel;
     pack.numItems = p.B * p.Hkv * blocks;
+    pack.blocks = blocks;
+    int64_t usedKeys = p.Lk;
+    if (p.keyLengths) {
+      usedKeys = 0;
+      for (int64_t b = 0; b < p.B; ++b) usedKeys = usedKeys > p.keyLengths[b] ? usedKeys : int64_t(p.keyLengths[b]);
+    }
+    pack.usedBlocks = (usedKeys + plan.blockK - 1) / plan.blockK;
     pack.packed = tlsPackedK.get(size_t(pack.numItems * p.D * plan.blockK));
     pool.run(plan.threads, &run_pack_worker, &pack);
     plan.packedK = pack.packed;
