@@ -97,6 +97,18 @@ describe('concurrency', () => {
 
   it('setThreads() while 200 multithreaded calls are in flight: every result stays correct', async () => {
     const calls = Array.from({ length: 200 }, (_, i) => makeCall(9000 + i, true));
+    // Four heavier calls (~2 GFLOP each) at the end of the queue keep it busy after the JS
+    // thread has queued everything: with today's kernel the 200 small ones can all finish
+    // while it is still queuing, leaving nothing in flight to resize the pool under.
+    for (let i = 0; i < 4; i++) {
+      const [H, L, D] = [8, 1024, 64];
+      calls.push({
+        q: { data: randn(H * L * D, 9500 + i), shape: [1, H, L, D] },
+        k: { data: randn(H * L * D, 9600 + i), shape: [1, H, L, D] },
+        v: { data: randn(H * L * D, 9700 + i), shape: [1, H, L, D] },
+        options: {},
+      });
+    }
     setThreads(initialThreads);
     const want = calls.map((c) => attention(c.q, c.k, c.v, c.options));
     let settled = false;
