@@ -309,3 +309,24 @@ export function checkThreads(value: unknown): number {
   }
   return value;
 }
+
+/**
+ * A layer's weight: a bare Float32Array of exactly prod(shape) floats, or a
+ * tensor { data, shape } whose shape is `shape` (optionally followed by
+ * size-1 axes, as Conv2d's [Cout, Cin, 1, 1]). Returns a private copy: layers
+ * copy their weights at construction and never keep the caller's arrays.
+ * `shapeText` names the axes in messages ("[numHeads*headDim, dModel]").
+ */
+export function checkWeight(value: unknown, name: string, shape: readonly number[], shapeText: string, op: string): Float32Array {
+  const length = shape.reduce((n, d) => n * d, 1);
+  const expected = `${name} to be a Float32Array of ${length} floats or a tensor { data, shape: ${JSON.stringify(shape)} } (${shapeText})`;
+  if (isFloat32Array(value)) {
+    if (value.length !== length) throw invalidArgument(RangeError, `${name}.length to equal ${length} (${shapeText})`, describe(value.length), op);
+    return value.slice();
+  }
+  if (!isRecord(value)) throw invalidArgument(TypeError, expected, describe(value), op);
+  const t = checkTensor(value, name, 1, Infinity, op);
+  const matches = t.shape.length >= shape.length && shape.every((d, i) => t.shape[i] === d) && t.shape.slice(shape.length).every((d) => d === 1);
+  if (!matches) throw invalidArgument(RangeError, `${name}.shape to be ${JSON.stringify(shape)} (${shapeText})`, JSON.stringify(t.shape), op);
+  return t.data.slice();
+}
