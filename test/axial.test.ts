@@ -267,7 +267,12 @@ describe.each(runners)('$name: AxialAttention (lucidrains), B = 2', ({ lib, prep
     const out = layer.forward(x);
     expect(out.shape).toEqual(x.shape);
     expect(relFrobenius(out.data, expected)).toBeLessThan(TOLERANCE);
-    const outAsync = await layer.forwardAsync(x);
+    // forwardAsync reads x before it returns: changing x afterwards changes nothing.
+    const changing = { data: x.data.slice(), shape: [...x.shape] };
+    const pending = layer.forwardAsync(changing);
+    changing.data.fill(Number.NaN);
+    changing.shape.fill(1);
+    const outAsync = await pending;
     expect(outAsync.shape).toEqual(x.shape);
     expect(relFrobenius(outAsync.data, expected)).toBeLessThan(TOLERANCE);
   });

@@ -157,8 +157,9 @@ interface AxialPass {
   toOut: PackedLinear;
 }
 
-/** An input image seen as channels-last rows [B·H·W, C], whatever its channel axis. */
+/** A checked input image (its shape copied) and its pixels as channels-last rows [B·H·W, C], whatever its channel axis. */
 interface ImageRows {
+  shape: number[];
   B: number;
   H: number;
   W: number;
@@ -167,11 +168,11 @@ interface ImageRows {
 
 /** PyTorch's dim_index → the axis 1..3 of a rank-4 tensor. */
 function checkChannelIndex(value: unknown, name: string, fallback: ChannelIndex, allowed: readonly number[], op: string): number {
-  if (value === undefined) value = fallback;
-  if (typeof value !== 'number' || !allowed.includes(value)) {
-    throw invalidArgument(typeof value === 'number' ? RangeError : TypeError, `${name} to be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}`, describe(value), op);
+  const index = value === undefined ? fallback : value;
+  if (typeof index !== 'number' || !allowed.includes(index)) {
+    throw invalidArgument(typeof index === 'number' ? RangeError : TypeError, `${name} to be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}`, describe(index), op);
   }
-  return value < 0 ? value + 4 : value;
+  return index < 0 ? index + 4 : index;
 }
 
 /** Element strides of x [4 dims] over (batch, first spatial axis, second spatial axis, channel). */
@@ -260,7 +261,7 @@ export class AxialAttention {
     const out = this.sumAxialOut
       ? add(this.#pass(first, 'height', image.rows, image), this.#pass(second, 'width', image.rows, image))
       : this.#pass(second, 'width', this.#pass(first, 'height', image.rows, image), image);
-    return this.#image(out, x.shape);
+    return this.#image(out, image.shape);
   }
 
   /**
@@ -282,7 +283,7 @@ export class AxialAttention {
     } else {
       out = await this.#passAsync(second, 'width', await this.#passAsync(first, 'height', image.rows, image, signal), image, signal);
     }
-    return this.#image(out, x.shape);
+    return this.#image(out, image.shape);
   }
 
   /** Checks x; returns it as channels-last rows (x's own data when the channels are last already). */
@@ -290,20 +291,21 @@ export class AxialAttention {
     const t = checkImage(x, 'x', 4, LAYER);
     const axis = this.dimIndex;
     checkSame(`x.shape[${axis}]`, t.shape[axis], 'dim', this.dim, LAYER);
-    const [B, H, W] = t.shape.filter((_, a) => a !== axis);
-    if (axis === 3) return { B, H, W, rows: t.data };
+    const shape = [...t.shape];
+    const [B, H, W] = shape.filter((_, a) => a !== axis);
+    if (axis === 3) return { shape, B, H, W, rows: t.data };
     const rows = new Float32Array(t.data.length);
-    copyRows(t.data, rows, [B, H, W, this.dim], imageStrides(t.shape, axis), true);
-    return { B, H, W, rows };
+    copyRows(t.data, rows, [B, H, W, this.dim], imageStrides(shape, axis), true);
+    return { shape, B, H, W, rows };
   }
 
   /** Channels-last rows → a tensor of x's shape and channel axis. */
   #image(rows: Float32Array, shape: number[]): Tensor {
-    if (this.dimIndex === 3) return { data: rows, shape: [...shape] };
+    if (this.dimIndex === 3) return { data: rows, shape };
     const [B, H, W] = shape.filter((_, a) => a !== this.dimIndex);
     const data = new Float32Array(rows.length);
     copyRows(data, rows, [B, H, W, this.dim], imageStrides(shape, this.dimIndex), false);
-    return { data, shape: [...shape] };
+    return { data, shape };
   }
 
   /**
@@ -316,19 +318,25 @@ export class AxialAttention {
     return { data: rows, shape };
   }
 
+  /** Rows [B·H·W, width] as a matrix for a projection. */
+  #matrix(data: Float32Array, width: number, { B, H, W }: ImageRows): Tensor {
+    return { data, shape: [B * H * W, width] };
+  }
+
+  /** One SelfAttention along `axis` over channels-last rows `input`; returns its rows [B·H·W, dim]. */
   #pass(pass: AxialPass, axis: Axis, input: Float32Array, image: ImageRows): Float32Array {
-    const x = { data: input, shape: [input.length / this.dim, this.dim] };
+    const x = this.#matrix(input, this.dim, image);
     const [q, k, v] = [pass.toQ, pass.toK, pass.toV].map((projection) => this.#heads(projection.forward(x).data, axis, image));
     const o = attention(q, k, v, { layout: 'blhd' });
-    return pass.toOut.forward({ data: o.data, shape: [o.data.length / pass.toOut.inFeatures, pass.toOut.inFeatures] }).data;
+    return pass.toOut.forward(this.#matrix(o.data, this.heads * this.dimHeads, image)).data;
   }
 
   async #passAsync(pass: AxialPass, axis: Axis, input: Float32Array, image: ImageRows, signal: AbortSignal | undefined): Promise<Float32Array> {
-    const x = { data: input, shape: [input.length / this.dim, this.dim] };
+    const x = this.#matrix(input, this.dim, image);
     const projected = await Promise.all([pass.toQ, pass.toK, pass.toV].map((projection) => projection.forwardAsync(x, { signal })));
     const [q, k, v] = projected.map((t) => this.#heads(t.data, axis, image));
     const o = await attentionAsync(q, k, v, { layout: 'blhd', signal });
-    const y = await pass.toOut.forwardAsync({ data: o.data, shape: [o.data.length / pass.toOut.inFeatures, pass.toOut.inFeatures] }, { signal });
+    const y = await pass.toOut.forwardAsync(this.#matrix(o.data, this.heads * this.dimHeads, image), { signal });
     return y.data;
   }
 }
