@@ -3,10 +3,13 @@
  * AxialPositionalEmbedding layers of lucidrains' PyTorch package
  * axial_attention (0.6.1, commit eff2c10). The layers are checked against a
  * float64 transcription of that package's forward written here step by step
- * (permute, reshape to sequences, SelfAttention, inverse permute), on the JS
- * backend and on the native one for every ISA this CPU supports. Plus weight
- * handling (copies, tensor form, unknown and missing names) and argument errors.
+ * (permute, reshape to sequences, SelfAttention, inverse permute), and against
+ * test/fixtures/axial-lucidrains.json (that package's own source run on a numpy
+ * stand-in for torch, by test/fixtures/axial-lucidrains.py), on the JS backend
+ * and on the native one for every ISA this CPU supports. Plus weight handling
+ * (copies, tensor form, unknown and missing names) and argument errors.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
@@ -275,6 +278,48 @@ describe.each(runners)('$name: AxialAttention (lucidrains), B = 2', ({ lib, prep
     const outAsync = await pending;
     expect(outAsync.shape).toEqual(x.shape);
     expect(relFrobenius(outAsync.data, expected)).toBeLessThan(TOLERANCE);
+  });
+});
+
+// ---- the fixture made by lucidrains' own source ----------------------------------------------
+
+interface FixtureTensor {
+  shape: number[];
+  data: number[];
+}
+interface FixtureCase {
+  config: Record<string, number | boolean | number[]>;
+  x: FixtureTensor;
+  state_dict: Record<string, FixtureTensor>;
+  out: FixtureTensor;
+}
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/axial-lucidrains.json', import.meta.url), 'utf8')) as {
+  AxialAttention: FixtureCase[];
+  AxialPositionalEmbedding: FixtureCase[];
+};
+const fromFixture = (t: FixtureTensor): Tensor => ({ data: Float32Array.from(t.data), shape: t.shape });
+/** PyTorch's keyword arguments → this package's config keys (dim_heads → dimHeads). */
+const camelCase = (config: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(config).map(([key, value]) => [key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), value]));
+const stateDict = (c: FixtureCase): Record<string, Tensor> => Object.fromEntries(Object.entries(c.state_dict).map(([name, t]) => [name, fromFixture(t)]));
+
+describe.each(runners)('$name: lucidrains\' own outputs (test/fixtures/axial-lucidrains.json)', ({ lib, prepare }) => {
+  it.each(fixture.AxialAttention.map((c) => [JSON.stringify(c.config), c] as const))('AxialAttention(%s)', async (_, c) => {
+    prepare();
+    const layer = new lib.AxialAttention({ ...camelCase(c.config), weights: stateDict(c) } as nativeLib.AxialAttentionConfig);
+    const x = fromFixture(c.x);
+    for (const out of [layer.forward(x), await layer.forwardAsync(x)]) {
+      expect(out.shape).toEqual(c.out.shape);
+      expect(relFrobenius(out.data, c.out.data)).toBeLessThan(TOLERANCE);
+    }
+  });
+
+  it.each(fixture.AxialPositionalEmbedding.map((c) => [JSON.stringify(c.config), c] as const))('AxialPositionalEmbedding(%s)', (_, c) => {
+    prepare();
+    const embedding = new lib.AxialPositionalEmbedding({ ...camelCase(c.config), weights: stateDict(c) } as nativeLib.AxialPositionalEmbeddingConfig);
+    const out = embedding.forward(fromFixture(c.x));
+    expect(out.shape).toEqual(c.out.shape);
+    expect(relFrobenius(out.data, c.out.data)).toBeLessThan(1e-7);
   });
 });
 
