@@ -99,7 +99,6 @@ export function axialAttention(q: Tensor, k: Tensor, v: Tensor, options: AxialAt
   return { data: out, shape: [B, heads, H, W, Dv] };
 }
 
-
 // ---- lucidrains' layers ------------------------------------------------------------
 
 /** Which axis of a rank-4 image holds the channels (PyTorch's dim_index / emb_dim_index; negative counts from the end). */
