@@ -396,7 +396,7 @@ export class AxialPositionalEmbedding {
       const shape = [1, 1, 1, 1];
       shape[this.embDimIndex] = this.dim;
       shape[spatialAxes[i]] = this.shape[i];
-      const text = shape.map((size, axis) => (axis === this.embDimIndex ? 'dim' : size === 1 ? '1' : i === 0 ? 'H' : 'W')).join(', ');
+      const text = shape.map((_, axis) => (axis === this.embDimIndex ? 'dim' : axis === spatialAxes[i] ? 'HW'[i] : '1')).join(', ');
       const data = checkWeight(w[`param_${i}`], `weights.param_${i}`, shape, `[${text}]`, EMBEDDING);
       const strides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1].map((stride, axis) => (shape[axis] === 1 ? 0 : stride));
       return [data, strides];
