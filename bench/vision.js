@@ -1,9 +1,10 @@
 'use strict';
 // 2-D attention layers on a 97×97 map with 512 channels (B = 1), fused-attention
 // against the same layer whose attention is dense attention over the same
-// positions in plain JS (the H + W - 1 pixels of the criss-cross; the column,
-// then the row, for axial). Both sides run the package's TypeScript 1×1 convs
-// (dist/vision/conv1x1.js), so the layer rows differ only in the attention.
+// positions in plain JS (the H + W - 1 pixels of the criss-cross; the column
+// and the row, for axial). Both sides of a layer row run the same projections
+// (the package's TypeScript 1×1 convs, dist/vision/conv1x1.js, for criss-cross
+// and coordinate; packLinear for axial), so they differ only in the attention.
 // Prints a markdown table. Run `npm run build` first.
 //
 //   node bench/vision.js
@@ -17,7 +18,7 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
   process.exit(1);
 }
 const fa = require(ROOT);
-const { conv1x1, toHeadsLast, fromHeadsLast } = require(path.join(ROOT, 'dist', 'vision', 'conv1x1.js'));
+const { conv1x1 } = require(path.join(ROOT, 'dist', 'vision', 'conv1x1.js'));
 const { hashString, makeUniform } = require('./reference.js');
 
 const B = 1, C = 512, H = 97, W = 97, HW = H * W;
@@ -126,19 +127,36 @@ function plainCrissCrossLayer(x, weights, Cq, recurrence) {
   return features;
 }
 
-function plainAxialLayer(x, weights, heads, dHead) {
-  let features = x;
-  let cin = C;
-  for (const axis of ['height', 'width']) {
-    const pass = weights[axis];
-    const q = toHeadsLast(conv1x1(checked(pass.query_conv, cin, heads * dHead), features, B, HW), B, heads, dHead, HW);
-    const k = toHeadsLast(conv1x1(checked(pass.key_conv, cin, heads * dHead), features, B, HW), B, heads, dHead, HW);
-    const v = toHeadsLast(conv1x1(checked(pass.value_conv, cin, heads * dHead), features, B, HW), B, heads, dHead, HW);
-    features = fromHeadsLast(denseAxial(q, k, v, heads, dHead, dHead, axis), B, heads, dHead, HW);
-    cin = heads * dHead;
+/** [HW, heads·e] projection rows → [heads, HW, e], the layout denseAxial reads. */
+function splitHeads(rows, heads, e) {
+  const out = new Float32Array(rows.length);
+  for (let p = 0; p < HW; p++) for (let h = 0; h < heads; h++) for (let d = 0; d < e; d++) out[(h * HW + p) * e + d] = rows[(p * heads + h) * e + d];
+  return out;
+}
+function mergeHeads(x, heads, e) {
+  const out = new Float32Array(x.length);
+  for (let p = 0; p < HW; p++) for (let h = 0; h < heads; h++) for (let d = 0; d < e; d++) out[(p * heads + h) * e + d] = x[(h * HW + p) * e + d];
+  return out;
+}
+
+/**
+ * lucidrains' AxialAttention (sum_axial_out) on x [1, C, H, W]: per axis,
+ * to_q / to_kv on the package's GEMM (the same packed weights as the layer),
+ * dense plain-JS attention along the axis, to_out; the two passes summed.
+ */
+function plainAxialLayer(x, passes, heads, dimHeads) {
+  const rows = new Float32Array(HW * C);
+  for (let c = 0; c < C; c++) for (let p = 0; p < HW; p++) rows[p * C + c] = x[c * HW + p];
+  const sum = new Float32Array(HW * C);
+  for (const [axis, pass] of [['height', passes[0]], ['width', passes[1]]]) {
+    const input = { data: rows, shape: [HW, C] };
+    const [q, k, v] = [pass.toQ, pass.toK, pass.toV].map((linear) => splitHeads(linear.forward(input).data, heads, dimHeads));
+    const attended = mergeHeads(denseAxial(q, k, v, heads, dimHeads, dimHeads, axis), heads, dimHeads);
+    const y = pass.toOut.forward({ data: attended, shape: [HW, heads * dimHeads] }).data;
+    for (let i = 0; i < y.length; i++) sum[i] += y[i];
   }
-  const out = conv1x1(checked(weights.out_conv, cin, C), features, B, HW);
-  for (let i = 0; i < out.length; i++) out[i] += x[i];
+  const out = new Float32Array(C * HW);
+  for (let c = 0; c < C; c++) for (let p = 0; p < HW; p++) out[c * HW + p] = sum[p * C + c];
   return out;
 }
 
@@ -224,12 +242,20 @@ const x = uniform(B * C * HW, 1);
   }, 5);
   const coreJs = time(() => denseAxial(q.data, k.data, denseAxial(q.data, k.data, v.data, heads, dHead, dHead, 'height'), heads, dHead, dHead, 'width'), 1);
   row('`axialAttention` height + width', '[1,8,97,97,64] each', core.ms, coreJs.ms, maxRelDiff(core.result, coreJs.result));
-  const pass = (cin) => ({ query_conv: conv(inner, cin), key_conv: conv(inner, cin), value_conv: conv(inner, cin) });
-  const weights = { height: pass(C), width: pass(inner), out_conv: conv(C, inner) };
-  const layer = new fa.AxialAttention({ channels: C, heads, dHead, weights });
+  // lucidrains' AxialAttention(dim=512, heads=8, dim_index=1): its state_dict by name.
+  const weights = {};
+  const passes = [0, 1].map((p) => {
+    const name = (w) => `axial_attentions.${p}.fn.${w}`;
+    const toQ = uniform(inner * C, 1 / Math.sqrt(C)), toKv = uniform(2 * inner * C, 1 / Math.sqrt(C));
+    const toOut = uniform(C * inner, 1 / Math.sqrt(inner)), toOutBias = uniform(C, 0.1);
+    Object.assign(weights, { [name('to_q.weight')]: toQ, [name('to_kv.weight')]: toKv, [name('to_out.weight')]: toOut, [name('to_out.bias')]: toOutBias });
+    const pack = (data, rows, cols, bias) => fa.packLinear({ data, shape: [rows, cols] }, bias ? { data: bias, shape: [rows] } : null);
+    return { toQ: pack(toQ, inner, C), toK: pack(toKv.subarray(0, inner * C), inner, C), toV: pack(toKv.subarray(inner * C), inner, C), toOut: pack(toOut, C, inner, toOutBias) };
+  });
+  const layer = new fa.AxialAttention({ dim: C, heads, dimIndex: 1, weights });
   const fused = time(() => layer.forward({ data: x, shape: [B, C, H, W] }).data, 1);
-  const plain = time(() => plainAxialLayer(x, weights, heads, dHead), 1);
-  row('`AxialAttention` layer', 'C = 512, 8 heads × 64, residual (convs: TS on both sides)', fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
+  const plain = time(() => plainAxialLayer(x, passes, heads, dHead), 1);
+  row('`AxialAttention` layer', 'lucidrains, dim = 512, 8 heads × 64, summed (projections: packLinear on both sides)', fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
 }
 
 // Coordinate attention: mip = C / 32 = 16.

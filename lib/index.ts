@@ -8,8 +8,17 @@ export { backend, setThreads } from './backend';
 export { linear, packLinear, PackedLinear } from './linear';
 export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';
 export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor } from './types';
-export { axialAttention, AxialAttention } from './vision/axial';
-export type { AxialAttentionConfig, AxialAttentionOptions, AxialAttentionWeights, AxialPassWeights, Axis } from './vision/axial';
+export { axialAttention, AxialAttention, AxialPositionalEmbedding } from './vision/axial';
+export type {
+  AxialAttentionConfig,
+  AxialAttentionOptions,
+  AxialAttentionWeightName,
+  AxialAttentionWeights,
+  AxialForwardAsyncOptions,
+  AxialPositionalEmbeddingConfig,
+  AxialPositionalEmbeddingWeights,
+  Axis,
+} from './vision/axial';
 export { crissCrossAttention, CrissCrossAttention } from './vision/criss-cross';
 export type { CrissCrossConfig, CrissCrossOptions, CrissCrossWeights, ImageLayout } from './vision/criss-cross';
 export { CoordinateAttention } from './vision/coordinate';

@@ -1,6 +1,6 @@
 /**
- * 2-D attention: axialAttention, crissCrossAttention and the AxialAttention,
- * CrissCrossAttention and CoordinateAttention layers, against float64
+ * 2-D attention: crissCrossAttention and the CrissCrossAttention and
+ * CoordinateAttention layers (axial attention: test/axial.test.ts), against float64
  * references written here from the papers' definitions (independent of lib/),
  * on the JS backend and on the native one for every ISA this CPU supports:
  * square and non-square maps (1×1, 1×7, 13×5, and 64×64 for the functions),
@@ -49,28 +49,6 @@ function softmaxCombine(scores: number[], values: number[][]): number[] {
   const total = weights.reduce((a, b) => a + b, 0);
   const out = new Array<number>(values[0].length).fill(0);
   weights.forEach((w, n) => values[n].forEach((x, e) => (out[e] += (w / total) * x)));
-  return out;
-}
-
-/** Axial attention on [B,heads,H,W,D]: each column (height) or row (width) is a sequence. */
-function referenceAxial(q: Tensor, k: Tensor, v: Tensor, axis: 'height' | 'width', causal: boolean, scale: number): Float64Array {
-  const [B, heads, H, W, D] = q.shape;
-  const Dv = v.shape[4];
-  const at = (t: Tensor, width: number, b: number, h: number, y: number, x: number): number[] =>
-    Array.from(t.data.subarray((((b * heads + h) * H + y) * W + x) * width, (((b * heads + h) * H + y) * W + x + 1) * width));
-  const out = new Float64Array(B * heads * H * W * Dv);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < heads; h++)
-      for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) {
-          const query = at(q, D, b, h, y, x);
-          const position = axis === 'height' ? y : x;
-          const keys: Array<[number, number]> = [];
-          for (let p = 0; p < (axis === 'height' ? H : W); p++) if (!causal || p <= position) keys.push(axis === 'height' ? [p, x] : [y, p]);
-          const scores = keys.map(([ky, kx]) => scale * at(k, D, b, h, ky, kx).reduce((s, kd, d) => s + kd * query[d], 0));
-          const result = softmaxCombine(scores, keys.map(([ky, kx]) => at(v, Dv, b, h, ky, kx)));
-          out.set(result, (((b * heads + h) * H + y) * W + x) * Dv);
-        }
   return out;
 }
 
@@ -127,18 +105,6 @@ function referenceConv(c: Conv, x: ArrayLike<number>, B: number, cin: number, P:
 
 const f32 = (x: ArrayLike<number>): Float32Array => Float32Array.from(x);
 
-/** [B, heads*D, HW] → [B, heads, HW, D] as a Tensor [B, heads, H, W, D]. */
-function headsLast(x: ArrayLike<number>, B: number, heads: number, D: number, H: number, W: number): Tensor {
-  const data = new Float32Array(B * heads * D * H * W);
-  for (let bh = 0; bh < B * heads; bh++) for (let d = 0; d < D; d++) for (let p = 0; p < H * W; p++) data[(bh * H * W + p) * D + d] = x[(bh * D + d) * H * W + p];
-  return { data, shape: [B, heads, H, W, D] };
-}
-function headsFirst(x: ArrayLike<number>, B: number, heads: number, D: number, HW: number): Float64Array {
-  const out = new Float64Array(B * heads * D * HW);
-  for (let bh = 0; bh < B * heads; bh++) for (let d = 0; d < D; d++) for (let p = 0; p < HW; p++) out[(bh * D + d) * HW + p] = x[(bh * HW + p) * D + d];
-  return out;
-}
-
 // Inputs and references are computed once per case and shared by every runner.
 const cache = new Map<string, unknown>();
 function once<T>(key: string, make: () => T): T {
@@ -153,19 +119,6 @@ const LAYER_MAPS: Array<[number, number]> = [[1, 1], [1, 7], [13, 5]];
 
 describe.each(runners)('$name', ({ lib, prepare }) => {
   describe.each(MAPS)('%i×%i map', (H, W) => {
-    it.each(['height', 'width'] as const)('axialAttention along %s (B = 2, 3 heads, D = 5, Dv = 3; causal and not)', (axis) => {
-      const { q, k, v, expected } = once(`axial ${H}x${W} ${axis}`, () => {
-        const q = tensor([2, 3, H, W, 5]), k = tensor([2, 3, H, W, 5]), v = tensor([2, 3, H, W, 3]);
-        return { q, k, v, expected: [false, true].map((causal) => referenceAxial(q, k, v, axis, causal, 1 / Math.sqrt(5))) };
-      });
-      for (const causal of [false, true]) {
-        prepare();
-        const out = lib.axialAttention(q, k, v, { axis, causal });
-        expect(out.shape).toEqual([2, 3, H, W, 3]);
-        expect(relFrobenius(out.data, expected[Number(causal)])).toBeLessThan(TOLERANCE);
-      }
-    });
-
     it('crissCrossAttention, channels-first and channels-last, C\' = 4 ≠ C = 6, B = 2', () => {
       const { q, k, v, expected, expectedLast } = once(`criss-cross ${H}x${W}`, () => {
         const q = tensor([2, 4, H, W]), k = tensor([2, 4, H, W]), v = tensor([2, 6, H, W]);
@@ -183,32 +136,6 @@ describe.each(runners)('$name', ({ lib, prepare }) => {
   });
 
   describe.each(LAYER_MAPS)('layers on a %i×%i map', (H, W) => {
-    it('AxialAttention (C = 6, 2 heads, dHead = 3, dValue = 4, residual)', () => {
-      const B = 2, C = 6, heads = 2, dHead = 3, dValue = 4, HW = H * W;
-      const weights = {
-        height: { query_conv: conv(heads * dHead, C), key_conv: conv(heads * dHead, C), value_conv: conv(heads * dValue, C) },
-        width: { query_conv: conv(heads * dHead, heads * dValue), key_conv: conv(heads * dHead, heads * dValue), value_conv: conv(heads * dValue, heads * dValue) },
-        out_conv: conv(C, heads * dValue),
-      };
-      const x = tensor([B, C, H, W]);
-      let features: ArrayLike<number> = x.data;
-      let cin = C;
-      for (const axis of ['height', 'width'] as const) {
-        const pass = weights[axis];
-        const q = headsLast(referenceConv(pass.query_conv, features, B, cin, HW), B, heads, dHead, H, W);
-        const k = headsLast(referenceConv(pass.key_conv, features, B, cin, HW), B, heads, dHead, H, W);
-        const v = headsLast(referenceConv(pass.value_conv, features, B, cin, HW), B, heads, dValue, H, W);
-        features = headsFirst(referenceAxial(q, k, v, axis, false, 1 / Math.sqrt(dHead)), B, heads, dValue, HW);
-        cin = heads * dValue;
-      }
-      const expected = referenceConv(weights.out_conv, features, B, cin, HW).map((value, i) => value + x.data[i]);
-      prepare();
-      const layer = new lib.AxialAttention({ channels: C, heads, dHead, dValue, weights });
-      const out = layer.forward(x);
-      expect(out.shape).toEqual([B, C, H, W]);
-      expect(relFrobenius(out.data, expected)).toBeLessThan(TOLERANCE);
-    });
-
     it('CrissCrossAttention (C = 16, C\' = C/8, R = 2, shared weights)', () => {
       const B = 2, C = 16, HW = H * W;
       const weights = { query_conv: conv(2, C), key_conv: conv(2, C), value_conv: conv(C, C), gamma: Float32Array.of(0.7) };
@@ -271,10 +198,6 @@ describe.each(runners)('$name', ({ lib, prepare }) => {
 describe.each(runners)('$name: out and scale', ({ lib, prepare }) => {
   it('write into the caller\'s out buffer and honour scale', () => {
     prepare();
-    const q = tensor([1, 2, 5, 3, 4]), k = tensor([1, 2, 5, 3, 4]), v = tensor([1, 2, 5, 3, 2]);
-    const out = new Float32Array(60);
-    expect(lib.axialAttention(q, k, v, { axis: 'width', scale: 0.3, out }).data).toBe(out);
-    expect(relFrobenius(out, referenceAxial(q, k, v, 'width', false, 0.3))).toBeLessThan(TOLERANCE);
     const qc = tensor([1, 3, 4, 6]), vc = tensor([1, 2, 4, 6]);
     const outCross = new Float32Array(48);
     expect(lib.crissCrossAttention(qc, qc, vc, { out: outCross, scale: 2 }).data).toBe(outCross);
@@ -284,13 +207,6 @@ describe.each(runners)('$name: out and scale', ({ lib, prepare }) => {
 
 describe('argument errors', () => {
   const lib = nativeLib;
-  it('axialAttention', () => {
-    const q = tensor([1, 2, 3, 4, 5]);
-    expect(() => lib.axialAttention(q, q, q, { axis: 'depth' as 'height' })).toThrow(new TypeError('axialAttention: expected axis to be "height" or "width" but received "depth"'));
-    expect(() => lib.axialAttention(q, tensor([1, 2, 3, 5, 5]), q, { axis: 'width' })).toThrow(new RangeError('axialAttention: expected k.shape[3] to equal q.shape[3] (4) but received 5'));
-    expect(() => lib.axialAttention(tensor([2, 3, 4, 5]), q, q, { axis: 'width' })).toThrow(new RangeError('axialAttention: expected q.shape.length to be 5 but received 4'));
-    expect(() => lib.axialAttention(q, q, q, { axis: 'width', casual: true } as never)).toThrow(new TypeError('axialAttention: expected options keys to be among axis, causal, scale, out but received "casual"'));
-  });
   it('crissCrossAttention', () => {
     const q = tensor([1, 2, 3, 4]);
     expect(() => lib.crissCrossAttention(q, q, tensor([1, 5, 3, 5]))).toThrow(new RangeError('crissCrossAttention: expected v.shape[3] to equal q.shape[3] (4) but received 5'));
