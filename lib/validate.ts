@@ -50,9 +50,21 @@ export function invalidArgument(
   return new ErrorType(`${op}: expected ${expected} but received ${received}`);
 }
 
-/** Renders a received value for a message: numbers as written, strings quoted, objects by class. */
+/** Typed arrays up to this length are rendered with their values ("Float32Array [NaN]"), longer ones by length. */
+const SHOWN_ELEMENTS = 4;
+
+/**
+ * Renders a received value for a message: numbers as written, strings quoted,
+ * short typed arrays with their values, longer ones as "Float32Array(12)",
+ * other objects by class.
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (types.isTypedArray(value)) {
+    const name = value.constructor.name;
+    if (value.length > SHOWN_ELEMENTS) return `${name}(${value.length})`;
+    return `${name} [${Array.from(value as ArrayLike<number | bigint>, describe).join(', ')}]`;
+  }
   switch (typeof value) {
     case 'number':
       return Object.is(value, -0) ? '-0' : String(value);
