@@ -10,35 +10,56 @@
  * Weights use PyTorch's nn.Linear convention, [out_features, in_features]
  * row-major, so a state_dict exported from PyTorch loads as it is. The four
  * projections run in the package's packed GEMM (native: multithreaded SIMD),
- * packed once here; attention runs in the fused kernel.
+ * packed (copied) once here; attention runs in the fused kernel.
  */
 import { attention, attentionAsync } from './attention';
 import { KvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
-import type { BoolTensor, Tensor } from './types';
-import { checkBoolean, checkInteger, checkOptionKeys, checkVector } from './vision/check';
-import { checkTensor, describe, invalidArgument, isRecord } from './validate';
+import type { BoolTensor, Tensor, WeightTensor } from './types';
+import { checkBoolean, checkInteger, checkOptionKeys } from './vision/check';
+import { checkTensor, checkWeight, describe, invalidArgument, isRecord } from './validate';
 
 const LAYER = 'MultiHeadAttention';
 
 /**
  * Projection weights, PyTorch nn.Linear layout [out_features, in_features]:
  * wq [numHeads·headDim, dModel], wk and wv [numKvHeads·headDim, contextDim],
- * wo [dModel, numHeads·headDim]; biases [out_features], optional.
+ * wo [dModel, numHeads·headDim]; biases [out_features], optional. Each a bare
+ * Float32Array or a tensor of that shape; copied (packed) at construction;
+ * other keys are refused.
  * PyTorch's nn.MultiheadAttention keeps wq, wk, wv stacked in
  * `in_proj_weight` [3·dModel, dModel]: pass its three row blocks
  * (`subarray(0, E*E)`, `subarray(E*E, 2*E*E)`, `subarray(2*E*E)`),
  * and `out_proj.weight` as wo.
  */
 export interface MultiHeadAttentionWeights {
-  wq: Float32Array;
-  wk: Float32Array;
-  wv: Float32Array;
-  wo: Float32Array;
-  bq?: Float32Array | null;
-  bk?: Float32Array | null;
-  bv?: Float32Array | null;
-  bo?: Float32Array | null;
+  wq: WeightTensor;
+  wk: WeightTensor;
+  wv: WeightTensor;
+  wo: WeightTensor;
+  bq?: WeightTensor | null;
+  bk?: WeightTensor | null;
+  bv?: WeightTensor | null;
+  bo?: WeightTensor | null;
+}
+
+const WEIGHT_KEYS = ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const;
+
+/** nn.MultiheadAttention's state_dict names, the likeliest unknown keys: how each maps here. */
+const PYTORCH_NAMES: Readonly<Record<string, string>> = {
+  in_proj_weight: 'split PyTorch\'s in_proj_weight [3*dModel, dModel] into its three row blocks wq, wk, wv',
+  in_proj_bias: 'split PyTorch\'s in_proj_bias [3*dModel] into bq, bk, bv',
+  'out_proj.weight': 'pass PyTorch\'s out_proj.weight as wo',
+  'out_proj.bias': 'pass PyTorch\'s out_proj.bias as bo',
+};
+
+/** Unknown keys in the weights are refused (a misspelt bias would silently be dropped). */
+function checkWeightKeys(weights: Record<string, unknown>): void {
+  for (const key of Object.keys(weights)) {
+    if ((WEIGHT_KEYS as readonly string[]).includes(key)) continue;
+    const hint = Object.hasOwn(PYTORCH_NAMES, key) ? ` (${PYTORCH_NAMES[key]})` : '';
+    throw invalidArgument(TypeError, `weights keys to be among ${WEIGHT_KEYS.join(', ')}${hint}`, describe(key), LAYER);
+  }
 }
 
 export interface MultiHeadAttentionConfig {
@@ -117,19 +138,20 @@ export class MultiHeadAttention {
     this.contextDim = checkInteger(c.contextDim, 'config.contextDim', 1, this.dModel, LAYER);
     const w = c.weights;
     if (!isRecord(w)) throw invalidArgument(TypeError, 'config.weights to be an object { wq, wk, wv, wo, bq?, bk?, bv?, bo? }', describe(w), LAYER);
+    checkWeightKeys(w);
     const { dModel, contextDim } = this;
     const qWidth = this.numHeads * this.headDim;
     const kvWidth = this.numKvHeads * this.headDim;
-    const linear = (name: string, out: number, inputs: number, shapeText: string): PackedLinear => {
-      const weight = checkVector(w[`w${name}`], `weights.w${name}`, out * inputs, `${out}*${inputs}, ${shapeText}`, LAYER);
+    const linear = (name: string, out: number, inputs: number, outText: string, inputsText: string): PackedLinear => {
+      const weight = checkWeight(w[`w${name}`], `weights.w${name}`, [out, inputs], `[${outText}, ${inputsText}]`, LAYER);
       const rawBias = w[`b${name}`];
-      const bias = rawBias === undefined || rawBias === null ? null : checkVector(rawBias, `weights.b${name}`, out, `${out}`, LAYER);
+      const bias = rawBias === undefined || rawBias === null ? null : checkWeight(rawBias, `weights.b${name}`, [out], `[${outText}]`, LAYER);
       return packLinear({ data: weight, shape: [out, inputs] }, bias === null ? null : { data: bias, shape: [out] });
     };
-    this.wq = linear('q', qWidth, dModel, '[numHeads*headDim, dModel]');
-    this.wk = linear('k', kvWidth, contextDim, '[numKvHeads*headDim, contextDim]');
-    this.wv = linear('v', kvWidth, contextDim, '[numKvHeads*headDim, contextDim]');
-    this.wo = linear('o', dModel, qWidth, '[dModel, numHeads*headDim]');
+    this.wq = linear('q', qWidth, dModel, 'numHeads*headDim', 'dModel');
+    this.wk = linear('k', kvWidth, contextDim, 'numKvHeads*headDim', 'contextDim');
+    this.wv = linear('v', kvWidth, contextDim, 'numKvHeads*headDim', 'contextDim');
+    this.wo = linear('o', dModel, qWidth, 'dModel', 'numHeads*headDim');
   }
 
   /** A KvCache sized for this layer's heads (for {@link step}). */
@@ -168,18 +190,19 @@ export class MultiHeadAttention {
    * itself. Returns [B, T, dModel].
    */
   step(x: Tensor, cache: KvCache, options?: MhaStepOptions): Tensor {
-    if (!(cache instanceof KvCache)) throw invalidArgument(TypeError, 'cache to be a KvCache', describe(cache), `${LAYER}.step`);
+    const op = `${LAYER}.step`;
+    if (!(cache instanceof KvCache)) throw invalidArgument(TypeError, 'cache to be a KvCache', describe(cache), op);
     if (cache.numKvHeads !== this.numKvHeads || cache.headDim !== this.headDim || cache.valueDim !== this.headDim) {
       throw invalidArgument(
         RangeError,
         `a cache of numKvHeads ${this.numKvHeads} and headDim ${this.headDim}`,
         `numKvHeads ${cache.numKvHeads}, headDim ${cache.headDim}, valueDim ${cache.valueDim}`,
-        `${LAYER}.step`,
+        op,
       );
     }
     const { t, B, L: T } = checkSequence(x, 'x', this.dModel, 'dModel');
-    if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), `${LAYER}.step`);
-    const opts = checkOptionKeys(options, STEP_KEYS, `${LAYER}.step`);
+    if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), op);
+    const opts = checkOptionKeys(options, STEP_KEYS, op);
     // Checked before anything is written, so a full cache leaves it untouched.
     const counts = cache.checkCounts(opts.counts, T, 'KvCache.append');
     const rows: Tensor = { data: t.data, shape: [B * T, this.dModel] };

@@ -33,7 +33,19 @@ interface Config {
   bias: boolean;
 }
 
-function makeWeights(c: Config, seed: number): MultiHeadAttentionWeights {
+/** The weights as bare arrays, as the float64 reference reads them. */
+interface Weights extends MultiHeadAttentionWeights {
+  wq: Float32Array;
+  wk: Float32Array;
+  wv: Float32Array;
+  wo: Float32Array;
+  bq: Float32Array | null;
+  bk: Float32Array | null;
+  bv: Float32Array | null;
+  bo: Float32Array | null;
+}
+
+function makeWeights(c: Config, seed: number): Weights {
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
   const scaled = (n: number, s: number, fanIn: number) => randn(n, s).map((x) => x / Math.sqrt(fanIn));
@@ -61,7 +73,7 @@ function refLinear(x: ArrayLike<number>, n: number, inF: number, w: Float32Array
   return y;
 }
 
-function refMha(c: Config, w: MultiHeadAttentionWeights, x: Tensor, context: Tensor | null, opts: { causal?: boolean; keyPadding?: Uint8Array }): Float32Array {
+function refMha(c: Config, w: Weights, x: Tensor, context: Tensor | null, opts: { causal?: boolean; keyPadding?: Uint8Array }): Float32Array {
   const B = x.shape.length === 3 ? x.shape[0] : 1;
   const Lq = x.shape[x.shape.length - 2];
   const ctx = context ?? x;
@@ -169,9 +181,12 @@ describe('MultiHeadAttention errors', () => {
   it.each([
     [{ dModel: 16, numHeads: 3, weights }, 'MultiHeadAttention: expected config.headDim, or config.numHeads to divide config.dModel (16) but received numHeads 3 and no headDim'],
     [{ dModel: 16, numHeads: 2, numKvHeads: 3, weights }, 'MultiHeadAttention: expected config.numKvHeads to divide config.numHeads (2) but received 3'],
-    [{ dModel: 16, numHeads: 2, weights: { ...weights, wq: new Float32Array(10) } }, 'MultiHeadAttention: expected weights.wq.length to equal 16*16, [numHeads*headDim, dModel] (256) but received 10'],
-    [{ dModel: 16, numHeads: 2, weights: { ...weights, bo: new Float32Array(3) } }, 'MultiHeadAttention: expected weights.bo.length to equal 16 (16) but received 3'],
-    [{ dModel: 16, numHeads: 2, weights: { ...weights, wk: new Float64Array(128) } }, 'MultiHeadAttention: expected weights.wk to be a Float32Array but received Float64Array'],
+    [{ dModel: 16, numHeads: 2, weights: { ...weights, wq: new Float32Array(10) } }, 'MultiHeadAttention: expected weights.wq.length to equal 256 ([numHeads*headDim, dModel] = [16, 16]) but received 10'],
+    [{ dModel: 16, numHeads: 2, weights: { ...weights, bo: new Float32Array(3) } }, 'MultiHeadAttention: expected weights.bo.length to equal 16 ([dModel] = [16]) but received 3'],
+    [
+      { dModel: 16, numHeads: 2, weights: { ...weights, wk: new Float64Array(128) } },
+      'MultiHeadAttention: expected weights.wk to be a Float32Array of 256 floats or a tensor { data, shape: [16, 16] } ([numKvHeads*headDim, contextDim]) but received Float64Array(128)',
+    ],
   ])('config %#', (config, message) => {
     expect(() => new MultiHeadAttention(config as never)).toThrow(message);
   });
