@@ -17,7 +17,7 @@ import { KvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
 import { checkBoolean, checkInteger, checkOptionKeys } from './vision/check';
-import { checkTensor, checkWeight, describe, invalidArgument, isRecord } from './validate';
+import { checkMask, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
 
 const LAYER = 'MultiHeadAttention';
 
@@ -109,6 +109,16 @@ function checkSequence(value: unknown, name: string, width: number, widthName: s
     throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), LAYER);
   }
   return { t, B: rank === 3 ? t.shape[0] : 1, L: t.shape[rank - 2] };
+}
+
+/** options.keyPadding: B*Lk flags (nonzero = real key), or null when absent. */
+function checkForwardKeyPadding(value: unknown, B: number, Lk: number): Uint8Array | null {
+  if (value === undefined || value === null) return null;
+  if (!isUint8Array(value)) throw invalidArgument(TypeError, 'options.keyPadding to be a Uint8Array', describe(value), LAYER);
+  if (value.length !== B * Lk) {
+    throw invalidArgument(RangeError, `options.keyPadding.length to equal B*Lk, the batch times the key length (${B}*${Lk} = ${B * Lk})`, describe(value.length), LAYER);
+  }
+  return value;
 }
 
 export class MultiHeadAttention {
@@ -204,7 +214,7 @@ export class MultiHeadAttention {
     if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), op);
     const opts = checkOptionKeys(options, STEP_KEYS, op);
     // Checked before anything is written, so a full cache leaves it untouched.
-    const counts = cache.checkCounts(opts.counts, T, 'KvCache.append');
+    const counts = cache.checkCounts(opts.counts, T, op);
     const rows: Tensor = { data: t.data, shape: [B * T, this.dModel] };
     const q = this.wq.forward(rows);
     const k = this.wk.forward(rows);
@@ -236,6 +246,8 @@ export class MultiHeadAttention {
       throw invalidArgument(TypeError, `options.context (contextDim ${this.contextDim} differs from dModel ${this.dModel})`, 'undefined', LAYER);
     }
     const causal = checkBoolean(opts.causal, 'options.causal', false, LAYER);
+    const mask = this.checkForwardMask(opts.mask, B, Lq, Lk);
+    const keyPadding = checkForwardKeyPadding(opts.keyPadding, B, Lk);
     return {
       B,
       Lq,
@@ -243,8 +255,32 @@ export class MultiHeadAttention {
       rank,
       x: { data: t.data, shape: [B * Lq, this.dModel] },
       context: { data: context.data, shape: [B * Lk, this.contextDim] },
-      attentionOptions: { layout: 'blhd' as const, causal, mask: opts.mask as Tensor | BoolTensor | null | undefined, keyPadding: opts.keyPadding as Uint8Array | null | undefined },
+      attentionOptions: { layout: 'blhd' as const, causal, mask, keyPadding },
     };
+  }
+
+  /**
+   * options.mask against [B, numHeads, Lq, Lk] in this layer's words (attention()
+   * would name its internal q and k); the same broadcasting rules as attention().
+   */
+  private checkForwardMask(value: unknown, B: number, Lq: number, Lk: number): Tensor | BoolTensor | null {
+    if (value === undefined || value === null) return null;
+    const mask = checkMask(value, 'options.mask', LAYER);
+    const rank = mask.shape.length;
+    const target = [B, this.numHeads, Lq, Lk];
+    const targetName = ['the batch B', 'numHeads', 'the query length Lq', 'the key length Lk'];
+    for (let m = 0; m < rank; m++) {
+      const axis = 4 - rank + m;
+      const size = mask.shape[m];
+      if (m === rank - 1) {
+        // As in attention(): the key axis never broadcasts.
+        if (size !== Lk) throw invalidArgument(RangeError, `options.mask.shape[${m}] to equal ${targetName[axis]} (${Lk})`, describe(size), LAYER);
+      } else if (size !== 1 && size !== target[axis]) {
+        const expected = target[axis] === 1 ? `1 (${targetName[axis]})` : `1 or ${targetName[axis]} (${target[axis]})`;
+        throw invalidArgument(RangeError, `options.mask.shape[${m}] to be ${expected}`, describe(size), LAYER);
+      }
+    }
+    return mask as Tensor | BoolTensor;
   }
 
   /** Projection rows [B·L, heads·D] seen as [B, L, heads, D] (layout 'blhd'): the same memory. */

@@ -174,15 +174,14 @@ export function checkTensor(value: unknown, name: string, minRank: number, maxRa
   return { data, shape };
 }
 
-/** The `mask` option: a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
-export function checkMask(value: unknown): { data: Float32Array | Uint8Array; shape: number[] } {
-  const name = 'mask';
-  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array', 'attention');
+/** The `mask` option (`name` and `op` as the caller knows them): a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
+export function checkMask(value: unknown, name = 'mask', op = 'attention'): { data: Float32Array | Uint8Array; shape: number[] } {
+  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array', op);
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data) && !isUint8Array(data)) {
-    throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data));
+    throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data), op);
   }
-  checkDataLength(data, name, elements, 'attention');
+  checkDataLength(data, name, elements, op);
   return { data, shape };
 }
 

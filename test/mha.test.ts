@@ -207,8 +207,48 @@ describe('MultiHeadAttention errors', () => {
     const cache = mha.createCache(1, 2);
     mha.step(tensor([1, 2, 16], 1), cache);
     expect(() => mha.step(tensor([1, 1, 16], 2), cache)).toThrow(
-      'KvCache.append: expected at most 0 new positions for batch row 0 (length 2, maxLength 2; the cache never grows) but received 1',
+      new RangeError('MultiHeadAttention.step: expected at most 0 new positions for batch row 0 (length 2, maxLength 2; the cache never grows) but received 1'),
+    );
+    expect(() => mha.step(tensor([1, 1, 16], 2), mha.createCache(1, 4), { counts: [1, 1] })).toThrow(
+      new RangeError('MultiHeadAttention.step: expected options.counts.length to equal cache.batch (1) but received 2'),
     );
     expect(cache.lengthOf(0)).toBe(2);
+  });
+
+  describe('forward checks options.mask and options.keyPadding in its own words (not attention()\'s q, k or layout "blhd")', () => {
+    const mha = new MultiHeadAttention({ dModel: 16, numHeads: 2, weights });
+    // B = 2, Lq = 5, Lk = 12.
+    const x = tensor([2, 5, 16], 1);
+    const context = tensor([2, 12, 16], 2);
+    const zeros = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+    it.each([
+      [{ mask: zeros([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to equal the key length Lk (12) but received 7')],
+      [{ mask: zeros([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to equal the key length Lk (12) but received 5')],
+      [{ mask: zeros([3, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the batch B (2) but received 3')],
+      [{ mask: zeros([4, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or numHeads (2) but received 4')],
+      [{ mask: zeros([6, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the query length Lq (5) but received 6')],
+      [{ mask: zeros([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 2, 3 or 4 but received 5')],
+      [{ mask: new Float32Array(120) }, new TypeError('MultiHeadAttention: expected options.mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array(120)')],
+      [{ mask: { data: new Int8Array(60), shape: [5, 12] } }, new TypeError('MultiHeadAttention: expected options.mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array(60)')],
+      [{ mask: { data: new Uint8Array(59), shape: [5, 12] } }, new RangeError('MultiHeadAttention: expected options.mask.data.length to equal the product of options.mask.shape (60) but received 59')],
+      [{ keyPadding: new Uint8Array(10) }, new RangeError('MultiHeadAttention: expected options.keyPadding.length to equal B*Lk, the batch times the key length (2*12 = 24) but received 10')],
+      [{ keyPadding: new Int8Array(24) }, new TypeError('MultiHeadAttention: expected options.keyPadding to be a Uint8Array but received Int8Array(24)')],
+    ])('%#', async (options, error) => {
+      expect(() => mha.forward(x, { context, ...options } as never)).toThrow(error);
+      await expect(mha.forwardAsync(x, { context, ...options } as never)).rejects.toThrow(error);
+    });
+
+    it('a rank-2 x has a batch of 1', () => {
+      expect(() => mha.forward(tensor([5, 16], 3), { mask: zeros([2, 1, 5, 5]) })).toThrow(
+        new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 (the batch B) but received 2'),
+      );
+    });
+
+    it('masks that broadcast still reach attention(): a [B, 1, 1, Lk] boolean mask == keyPadding', () => {
+      const keep = new Uint8Array(24).map((_, i) => (i % 5 === 2 ? 0 : 1));
+      const padded = mha.forward(x, { context, keyPadding: keep });
+      expect(mha.forward(x, { context, mask: { data: keep, shape: [2, 1, 1, 12] } }).data).toEqual(padded.data);
+      expect(mha.forward(x, { context, mask: { data: keep.subarray(0, 12), shape: [1, 12] } }).data).not.toEqual(padded.data);
+    });
   });
 });
