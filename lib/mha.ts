@@ -13,7 +13,7 @@
  * packed (copied) once here; attention runs in the fused kernel.
  */
 import { attention, attentionAsync } from './attention';
-import { KvCache } from './kv-cache';
+import { KvCache, asKvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
 import { checkBoolean, checkInteger, checkOptionKeys } from './vision/check';
@@ -199,9 +199,10 @@ export class MultiHeadAttention {
    * then each position attends causally to everything the cache holds up to
    * itself. Returns [B, T, dModel].
    */
-  step(x: Tensor, cache: KvCache, options?: MhaStepOptions): Tensor {
+  step(x: Tensor, cacheArg: KvCache, options?: MhaStepOptions): Tensor {
     const op = `${LAYER}.step`;
-    if (!(cache instanceof KvCache)) throw invalidArgument(TypeError, 'cache to be a KvCache', describe(cache), op);
+    const cache = asKvCache(cacheArg, op);
+    if (cache === null) throw invalidArgument(TypeError, 'cache to be a KvCache', describe(cacheArg), op);
     if (cache.numKvHeads !== this.numKvHeads || cache.headDim !== this.headDim || cache.valueDim !== this.headDim) {
       throw invalidArgument(
         RangeError,
