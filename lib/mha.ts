@@ -17,7 +17,7 @@ import { KvCache, asKvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
 import { checkBoolean, checkInteger, checkOptionKeys } from './vision/check';
-import { checkMask, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
+import { MAX_ELEMENTS, checkMask, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
 
 const LAYER = 'MultiHeadAttention';
 
@@ -101,14 +101,24 @@ export interface MhaStepOptions {
 const FORWARD_KEYS = ['context', 'causal', 'mask', 'keyPadding'] as const;
 const STEP_KEYS = ['counts'] as const;
 
-/** x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). */
-function checkSequence(value: unknown, name: string, width: number, widthName: string): { t: Tensor; B: number; L: number } {
-  const t = checkTensor(value, name, 2, 3, LAYER);
+/**
+ * x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). `widest` is
+ * the widest row the layer makes from them (a projection or the attention
+ * output), which must stay within MAX_ELEMENTS like every tensor.
+ */
+function checkSequence(value: unknown, name: string, width: number, widthName: string, widest: [number, string], op: string): { t: Tensor; B: number; L: number } {
+  const t = checkTensor(value, name, 2, 3, op);
   const rank = t.shape.length;
   if (t.shape[rank - 1] !== width) {
-    throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), LAYER);
+    throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), op);
   }
-  return { t, B: rank === 3 ? t.shape[0] : 1, L: t.shape[rank - 2] };
+  const B = rank === 3 ? t.shape[0] : 1;
+  const L = t.shape[rank - 2];
+  const [widestWidth, widestName] = widest;
+  if (B * L * widestWidth > MAX_ELEMENTS) {
+    throw invalidArgument(RangeError, `${name}'s positions times ${widestName} (${widestWidth}) to be at most ${MAX_ELEMENTS}`, describe(B * L * widestWidth), op);
+  }
+  return { t, B, L };
 }
 
 /** options.keyPadding: B*Lk flags (nonzero = real key), or null when absent. */
@@ -211,7 +221,7 @@ export class MultiHeadAttention {
         op,
       );
     }
-    const { t, B, L: T } = checkSequence(x, 'x', this.dModel, 'dModel');
+    const { t, B, L: T } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(true), op);
     if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), op);
     const opts = checkOptionKeys(options, STEP_KEYS, op);
     // Checked before anything is written, so a full cache leaves it untouched.
@@ -228,15 +238,22 @@ export class MultiHeadAttention {
     return this.project(o, B, T, t.shape.length);
   }
 
+  /** The widest row made from each position of x: q, the attention output, y, and k and v when they come from x too. */
+  private widest(selfAttention: boolean): [number, string] {
+    const rows: Array<[number, string]> = [[this.numHeads * this.headDim, 'numHeads*headDim'], [this.dModel, 'dModel']];
+    if (selfAttention) rows.push([this.numKvHeads * this.headDim, 'numKvHeads*headDim']);
+    return rows.reduce((a, b) => (b[0] > a[0] ? b : a));
+  }
+
   /** Checks x and the options once, for forward and forwardAsync. */
   private prepare(x: unknown, options: unknown) {
-    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel');
-    const rank = t.shape.length;
     const opts = checkOptionKeys(options, FORWARD_KEYS, LAYER);
+    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(opts.context === undefined), LAYER);
+    const rank = t.shape.length;
     let context = t;
     let Lk = Lq;
     if (opts.context !== undefined) {
-      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim');
+      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim', [this.numKvHeads * this.headDim, 'numKvHeads*headDim'], LAYER);
       if (ctx.t.shape.length !== rank) {
         throw invalidArgument(RangeError, `options.context.shape.length to equal x.shape.length (${rank})`, describe(ctx.t.shape.length), LAYER);
       }

@@ -215,6 +215,18 @@ describe('MultiHeadAttention errors', () => {
     expect(cache.lengthOf(0)).toBe(2);
   });
 
+  it('x too long for its projections is refused in the layer\'s words (not PackedLinear\'s rows*outFeatures)', () => {
+    // dModel 1, one head of 4096: x [1, 2**21, 1] projects to 2**33 floats.
+    const wide = new MultiHeadAttention({ dModel: 1, numHeads: 1, headDim: 4096, weights: { wq: new Float32Array(4096), wk: new Float32Array(4096), wv: new Float32Array(4096), wo: new Float32Array(4096) } });
+    const x = { data: new Float32Array(2 ** 21), shape: [1, 2 ** 21, 1] };
+    expect(() => wide.forward(x)).toThrow(new RangeError("MultiHeadAttention: expected x's positions times numHeads*headDim (4096) to be at most 4294967296 but received 8589934592"));
+    expect(() => wide.forward({ data: new Float32Array(2), shape: [1, 2, 1] }, { context: x })).toThrow(
+      new RangeError("MultiHeadAttention: expected options.context's positions times numKvHeads*headDim (4096) to be at most 4294967296 but received 8589934592"),
+    );
+    expect(() => wide.step(x, wide.createCache(1, 4))).toThrow(new RangeError("MultiHeadAttention.step: expected x's positions times numHeads*headDim (4096) to be at most 4294967296 but received 8589934592"));
+    expect(() => wide.step(tensor([1, 1, 2], 1), wide.createCache(1, 4))).toThrow(new RangeError('MultiHeadAttention.step: expected x.shape[2] to equal dModel (1) but received 2'));
+  });
+
   describe('forward checks options.mask and options.keyPadding in its own words (not attention()\'s q, k or layout "blhd")', () => {
     const mha = new MultiHeadAttention({ dModel: 16, numHeads: 2, weights });
     // B = 2, Lq = 5, Lk = 12.
