@@ -16,7 +16,7 @@ import { attention, attentionAsync } from './attention';
 import { KvCache, asKvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
-import { checkBoolean, checkInteger, checkOptionKeys } from './vision/check';
+import { checkBoolean, checkChoice, checkInteger, checkOptionKeys } from './vision/check';
 import { MAX_ELEMENTS, checkMask, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
 
 const LAYER = 'MultiHeadAttention';
@@ -176,6 +176,11 @@ export class MultiHeadAttention {
 
   /** A KvCache sized for this layer's heads (for {@link step}). */
   createCache(batch: number, maxLength: number, dtype: 'float32' | 'bfloat16' = 'float32'): KvCache {
+    // Checked here, so a message names these arguments, not KvCache's config.
+    const op = `${LAYER}.createCache`;
+    checkInteger(batch, 'batch', 1, undefined, op);
+    checkInteger(maxLength, 'maxLength', 1, undefined, op);
+    checkChoice(dtype, 'dtype', ['float32', 'bfloat16'] as const, 'float32', op);
     return new KvCache({ batch, numKvHeads: this.numKvHeads, headDim: this.headDim, maxLength, dtype });
   }
 

@@ -215,6 +215,13 @@ describe('MultiHeadAttention errors', () => {
     expect(cache.lengthOf(0)).toBe(2);
   });
 
+  it('createCache names its own arguments (not KvCache\'s config)', () => {
+    const mha = new MultiHeadAttention({ dModel: 16, numHeads: 2, weights });
+    expect(() => mha.createCache(0, 4)).toThrow(new RangeError('MultiHeadAttention.createCache: expected batch to be an integer >= 1 but received 0'));
+    expect(() => mha.createCache(1, 2.5)).toThrow(new RangeError('MultiHeadAttention.createCache: expected maxLength to be an integer >= 1 but received 2.5'));
+    expect(() => mha.createCache(1, 4, 'f16' as never)).toThrow(new TypeError('MultiHeadAttention.createCache: expected dtype to be "float32" or "bfloat16" but received "f16"'));
+  });
+
   it('x too long for its projections is refused in the layer\'s words (not PackedLinear\'s rows*outFeatures)', () => {
     // dModel 1, one head of 4096: x [1, 2**21, 1] projects to 2**33 floats.
     const wide = new MultiHeadAttention({ dModel: 1, numHeads: 1, headDim: 4096, weights: { wq: new Float32Array(4096), wk: new Float32Array(4096), wv: new Float32Array(4096), wo: new Float32Array(4096) } });
