@@ -4,7 +4,7 @@
  */
 import { nativeAddon } from './backend';
 import { attention_forward, plan_attention } from './js/attention';
-import { KvCache } from './kv-cache';
+import { type KvCache, asKvCache } from './kv-cache';
 import type { NativeAttentionArgs } from './native';
 import { resolveAttention, type ResolvedAttention } from './options';
 import type { AttentionOptions, AttentionPlan, AttentionResult, Tensor } from './types';
@@ -111,12 +111,13 @@ export type CachedAttentionOptions = Omit<AttentionOptions, 'keyLengths' | 'caus
 
 /** Resolves either form: (q, k, v, options) or (q, cache, options). */
 function resolveCall(q: Tensor, k: unknown, v: unknown, options: unknown): ResolvedAttention {
-  if (!(k instanceof KvCache)) return resolveAttention(q, k, v, options);
-  const { queryStart, rest } = splitQueryStart(v, k);
+  const cache = asKvCache(k, 'attention');
+  if (cache === null) return resolveAttention(q, k, v, options);
+  const { queryStart, rest } = splitQueryStart(v, cache);
   if (isRecord(rest) && rest.returnWeights === true) {
     throw invalidArgument(TypeError, 'no returnWeights with a KvCache', 'true');
   }
-  return resolveAttention(q, null, null, rest, k.view(queryStart));
+  return resolveAttention(q, null, null, rest, cache.view(queryStart));
 }
 
 /** Splits the cache-only option queryStart off (attention()'s own checks do not know it). */
@@ -138,8 +139,9 @@ function splitQueryStart(options: unknown, cache: KvCache): { queryStart: Int32A
 
 /** The JS kernel reads float32 K/V: widen a bfloat16 cache first. */
 function forJs(r: ResolvedAttention, source: unknown): ResolvedAttention {
-  if (!(source instanceof KvCache) || source.dtype === 'float32') return r;
-  const { k, v } = source.widened();
+  const cache = asKvCache(source, 'attention');
+  if (cache === null || cache.dtype === 'float32') return r;
+  const { k, v } = cache.widened();
   return { ...r, k, v };
 }
 
@@ -201,12 +203,12 @@ export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncA
 export function attentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: AsyncAttentionOptions): Promise<AttentionResult>;
 export async function attentionAsync(q: Tensor, k: Tensor | KvCache, v?: Tensor | (CachedAttentionOptions & { signal?: AbortSignal }), options?: AsyncAttentionOptions): Promise<AttentionResult> {
   // Inside an async function, so a throw here becomes a rejection.
-  const cached = k instanceof KvCache;
-  const { signal, rest } = splitSignal(cached ? v : options);
-  const r = cached ? resolveCall(q, k, rest, undefined) : resolveCall(q, k, v, rest);
+  const cache = asKvCache(k, 'attention');
+  const { signal, rest } = splitSignal(cache !== null ? v : options);
+  const r = cache !== null ? resolveCall(q, cache, rest, undefined) : resolveCall(q, k, v, rest);
   signal?.throwIfAborted();
   const run = runAsync(r, k, signal);
-  await (k instanceof KvCache ? k.reading(run) : run);
+  await (cache !== null ? cache.reading(run) : run);
   return toResult(r);
 }
 

@@ -7,7 +7,7 @@ export type { MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, Multi
 export { backend, setThreads } from './backend';
 export { linear, packLinear, PackedLinear } from './linear';
 export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';
-export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor } from './types';
+export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor, WeightTensor } from './types';
 export { axialAttention, AxialAttention, AxialPositionalEmbedding } from './vision/axial';
 export type {
   AxialAttentionConfig,

@@ -60,7 +60,43 @@ export interface KvRows {
   strideH: number;
 }
 
+/**
+ * Marks a KvCache across copies of this package (two installs, ESM and CJS
+ * builds): instanceof fails there, the registry-wide symbol does not. Its
+ * value is the version of what attention() and MultiHeadAttention read from a
+ * cache: the config fields, `dtype`, `keys`, `values`, `lengths` and the
+ * methods `view`, `widened`, `reading`, `checkCounts` and `appendRows`.
+ * Bump it when any of these change meaning.
+ */
+const BRAND = Symbol.for('fused-attention.KvCache');
+const BRAND_VERSION = 1;
+
+/**
+ * The cache if `value` is a KvCache of this or another copy of the package
+ * with the same brand version; null if it is no KvCache at all. A cache of an
+ * incompatible copy throws (`op` names the function in the message).
+ */
+export function asKvCache(value: unknown, op: string): KvCache | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const version: unknown = (value as { [BRAND]?: unknown })[BRAND];
+  if (version === undefined) return null;
+  if (version !== BRAND_VERSION) {
+    throw invalidArgument(
+      TypeError,
+      `cache to be a KvCache of this copy of fused-attention (brand version ${BRAND_VERSION})`,
+      `a KvCache from another copy of fused-attention (brand version ${describe(version)})`,
+      op,
+    );
+  }
+  return value as KvCache;
+}
+
 export class KvCache {
+  /** See BRAND: lets asKvCache recognise caches made by other copies of the package. */
+  get [BRAND](): number {
+    return BRAND_VERSION;
+  }
+
   readonly batch: number;
   readonly numKvHeads: number;
   readonly headDim: number;

@@ -10,35 +10,56 @@
  * Weights use PyTorch's nn.Linear convention, [out_features, in_features]
  * row-major, so a state_dict exported from PyTorch loads as it is. The four
  * projections run in the package's packed GEMM (native: multithreaded SIMD),
- * packed once here; attention runs in the fused kernel.
+ * packed (copied) once here; attention runs in the fused kernel.
  */
 import { attention, attentionAsync } from './attention';
-import { KvCache } from './kv-cache';
+import { KvCache, asKvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
-import type { BoolTensor, Tensor } from './types';
-import { checkBoolean, checkInteger, checkOptionKeys, checkVector } from './vision/check';
-import { checkTensor, describe, invalidArgument, isRecord } from './validate';
+import type { BoolTensor, Tensor, WeightTensor } from './types';
+import { checkBoolean, checkChoice, checkInteger, checkOptionKeys } from './vision/check';
+import { MAX_ELEMENTS, checkMask, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
 
 const LAYER = 'MultiHeadAttention';
 
 /**
  * Projection weights, PyTorch nn.Linear layout [out_features, in_features]:
  * wq [numHeads·headDim, dModel], wk and wv [numKvHeads·headDim, contextDim],
- * wo [dModel, numHeads·headDim]; biases [out_features], optional.
+ * wo [dModel, numHeads·headDim]; biases [out_features], optional. Each a bare
+ * Float32Array or a tensor of that shape; copied (packed) at construction;
+ * other keys are refused.
  * PyTorch's nn.MultiheadAttention keeps wq, wk, wv stacked in
  * `in_proj_weight` [3·dModel, dModel]: pass its three row blocks
  * (`subarray(0, E*E)`, `subarray(E*E, 2*E*E)`, `subarray(2*E*E)`),
  * and `out_proj.weight` as wo.
  */
 export interface MultiHeadAttentionWeights {
-  wq: Float32Array;
-  wk: Float32Array;
-  wv: Float32Array;
-  wo: Float32Array;
-  bq?: Float32Array | null;
-  bk?: Float32Array | null;
-  bv?: Float32Array | null;
-  bo?: Float32Array | null;
+  wq: WeightTensor;
+  wk: WeightTensor;
+  wv: WeightTensor;
+  wo: WeightTensor;
+  bq?: WeightTensor | null;
+  bk?: WeightTensor | null;
+  bv?: WeightTensor | null;
+  bo?: WeightTensor | null;
+}
+
+const WEIGHT_KEYS = ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const;
+
+/** nn.MultiheadAttention's state_dict names, the likeliest unknown keys: how each maps here. */
+const PYTORCH_NAMES: Readonly<Record<string, string>> = {
+  in_proj_weight: 'split PyTorch\'s in_proj_weight [3*dModel, dModel] into its three row blocks wq, wk, wv',
+  in_proj_bias: 'split PyTorch\'s in_proj_bias [3*dModel] into bq, bk, bv',
+  'out_proj.weight': 'pass PyTorch\'s out_proj.weight as wo',
+  'out_proj.bias': 'pass PyTorch\'s out_proj.bias as bo',
+};
+
+/** Unknown keys in the weights are refused (a misspelt bias would silently be dropped). */
+function checkWeightKeys(weights: Record<string, unknown>): void {
+  for (const key of Object.keys(weights)) {
+    if ((WEIGHT_KEYS as readonly string[]).includes(key)) continue;
+    const hint = Object.hasOwn(PYTORCH_NAMES, key) ? ` (${PYTORCH_NAMES[key]})` : '';
+    throw invalidArgument(TypeError, `weights keys to be among ${WEIGHT_KEYS.join(', ')}${hint}`, describe(key), LAYER);
+  }
 }
 
 export interface MultiHeadAttentionConfig {
@@ -80,14 +101,34 @@ export interface MhaStepOptions {
 const FORWARD_KEYS = ['context', 'causal', 'mask', 'keyPadding'] as const;
 const STEP_KEYS = ['counts'] as const;
 
-/** x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). */
-function checkSequence(value: unknown, name: string, width: number, widthName: string): { t: Tensor; B: number; L: number } {
-  const t = checkTensor(value, name, 2, 3, LAYER);
+/**
+ * x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). `widest` is
+ * the widest row the layer makes from them (a projection or the attention
+ * output), which must stay within MAX_ELEMENTS like every tensor.
+ */
+function checkSequence(value: unknown, name: string, width: number, widthName: string, widest: [number, string], op: string): { t: Tensor; B: number; L: number } {
+  const t = checkTensor(value, name, 2, 3, op);
   const rank = t.shape.length;
   if (t.shape[rank - 1] !== width) {
-    throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), LAYER);
+    throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), op);
   }
-  return { t, B: rank === 3 ? t.shape[0] : 1, L: t.shape[rank - 2] };
+  const B = rank === 3 ? t.shape[0] : 1;
+  const L = t.shape[rank - 2];
+  const [widestWidth, widestName] = widest;
+  if (B * L * widestWidth > MAX_ELEMENTS) {
+    throw invalidArgument(RangeError, `${name}'s positions times ${widestName} (${widestWidth}) to be at most ${MAX_ELEMENTS}`, describe(B * L * widestWidth), op);
+  }
+  return { t, B, L };
+}
+
+/** options.keyPadding: B*Lk flags (nonzero = real key), or null when absent. */
+function checkForwardKeyPadding(value: unknown, B: number, Lk: number): Uint8Array | null {
+  if (value === undefined || value === null) return null;
+  if (!isUint8Array(value)) throw invalidArgument(TypeError, 'options.keyPadding to be a Uint8Array', describe(value), LAYER);
+  if (value.length !== B * Lk) {
+    throw invalidArgument(RangeError, `options.keyPadding.length to equal B*Lk, the batch times the key length (${B}*${Lk} = ${B * Lk})`, describe(value.length), LAYER);
+  }
+  return value;
 }
 
 export class MultiHeadAttention {
@@ -117,23 +158,29 @@ export class MultiHeadAttention {
     this.contextDim = checkInteger(c.contextDim, 'config.contextDim', 1, this.dModel, LAYER);
     const w = c.weights;
     if (!isRecord(w)) throw invalidArgument(TypeError, 'config.weights to be an object { wq, wk, wv, wo, bq?, bk?, bv?, bo? }', describe(w), LAYER);
+    checkWeightKeys(w);
     const { dModel, contextDim } = this;
     const qWidth = this.numHeads * this.headDim;
     const kvWidth = this.numKvHeads * this.headDim;
-    const linear = (name: string, out: number, inputs: number, shapeText: string): PackedLinear => {
-      const weight = checkVector(w[`w${name}`], `weights.w${name}`, out * inputs, `${out}*${inputs}, ${shapeText}`, LAYER);
+    const linear = (name: string, out: number, inputs: number, outText: string, inputsText: string): PackedLinear => {
+      const weight = checkWeight(w[`w${name}`], `weights.w${name}`, [out, inputs], `[${outText}, ${inputsText}]`, LAYER);
       const rawBias = w[`b${name}`];
-      const bias = rawBias === undefined || rawBias === null ? null : checkVector(rawBias, `weights.b${name}`, out, `${out}`, LAYER);
+      const bias = rawBias === undefined || rawBias === null ? null : checkWeight(rawBias, `weights.b${name}`, [out], `[${outText}]`, LAYER);
       return packLinear({ data: weight, shape: [out, inputs] }, bias === null ? null : { data: bias, shape: [out] });
     };
-    this.wq = linear('q', qWidth, dModel, '[numHeads*headDim, dModel]');
-    this.wk = linear('k', kvWidth, contextDim, '[numKvHeads*headDim, contextDim]');
-    this.wv = linear('v', kvWidth, contextDim, '[numKvHeads*headDim, contextDim]');
-    this.wo = linear('o', dModel, qWidth, '[dModel, numHeads*headDim]');
+    this.wq = linear('q', qWidth, dModel, 'numHeads*headDim', 'dModel');
+    this.wk = linear('k', kvWidth, contextDim, 'numKvHeads*headDim', 'contextDim');
+    this.wv = linear('v', kvWidth, contextDim, 'numKvHeads*headDim', 'contextDim');
+    this.wo = linear('o', dModel, qWidth, 'dModel', 'numHeads*headDim');
   }
 
   /** A KvCache sized for this layer's heads (for {@link step}). */
   createCache(batch: number, maxLength: number, dtype: 'float32' | 'bfloat16' = 'float32'): KvCache {
+    // Checked here, so a message names these arguments, not KvCache's config.
+    const op = `${LAYER}.createCache`;
+    checkInteger(batch, 'batch', 1, undefined, op);
+    checkInteger(maxLength, 'maxLength', 1, undefined, op);
+    checkChoice(dtype, 'dtype', ['float32', 'bfloat16'] as const, 'float32', op);
     return new KvCache({ batch, numKvHeads: this.numKvHeads, headDim: this.headDim, maxLength, dtype });
   }
 
@@ -167,21 +214,23 @@ export class MultiHeadAttention {
    * then each position attends causally to everything the cache holds up to
    * itself. Returns [B, T, dModel].
    */
-  step(x: Tensor, cache: KvCache, options?: MhaStepOptions): Tensor {
-    if (!(cache instanceof KvCache)) throw invalidArgument(TypeError, 'cache to be a KvCache', describe(cache), `${LAYER}.step`);
+  step(x: Tensor, cacheArg: KvCache, options?: MhaStepOptions): Tensor {
+    const op = `${LAYER}.step`;
+    const cache = asKvCache(cacheArg, op);
+    if (cache === null) throw invalidArgument(TypeError, 'cache to be a KvCache', describe(cacheArg), op);
     if (cache.numKvHeads !== this.numKvHeads || cache.headDim !== this.headDim || cache.valueDim !== this.headDim) {
       throw invalidArgument(
         RangeError,
         `a cache of numKvHeads ${this.numKvHeads} and headDim ${this.headDim}`,
         `numKvHeads ${cache.numKvHeads}, headDim ${cache.headDim}, valueDim ${cache.valueDim}`,
-        `${LAYER}.step`,
+        op,
       );
     }
-    const { t, B, L: T } = checkSequence(x, 'x', this.dModel, 'dModel');
-    if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), `${LAYER}.step`);
-    const opts = checkOptionKeys(options, STEP_KEYS, `${LAYER}.step`);
+    const { t, B, L: T } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(true), op);
+    if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), op);
+    const opts = checkOptionKeys(options, STEP_KEYS, op);
     // Checked before anything is written, so a full cache leaves it untouched.
-    const counts = cache.checkCounts(opts.counts, T, 'KvCache.append');
+    const counts = cache.checkCounts(opts.counts, T, op);
     const rows: Tensor = { data: t.data, shape: [B * T, this.dModel] };
     const q = this.wq.forward(rows);
     const k = this.wk.forward(rows);
@@ -194,15 +243,22 @@ export class MultiHeadAttention {
     return this.project(o, B, T, t.shape.length);
   }
 
+  /** The widest row made from each position of x: q, the attention output, y, and k and v when they come from x too. */
+  private widest(selfAttention: boolean): [number, string] {
+    const rows: Array<[number, string]> = [[this.numHeads * this.headDim, 'numHeads*headDim'], [this.dModel, 'dModel']];
+    if (selfAttention) rows.push([this.numKvHeads * this.headDim, 'numKvHeads*headDim']);
+    return rows.reduce((a, b) => (b[0] > a[0] ? b : a));
+  }
+
   /** Checks x and the options once, for forward and forwardAsync. */
   private prepare(x: unknown, options: unknown) {
-    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel');
-    const rank = t.shape.length;
     const opts = checkOptionKeys(options, FORWARD_KEYS, LAYER);
+    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(opts.context === undefined), LAYER);
+    const rank = t.shape.length;
     let context = t;
     let Lk = Lq;
     if (opts.context !== undefined) {
-      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim');
+      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim', [this.numKvHeads * this.headDim, 'numKvHeads*headDim'], LAYER);
       if (ctx.t.shape.length !== rank) {
         throw invalidArgument(RangeError, `options.context.shape.length to equal x.shape.length (${rank})`, describe(ctx.t.shape.length), LAYER);
       }
@@ -213,6 +269,8 @@ export class MultiHeadAttention {
       throw invalidArgument(TypeError, `options.context (contextDim ${this.contextDim} differs from dModel ${this.dModel})`, 'undefined', LAYER);
     }
     const causal = checkBoolean(opts.causal, 'options.causal', false, LAYER);
+    const mask = this.checkForwardMask(opts.mask, B, Lq, Lk);
+    const keyPadding = checkForwardKeyPadding(opts.keyPadding, B, Lk);
     return {
       B,
       Lq,
@@ -220,8 +278,32 @@ export class MultiHeadAttention {
       rank,
       x: { data: t.data, shape: [B * Lq, this.dModel] },
       context: { data: context.data, shape: [B * Lk, this.contextDim] },
-      attentionOptions: { layout: 'blhd' as const, causal, mask: opts.mask as Tensor | BoolTensor | null | undefined, keyPadding: opts.keyPadding as Uint8Array | null | undefined },
+      attentionOptions: { layout: 'blhd' as const, causal, mask, keyPadding },
     };
+  }
+
+  /**
+   * options.mask against [B, numHeads, Lq, Lk] in this layer's words (attention()
+   * would name its internal q and k); the same broadcasting rules as attention().
+   */
+  private checkForwardMask(value: unknown, B: number, Lq: number, Lk: number): Tensor | BoolTensor | null {
+    if (value === undefined || value === null) return null;
+    const mask = checkMask(value, 'options.mask', LAYER);
+    const rank = mask.shape.length;
+    const target = [B, this.numHeads, Lq, Lk];
+    const targetName = ['the batch B', 'numHeads', 'the query length Lq', 'the key length Lk'];
+    for (let m = 0; m < rank; m++) {
+      const axis = 4 - rank + m;
+      const size = mask.shape[m];
+      if (m === rank - 1) {
+        // As in attention(): the key axis never broadcasts.
+        if (size !== Lk) throw invalidArgument(RangeError, `options.mask.shape[${m}] to equal ${targetName[axis]} (${Lk})`, describe(size), LAYER);
+      } else if (size !== 1 && size !== target[axis]) {
+        const expected = target[axis] === 1 ? `1 (${targetName[axis]})` : `1 or ${targetName[axis]} (${target[axis]})`;
+        throw invalidArgument(RangeError, `options.mask.shape[${m}] to be ${expected}`, describe(size), LAYER);
+      }
+    }
+    return mask as Tensor | BoolTensor;
   }
 
   /** Projection rows [B·L, heads·D] seen as [B, L, heads, D] (layout 'blhd'): the same memory. */

@@ -4,6 +4,13 @@ export interface Tensor {
   shape: number[];
 }
 
+/**
+ * A layer weight in PyTorch's layout: a bare Float32Array (row-major, of the
+ * layer's size) or a Tensor whose shape the layer checks against its geometry.
+ * Layers copy their weights at construction.
+ */
+export type WeightTensor = Float32Array | Tensor;
+
 /** A dense row-major boolean mask: nonzero (1) = may attend, 0 = hidden (PyTorch's boolean `attn_mask`). */
 export interface BoolTensor {
   data: Uint8Array;

@@ -50,9 +50,21 @@ export function invalidArgument(
   return new ErrorType(`${op}: expected ${expected} but received ${received}`);
 }
 
-/** Renders a received value for a message: numbers as written, strings quoted, objects by class. */
+/** Typed arrays up to this length are rendered with their values ("Float32Array [NaN]"), longer ones by length. */
+const SHOWN_ELEMENTS = 4;
+
+/**
+ * Renders a received value for a message: numbers as written, strings quoted,
+ * short typed arrays with their values, longer ones as "Float32Array(12)",
+ * other objects by class.
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (types.isTypedArray(value)) {
+    const name = value.constructor.name;
+    if (value.length > SHOWN_ELEMENTS) return `${name}(${value.length})`;
+    return `${name} [${Array.from(value as ArrayLike<number | bigint>, describe).join(', ')}]`;
+  }
   switch (typeof value) {
     case 'number':
       return Object.is(value, -0) ? '-0' : String(value);
@@ -162,15 +174,14 @@ export function checkTensor(value: unknown, name: string, minRank: number, maxRa
   return { data, shape };
 }
 
-/** The `mask` option: a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
-export function checkMask(value: unknown): { data: Float32Array | Uint8Array; shape: number[] } {
-  const name = 'mask';
-  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array', 'attention');
+/** The `mask` option (`name` and `op` as the caller knows them): a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
+export function checkMask(value: unknown, name = 'mask', op = 'attention'): { data: Float32Array | Uint8Array; shape: number[] } {
+  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array', op);
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data) && !isUint8Array(data)) {
-    throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data));
+    throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data), op);
   }
-  checkDataLength(data, name, elements, 'attention');
+  checkDataLength(data, name, elements, op);
   return { data, shape };
 }
 
@@ -310,23 +321,52 @@ export function checkThreads(value: unknown): number {
   return value;
 }
 
+/** "[8, 16]". */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** The shape without its trailing size-1 axes: [8, 16, 1, 1] → [8, 16]. */
+function withoutTrailingOnes(shape: readonly number[]): readonly number[] {
+  let rank = shape.length;
+  while (rank > 0 && shape[rank - 1] === 1) rank--;
+  return shape.slice(0, rank);
+}
+
 /**
- * A layer's weight: a bare Float32Array of exactly prod(shape) floats, or a
- * tensor { data, shape } whose shape is `shape` (optionally followed by
- * size-1 axes, as Conv2d's [Cout, Cin, 1, 1]). Returns a private copy: layers
- * copy their weights at construction and never keep the caller's arrays.
- * `shapeText` names the axes in messages ("[numHeads*headDim, dModel]").
+ * A layer's weight (see WeightTensor): a bare Float32Array of exactly
+ * prod(shape) floats, or a tensor { data, shape } whose shape is `shape` up to
+ * trailing size-1 axes (Conv2d's [Cout, Cin, 1, 1] may come as [Cout, Cin]).
+ * Returns a private copy: layers copy their weights at construction and never
+ * keep the caller's arrays. `shapeText` names the axes in messages
+ * ("[numHeads*headDim, dModel]").
  */
 export function checkWeight(value: unknown, name: string, shape: readonly number[], shapeText: string, op: string): Float32Array {
   const length = shape.reduce((n, d) => n * d, 1);
-  const expected = `${name} to be a Float32Array of ${length} floats or a tensor { data, shape: ${JSON.stringify(shape)} } (${shapeText})`;
   if (isFloat32Array(value)) {
-    if (value.length !== length) throw invalidArgument(RangeError, `${name}.length to equal ${length} (${shapeText})`, describe(value.length), op);
+    if (value.length !== length) {
+      throw invalidArgument(RangeError, `${name}.length to equal ${length} (${shapeText} = ${formatShape(shape)})`, describe(value.length), op);
+    }
     return value.slice();
   }
-  if (!isRecord(value)) throw invalidArgument(TypeError, expected, describe(value), op);
+  if (!isRecord(value)) {
+    const expected = `${name} to be a Float32Array of ${length} floats or a tensor { data, shape: ${formatShape(shape)} } (${shapeText})`;
+    throw invalidArgument(TypeError, expected, describe(value), op);
+  }
   const t = checkTensor(value, name, 1, Infinity, op);
-  const matches = t.shape.length >= shape.length && shape.every((d, i) => t.shape[i] === d) && t.shape.slice(shape.length).every((d) => d === 1);
-  if (!matches) throw invalidArgument(RangeError, `${name}.shape to be ${JSON.stringify(shape)} (${shapeText})`, JSON.stringify(t.shape), op);
+  const want = withoutTrailingOnes(shape);
+  const got = withoutTrailingOnes(t.shape);
+  const matches = got.length === want.length && want.every((d, i) => got[i] === d);
+  if (!matches) throw invalidArgument(RangeError, `${name}.shape to be ${formatShape(shape)} (${shapeText})`, formatShape(t.shape), op);
   return t.data.slice();
+}
+
+/** Every element of a weight finite (and >= min when given); `name[i]` in the message. */
+export function checkFiniteElements(values: Float32Array, name: string, op: string, min = -Infinity): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]) || values[i] < min) {
+      const expected = min === -Infinity ? 'finite' : `finite and >= ${min}`;
+      throw invalidArgument(RangeError, `${name}[${i}] to be ${expected}`, describe(values[i]), op);
+    }
+  }
 }

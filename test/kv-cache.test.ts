@@ -240,7 +240,7 @@ describe('KvCache bounds and errors', () => {
     expect(() => attention(tensor([2, 2, 1, D], 3), cache)).toThrow('attention: expected q.shape[0] to equal cache.batch (1) but received 2');
     expect(() => attention(tensor([1, 3, 1, D], 3), cache)).toThrow('attention: expected cache.numKvHeads to divide q.shape[1] (3) but received 2');
     expect(() => attention(tensor([1, 2, 1, D], 3), cache, { keyLengths: Int32Array.of(1) } as never)).toThrow(
-      "attention: expected no keyLengths option with a KvCache (the cache's lengths are used) but received Int32Array",
+      "attention: expected no keyLengths option with a KvCache (the cache's lengths are used) but received Int32Array [1]",
     );
     expect(() => attention(tensor([1, 2, 1, D], 3), cache, { causal: 'top-left' } as never)).toThrow(
       "attention: expected causal to be true or false with a KvCache (queries sit at the end of each row's keys) but received \"top-left\"",

@@ -33,7 +33,19 @@ interface Config {
   bias: boolean;
 }
 
-function makeWeights(c: Config, seed: number): MultiHeadAttentionWeights {
+/** The weights as bare arrays, as the float64 reference reads them. */
+interface Weights extends MultiHeadAttentionWeights {
+  wq: Float32Array;
+  wk: Float32Array;
+  wv: Float32Array;
+  wo: Float32Array;
+  bq: Float32Array | null;
+  bk: Float32Array | null;
+  bv: Float32Array | null;
+  bo: Float32Array | null;
+}
+
+function makeWeights(c: Config, seed: number): Weights {
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
   const scaled = (n: number, s: number, fanIn: number) => randn(n, s).map((x) => x / Math.sqrt(fanIn));
@@ -61,7 +73,7 @@ function refLinear(x: ArrayLike<number>, n: number, inF: number, w: Float32Array
   return y;
 }
 
-function refMha(c: Config, w: MultiHeadAttentionWeights, x: Tensor, context: Tensor | null, opts: { causal?: boolean; keyPadding?: Uint8Array }): Float32Array {
+function refMha(c: Config, w: Weights, x: Tensor, context: Tensor | null, opts: { causal?: boolean; keyPadding?: Uint8Array }): Float32Array {
   const B = x.shape.length === 3 ? x.shape[0] : 1;
   const Lq = x.shape[x.shape.length - 2];
   const ctx = context ?? x;
@@ -169,9 +181,12 @@ describe('MultiHeadAttention errors', () => {
   it.each([
     [{ dModel: 16, numHeads: 3, weights }, 'MultiHeadAttention: expected config.headDim, or config.numHeads to divide config.dModel (16) but received numHeads 3 and no headDim'],
     [{ dModel: 16, numHeads: 2, numKvHeads: 3, weights }, 'MultiHeadAttention: expected config.numKvHeads to divide config.numHeads (2) but received 3'],
-    [{ dModel: 16, numHeads: 2, weights: { ...weights, wq: new Float32Array(10) } }, 'MultiHeadAttention: expected weights.wq.length to equal 16*16, [numHeads*headDim, dModel] (256) but received 10'],
-    [{ dModel: 16, numHeads: 2, weights: { ...weights, bo: new Float32Array(3) } }, 'MultiHeadAttention: expected weights.bo.length to equal 16 (16) but received 3'],
-    [{ dModel: 16, numHeads: 2, weights: { ...weights, wk: new Float64Array(128) } }, 'MultiHeadAttention: expected weights.wk to be a Float32Array but received Float64Array'],
+    [{ dModel: 16, numHeads: 2, weights: { ...weights, wq: new Float32Array(10) } }, 'MultiHeadAttention: expected weights.wq.length to equal 256 ([numHeads*headDim, dModel] = [16, 16]) but received 10'],
+    [{ dModel: 16, numHeads: 2, weights: { ...weights, bo: new Float32Array(3) } }, 'MultiHeadAttention: expected weights.bo.length to equal 16 ([dModel] = [16]) but received 3'],
+    [
+      { dModel: 16, numHeads: 2, weights: { ...weights, wk: new Float64Array(128) } },
+      'MultiHeadAttention: expected weights.wk to be a Float32Array of 256 floats or a tensor { data, shape: [16, 16] } ([numKvHeads*headDim, contextDim]) but received Float64Array(128)',
+    ],
   ])('config %#', (config, message) => {
     expect(() => new MultiHeadAttention(config as never)).toThrow(message);
   });
@@ -192,8 +207,67 @@ describe('MultiHeadAttention errors', () => {
     const cache = mha.createCache(1, 2);
     mha.step(tensor([1, 2, 16], 1), cache);
     expect(() => mha.step(tensor([1, 1, 16], 2), cache)).toThrow(
-      'KvCache.append: expected at most 0 new positions for batch row 0 (length 2, maxLength 2; the cache never grows) but received 1',
+      new RangeError('MultiHeadAttention.step: expected at most 0 new positions for batch row 0 (length 2, maxLength 2; the cache never grows) but received 1'),
+    );
+    expect(() => mha.step(tensor([1, 1, 16], 2), mha.createCache(1, 4), { counts: [1, 1] })).toThrow(
+      new RangeError('MultiHeadAttention.step: expected options.counts.length to equal cache.batch (1) but received 2'),
     );
     expect(cache.lengthOf(0)).toBe(2);
+  });
+
+  it('createCache names its own arguments (not KvCache\'s config)', () => {
+    const mha = new MultiHeadAttention({ dModel: 16, numHeads: 2, weights });
+    expect(() => mha.createCache(0, 4)).toThrow(new RangeError('MultiHeadAttention.createCache: expected batch to be an integer >= 1 but received 0'));
+    expect(() => mha.createCache(1, 2.5)).toThrow(new RangeError('MultiHeadAttention.createCache: expected maxLength to be an integer >= 1 but received 2.5'));
+    expect(() => mha.createCache(1, 4, 'f16' as never)).toThrow(new TypeError('MultiHeadAttention.createCache: expected dtype to be "float32" or "bfloat16" but received "f16"'));
+  });
+
+  it('x too long for its projections is refused in the layer\'s words (not PackedLinear\'s rows*outFeatures)', () => {
+    // dModel 1, one head of 4096: x [1, 2**21, 1] projects to 2**33 floats.
+    const wide = new MultiHeadAttention({ dModel: 1, numHeads: 1, headDim: 4096, weights: { wq: new Float32Array(4096), wk: new Float32Array(4096), wv: new Float32Array(4096), wo: new Float32Array(4096) } });
+    const x = { data: new Float32Array(2 ** 21), shape: [1, 2 ** 21, 1] };
+    expect(() => wide.forward(x)).toThrow(new RangeError("MultiHeadAttention: expected x's positions times numHeads*headDim (4096) to be at most 4294967296 but received 8589934592"));
+    expect(() => wide.forward({ data: new Float32Array(2), shape: [1, 2, 1] }, { context: x })).toThrow(
+      new RangeError("MultiHeadAttention: expected options.context's positions times numKvHeads*headDim (4096) to be at most 4294967296 but received 8589934592"),
+    );
+    expect(() => wide.step(x, wide.createCache(1, 4))).toThrow(new RangeError("MultiHeadAttention.step: expected x's positions times numHeads*headDim (4096) to be at most 4294967296 but received 8589934592"));
+    expect(() => wide.step(tensor([1, 1, 2], 1), wide.createCache(1, 4))).toThrow(new RangeError('MultiHeadAttention.step: expected x.shape[2] to equal dModel (1) but received 2'));
+  });
+
+  describe('forward checks options.mask and options.keyPadding in its own words (not attention()\'s q, k or layout "blhd")', () => {
+    const mha = new MultiHeadAttention({ dModel: 16, numHeads: 2, weights });
+    // B = 2, Lq = 5, Lk = 12.
+    const x = tensor([2, 5, 16], 1);
+    const context = tensor([2, 12, 16], 2);
+    const zeros = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+    it.each([
+      [{ mask: zeros([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to equal the key length Lk (12) but received 7')],
+      [{ mask: zeros([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to equal the key length Lk (12) but received 5')],
+      [{ mask: zeros([3, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the batch B (2) but received 3')],
+      [{ mask: zeros([4, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or numHeads (2) but received 4')],
+      [{ mask: zeros([6, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the query length Lq (5) but received 6')],
+      [{ mask: zeros([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 2, 3 or 4 but received 5')],
+      [{ mask: new Float32Array(120) }, new TypeError('MultiHeadAttention: expected options.mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array(120)')],
+      [{ mask: { data: new Int8Array(60), shape: [5, 12] } }, new TypeError('MultiHeadAttention: expected options.mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array(60)')],
+      [{ mask: { data: new Uint8Array(59), shape: [5, 12] } }, new RangeError('MultiHeadAttention: expected options.mask.data.length to equal the product of options.mask.shape (60) but received 59')],
+      [{ keyPadding: new Uint8Array(10) }, new RangeError('MultiHeadAttention: expected options.keyPadding.length to equal B*Lk, the batch times the key length (2*12 = 24) but received 10')],
+      [{ keyPadding: new Int8Array(24) }, new TypeError('MultiHeadAttention: expected options.keyPadding to be a Uint8Array but received Int8Array(24)')],
+    ])('%#', async (options, error) => {
+      expect(() => mha.forward(x, { context, ...options } as never)).toThrow(error);
+      await expect(mha.forwardAsync(x, { context, ...options } as never)).rejects.toThrow(error);
+    });
+
+    it('a rank-2 x has a batch of 1', () => {
+      expect(() => mha.forward(tensor([5, 16], 3), { mask: zeros([2, 1, 5, 5]) })).toThrow(
+        new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 (the batch B) but received 2'),
+      );
+    });
+
+    it('masks that broadcast still reach attention(): a [B, 1, 1, Lk] boolean mask == keyPadding', () => {
+      const keep = new Uint8Array(24).map((_, i) => (i % 5 === 2 ? 0 : 1));
+      const padded = mha.forward(x, { context, keyPadding: keep });
+      expect(mha.forward(x, { context, mask: { data: keep, shape: [2, 1, 1, 12] } }).data).toEqual(padded.data);
+      expect(mha.forward(x, { context, mask: { data: keep.subarray(0, 12), shape: [1, 12] } }).data).not.toEqual(padded.data);
+    });
   });
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { attention, attentionAsync, explain, setThreads } from '../lib/index';
 import type { AttentionOptions, Tensor } from '../lib/index';
+import { describe as render } from '../lib/validate';
 
 type ErrorType = TypeErrorConstructor | RangeErrorConstructor;
 
@@ -54,7 +55,7 @@ const tensorCases: Case[] = [
     name: 'q is a bare Float32Array',
     args: call(new Float32Array(4), k(), v()),
     type: TypeError,
-    message: 'attention: expected q to be an object { data: Float32Array, shape: number[] } but received Float32Array',
+    message: 'attention: expected q to be an object { data: Float32Array, shape: number[] } but received Float32Array [0, 0, 0, 0]',
   },
   {
     name: 'k is missing',
@@ -78,7 +79,7 @@ const tensorCases: Case[] = [
     name: 'q.shape is a typed array',
     args: call({ data: new Float32Array(4), shape: new Int32Array([1, 1, 2, 2]) }, k(), v()),
     type: TypeError,
-    message: 'attention: expected q.shape to be an array of integers but received Int32Array',
+    message: 'attention: expected q.shape to be an array of integers but received Int32Array [1, 1, 2, 2]',
   },
   {
     name: 'q has rank 2',
@@ -132,7 +133,7 @@ const tensorCases: Case[] = [
     name: 'q.data is a Float64Array',
     args: call({ data: new Float64Array(192), shape: [2, 4, 3, 8] }, k(), v()),
     type: TypeError,
-    message: 'attention: expected q.data to be a Float32Array but received Float64Array',
+    message: 'attention: expected q.data to be a Float32Array but received Float64Array(192)',
   },
   {
     name: 'k.data is a plain array',
@@ -295,7 +296,7 @@ const optionCases: Case[] = [
     name: 'mask is a Float32Array',
     args: call(q(), k(), v(), { mask: new Float32Array(15) }),
     type: TypeError,
-    message: 'attention: expected mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array',
+    message: 'attention: expected mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array(15)',
   },
   {
     name: 'mask has rank 1',
@@ -313,7 +314,7 @@ const optionCases: Case[] = [
     name: 'mask.data is an Int8Array',
     args: call(q(), k(), v(), { mask: { data: new Int8Array(15), shape: [3, 5] } }),
     type: TypeError,
-    message: 'attention: expected mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array',
+    message: 'attention: expected mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array(15)',
   },
   {
     name: 'mask.data length differs from its shape',
@@ -361,7 +362,7 @@ const optionCases: Case[] = [
     name: 'out is a Float64Array',
     args: call(q(), k(), v(), { out: new Float64Array(144) }),
     type: TypeError,
-    message: 'attention: expected out to be a Float32Array but received Float64Array',
+    message: 'attention: expected out to be a Float32Array but received Float64Array(144)',
   },
   {
     name: 'out is null',
@@ -421,13 +422,13 @@ const causalAndMaskCases: Case[] = [
     name: 'mask is a bare Uint8Array',
     args: call(q(), k(), v(), { mask: new Uint8Array(15) }),
     type: TypeError,
-    message: 'attention: expected mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Uint8Array',
+    message: 'attention: expected mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Uint8Array(15)',
   },
   {
     name: 'mask.data is a Uint8ClampedArray',
     args: call(q(), k(), v(), { mask: { data: new Uint8ClampedArray(15), shape: [3, 5] } }),
     type: TypeError,
-    message: 'attention: expected mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Uint8ClampedArray',
+    message: 'attention: expected mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Uint8ClampedArray(15)',
   },
   {
     name: 'boolean mask data length differs from its shape',
@@ -523,7 +524,7 @@ const keyCases: Case[] = [
     name: 'keyPadding is an Int8Array',
     args: call(q(), k(), v(), { keyPadding: new Int8Array(10) }),
     type: TypeError,
-    message: 'attention: expected keyPadding to be a Uint8Array but received Int8Array',
+    message: 'attention: expected keyPadding to be a Uint8Array but received Int8Array(10)',
   },
   {
     name: 'keyPadding is a plain array',
@@ -553,7 +554,7 @@ const keyCases: Case[] = [
     name: 'keyLengths is a Uint32Array',
     args: call(q(), k(), v(), { keyLengths: new Uint32Array([5, 5]) }),
     type: TypeError,
-    message: 'attention: expected keyLengths to be an Int32Array but received Uint32Array',
+    message: 'attention: expected keyLengths to be an Int32Array but received Uint32Array [5, 5]',
   },
   {
     name: 'keyLengths is a plain array',
@@ -598,7 +599,7 @@ const windowCases: Case[] = [
     name: 'window is an Int32Array',
     args: call(q(), k(), v(), { window: new Int32Array([1, 1]) }),
     type: TypeError,
-    message: 'attention: expected window to be an array [left, right] of integers >= -1 but received Int32Array',
+    message: 'attention: expected window to be an array [left, right] of integers >= -1 but received Int32Array [1, 1]',
   },
   {
     name: 'window has one bound',
@@ -637,7 +638,7 @@ const scoreCases: Case[] = [
     name: 'alibiSlopes is a Float64Array',
     args: call(q(), k(), v(), { alibiSlopes: new Float64Array(4) }),
     type: TypeError,
-    message: 'attention: expected alibiSlopes to be a Float32Array but received Float64Array',
+    message: 'attention: expected alibiSlopes to be a Float32Array but received Float64Array [0, 0, 0, 0]',
   },
   {
     name: 'alibiSlopes is a plain array',
@@ -895,5 +896,32 @@ describe('attentionAsync()', () => {
     const result = await attentionAsync(qx, kx, vx, { causal: true });
     expect(result.shape).toEqual([2, 4, 3, 6]);
     expect(Array.from(result.data)).toEqual(Array.from(sync.data));
+  });
+});
+
+describe('describe(): how a received value is rendered', () => {
+  it.each([
+    [Float32Array.of(Number.NaN), 'Float32Array [NaN]'],
+    [Float32Array.of(1.5, -0, Infinity, -2), 'Float32Array [1.5, -0, Infinity, -2]'],
+    [new Float32Array(5), 'Float32Array(5)'],
+    [new Uint8Array(0), 'Uint8Array []'],
+    [Int32Array.of(7), 'Int32Array [7]'],
+    [BigInt64Array.of(3n), 'BigInt64Array [3n]'],
+    [new Float64Array(192), 'Float64Array(192)'],
+    [[1, 2], 'Array'],
+    [new DataView(new ArrayBuffer(4)), 'DataView'],
+    [{ data: 1 }, 'Object'],
+    ['x', '"x"'],
+    [-0, '-0'],
+  ])('%#: %s', (value, rendered) => {
+    expect(render(value)).toBe(rendered);
+  });
+
+  it('a short typed array says its values: an alibi slope of NaN is visible in the message', () => {
+    expectError(
+      () => attention(q(), k(), v(), { alibiSlopes: Float64Array.of(1, Number.NaN, 2, 3) as never }),
+      TypeError,
+      'attention: expected alibiSlopes to be a Float32Array but received Float64Array [1, NaN, 2, 3]',
+    );
   });
 });

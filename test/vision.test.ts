@@ -215,7 +215,7 @@ describe('argument errors', () => {
   });
   it('layers', () => {
     const weights = { query_conv: conv(2, 16), key_conv: conv(2, 16), value_conv: conv(16, 8), gamma: 0.5 };
-    expect(() => new lib.CrissCrossAttention({ channels: 16, weights })).toThrow(new RangeError('CrissCrossAttention: expected weights.value_conv.weight.length to equal 16*16, [Cout, Cin, 1, 1] (256) but received 128'));
+    expect(() => new lib.CrissCrossAttention({ channels: 16, weights })).toThrow(new RangeError('CrissCrossAttention: expected weights.value_conv.weight.length to equal 256 ([Cout, Cin, 1, 1] = [16, 16, 1, 1]) but received 128'));
     const layer = new lib.CrissCrossAttention({ channels: 16, weights: { ...weights, value_conv: conv(16, 16) } });
     expect(() => layer.forward(tensor([1, 8, 2, 2]))).toThrow(new RangeError('CrissCrossAttention: expected x.shape[1] to equal channels (16) but received 8'));
   });

@@ -7,16 +7,22 @@
  */
 import { nativeAddon } from '../backend';
 import { linear } from '../linear';
-import { checkVector } from './check';
-import { describe, invalidArgument, isRecord } from '../validate';
+import type { WeightTensor } from '../types';
+import { checkOptionKeys } from './check';
+import { checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
-/** One Conv2d(Cin, Cout, kernel_size=1) of a PyTorch state_dict: `weight` [Cout, Cin, 1, 1] and `bias` [Cout] (or null for bias=False). */
+/**
+ * One Conv2d(Cin, Cout, kernel_size=1) of a PyTorch state_dict: `weight`
+ * [Cout, Cin, 1, 1] (a tensor of that shape or of [Cout, Cin], or a bare
+ * Float32Array of Cout*Cin floats) and `bias` [Cout] (absent or null for
+ * bias=False). Copied when the layer is constructed.
+ */
 export interface Conv1x1Weights {
-  weight: Float32Array;
-  bias?: Float32Array | null;
+  weight: WeightTensor;
+  bias?: WeightTensor | null;
 }
 
-/** A checked 1×1 convolution. */
+/** A checked 1×1 convolution, holding private copies of the weights. */
 export interface Conv1x1 {
   weight: Float32Array;
   bias: Float32Array | null;
@@ -24,11 +30,14 @@ export interface Conv1x1 {
   cout: number;
 }
 
-/** Checks `value` as Conv1x1Weights of Cin → Cout channels (`name` is its path in the weights object). */
+const CONV_KEYS = ['weight', 'bias'] as const;
+
+/** Checks `value` as Conv1x1Weights of Cin → Cout channels (`name` is its path in the weights object) and copies them. */
 export function checkConv1x1(value: unknown, name: string, cin: number, cout: number, op: string): Conv1x1 {
-  if (!isRecord(value)) throw invalidArgument(TypeError, `${name} to be an object { weight: Float32Array, bias?: Float32Array }`, describe(value), op);
-  const weight = checkVector(value.weight, `${name}.weight`, cout * cin, `${cout}*${cin}, [Cout, Cin, 1, 1]`, op);
-  const bias = value.bias === undefined || value.bias === null ? null : checkVector(value.bias, `${name}.bias`, cout, 'Cout', op);
+  if (!isRecord(value)) throw invalidArgument(TypeError, `${name} to be an object { weight, bias? }`, describe(value), op);
+  checkOptionKeys(value, CONV_KEYS, op, name);
+  const weight = checkWeight(value.weight, `${name}.weight`, [cout, cin, 1, 1], '[Cout, Cin, 1, 1]', op);
+  const bias = value.bias === undefined || value.bias === null ? null : checkWeight(value.bias, `${name}.bias`, [cout], '[Cout]', op);
   return { weight, bias, cin, cout };
 }
 

@@ -8,27 +8,37 @@
  * shift from its running statistics. Everything runs in TypeScript: the work
  * is O(B·C·(H·W + (H + W)·C/r)), no attention kernel is needed.
  */
-import type { Tensor } from '../types';
-import { checkImage, checkInteger, checkOptionKeys, checkPositive, checkSame, checkVector } from './check';
+import type { Tensor, WeightTensor } from '../types';
+import { checkImage, checkInteger, checkOptionKeys, checkPositive, checkSame } from './check';
 import { type Conv1x1, type Conv1x1Weights, checkConv1x1, conv1x1 } from './conv1x1';
-import { describe, invalidArgument, isRecord } from '../validate';
+import { checkFiniteElements, checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
 const LAYER = 'CoordinateAttention';
 
-/** A PyTorch BatchNorm2d(C) state_dict: weight, bias, running_mean, running_var (each [C]); eps (default 1e-5). */
+/**
+ * A PyTorch BatchNorm2d(C) state_dict: weight, bias, running_mean,
+ * running_var (each [C], finite; running_var >= 0); eps (default 1e-5).
+ * `num_batches_tracked`, which every BatchNorm state_dict holds, is accepted
+ * and ignored (it only matters for training).
+ */
 export interface BatchNorm2dWeights {
-  weight: Float32Array;
-  bias: Float32Array;
-  running_mean: Float32Array;
-  running_var: Float32Array;
+  weight: WeightTensor;
+  bias: WeightTensor;
+  running_mean: WeightTensor;
+  running_var: WeightTensor;
   eps?: number;
+  num_batches_tracked?: unknown;
 }
+
+const BN_KEYS = ['weight', 'bias', 'running_mean', 'running_var', 'eps', 'num_batches_tracked'] as const;
+const WEIGHT_KEYS = ['conv1', 'bn1', 'conv_h', 'conv_w'] as const;
 
 /**
  * Weights of {@link CoordinateAttention}, named as in the paper's `CoordAtt`
  * module state_dict: `conv1` Conv2d(C, mip, 1), `bn1` BatchNorm2d(mip),
  * `conv_h` and `conv_w` Conv2d(mip, C, 1). mip is the caller's choice
- * (the reference code uses max(8, C / reduction)).
+ * (the reference code uses max(8, C / reduction)). Copied at construction
+ * (bn1 folded into a scale and shift); other keys are refused.
  */
 export interface CoordinateAttentionWeights {
   conv1: Conv1x1Weights;
@@ -62,15 +72,22 @@ export class CoordinateAttention {
     this.mip = checkInteger(c.mip, 'mip', 1, undefined, LAYER);
     const w = c.weights;
     if (!isRecord(w)) throw invalidArgument(TypeError, 'weights to be an object { conv1, bn1, conv_h, conv_w }', describe(w), LAYER);
+    checkOptionKeys(w, WEIGHT_KEYS, LAYER, 'weights');
     this.conv1 = checkConv1x1(w.conv1, 'weights.conv1', this.channels, this.mip, LAYER);
     this.convH = checkConv1x1(w.conv_h, 'weights.conv_h', this.mip, this.channels, LAYER);
     this.convW = checkConv1x1(w.conv_w, 'weights.conv_w', this.mip, this.channels, LAYER);
     const bn = w.bn1;
     if (!isRecord(bn)) throw invalidArgument(TypeError, 'weights.bn1 to be an object { weight, bias, running_mean, running_var, eps? }', describe(bn), LAYER);
-    const gammaBn = checkVector(bn.weight, 'weights.bn1.weight', this.mip, 'mip', LAYER);
-    const betaBn = checkVector(bn.bias, 'weights.bn1.bias', this.mip, 'mip', LAYER);
-    const mean = checkVector(bn.running_mean, 'weights.bn1.running_mean', this.mip, 'mip', LAYER);
-    const variance = checkVector(bn.running_var, 'weights.bn1.running_var', this.mip, 'mip', LAYER);
+    checkOptionKeys(bn, BN_KEYS, LAYER, 'weights.bn1');
+    const statistic = (key: string, min?: number): Float32Array => {
+      const values = checkWeight(bn[key], `weights.bn1.${key}`, [this.mip], '[mip]', LAYER);
+      checkFiniteElements(values, `weights.bn1.${key}`, LAYER, min);
+      return values;
+    };
+    const gammaBn = statistic('weight');
+    const betaBn = statistic('bias');
+    const mean = statistic('running_mean');
+    const variance = statistic('running_var', 0);
     const eps = checkPositive(bn.eps, 'weights.bn1.eps', 1e-5, LAYER);
     this.bnScale = new Float64Array(this.mip);
     this.bnShift = new Float64Array(this.mip);

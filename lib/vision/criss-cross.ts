@@ -7,10 +7,10 @@
 import { nativeAddon } from '../backend';
 import { criss_cross_forward } from '../js/criss_cross';
 import type { NativeCrissCrossArgs } from '../native';
-import type { Tensor } from '../types';
+import type { Tensor, WeightTensor } from '../types';
 import { checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkPositive, checkSame } from './check';
 import { type Conv1x1, type Conv1x1Weights, checkConv1x1, conv1x1 } from './conv1x1';
-import { describe, invalidArgument, isFloat32Array, isRecord } from '../validate';
+import { checkWeight, describe, invalidArgument, isFloat32Array, isRecord } from '../validate';
 
 const OP = 'crissCrossAttention';
 
@@ -80,14 +80,17 @@ export function crissCrossAttention(q: Tensor, k: Tensor, v: Tensor, options?: C
  * Weights of {@link CrissCrossAttention}, named as in CCNet's
  * `CrissCrossAttention` module state_dict: `query_conv` and `key_conv`
  * Conv2d(C, C', 1) (C' = C/8 by default), `value_conv` Conv2d(C, C, 1), and
- * `gamma` (a number, or its Float32Array of shape [1]).
+ * `gamma` (a number, a Float32Array of length 1 or a tensor of shape [1]).
+ * Copied at construction; other keys are refused.
  */
 export interface CrissCrossWeights {
   query_conv: Conv1x1Weights;
   key_conv: Conv1x1Weights;
   value_conv: Conv1x1Weights;
-  gamma: number | Float32Array;
+  gamma: number | WeightTensor;
 }
+
+const WEIGHT_KEYS = ['query_conv', 'key_conv', 'value_conv', 'gamma'] as const;
 
 export interface CrissCrossConfig {
   /** Channels C of x. */
@@ -100,6 +103,24 @@ export interface CrissCrossConfig {
 }
 
 const LAYER = 'CrissCrossAttention';
+
+/** gamma: a finite number, a Float32Array of length 1 or a tensor of shape [1]. */
+function checkGamma(value: unknown): number {
+  const name = 'weights.gamma';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw invalidArgument(RangeError, `${name} to be finite`, describe(value), LAYER);
+    return value;
+  }
+  if (!isFloat32Array(value) && !isRecord(value)) {
+    throw invalidArgument(TypeError, `${name} to be a number, a Float32Array of length 1 or a tensor { data, shape: [1] }`, describe(value), LAYER);
+  }
+  const gamma = checkWeight(value, name, [1], 'a scalar', LAYER)[0];
+  if (!Number.isFinite(gamma)) {
+    const data = isFloat32Array(value) ? value : (value as { data: Float32Array }).data;
+    throw invalidArgument(RangeError, `${name}${data === value ? '' : '.data'} to be finite`, describe(data), LAYER);
+  }
+  return gamma;
+}
 
 /**
  * CCNet's recurrent criss-cross attention: R times (shared weights)
@@ -123,14 +144,11 @@ export class CrissCrossAttention {
     this.recurrence = checkInteger(c.recurrence, 'recurrence', 1, 2, LAYER);
     const w = c.weights;
     if (!isRecord(w)) throw invalidArgument(TypeError, 'weights to be an object { query_conv, key_conv, value_conv, gamma }', describe(w), LAYER);
+    checkOptionKeys(w, WEIGHT_KEYS, LAYER, 'weights');
     this.query = checkConv1x1(w.query_conv, 'weights.query_conv', this.channels, this.qkChannels, LAYER);
     this.key = checkConv1x1(w.key_conv, 'weights.key_conv', this.channels, this.qkChannels, LAYER);
     this.value = checkConv1x1(w.value_conv, 'weights.value_conv', this.channels, this.channels, LAYER);
-    const gamma = isFloat32Array(w.gamma) && w.gamma.length === 1 ? w.gamma[0] : w.gamma;
-    if (typeof gamma !== 'number' || !Number.isFinite(gamma)) {
-      throw invalidArgument(TypeError, 'weights.gamma to be a finite number or a Float32Array of length 1', describe(w.gamma), LAYER);
-    }
-    this.gamma = gamma;
+    this.gamma = checkGamma(w.gamma);
   }
 
   /** x [B, C, H, W] → [B, C, H, W]. */
