@@ -424,11 +424,11 @@ describe('AxialAttention weights', () => {
     );
     const short = { ...weights, 'axial_attentions.0.fn.to_kv.weight': new Float32Array(64) };
     expect(() => new nativeLib.AxialAttention(config(c, short))).toThrow(
-      new RangeError('AxialAttention: expected weights["axial_attentions.0.fn.to_kv.weight"].length to equal 128 ([2*heads*dimHeads, dim]) but received 64'),
+      new RangeError('AxialAttention: expected weights["axial_attentions.0.fn.to_kv.weight"].length to equal 128 ([2*heads*dimHeads, dim] = [16, 8]) but received 64'),
     );
     expect(() => new nativeLib.AxialAttention(config(c, { ...weights, 'axial_attentions.0.fn.to_out.weight': { data: new Float32Array(64), shape: [8, 8, 1] } }))).not.toThrow();
     expect(() => new nativeLib.AxialAttention(config(c, { ...weights, 'axial_attentions.0.fn.to_out.weight': { data: new Float32Array(64), shape: [4, 16] } }))).toThrow(
-      new RangeError('AxialAttention: expected weights["axial_attentions.0.fn.to_out.weight"].shape to be [8,8] ([dim, heads*dimHeads]) but received [4,16]'),
+      new RangeError('AxialAttention: expected weights["axial_attentions.0.fn.to_out.weight"].shape to be [8, 8] ([dim, heads*dimHeads]) but received [4, 16]'),
     );
   });
 });
@@ -451,13 +451,13 @@ describe('AxialPositionalEmbedding weights', () => {
     const param_0 = new Float32Array(6), param_1 = new Float32Array(12);
     const make = (weights: Record<string, unknown>, embDimIndex?: 1 | -1) => () => new nativeLib.AxialPositionalEmbedding({ dim: 3, shape: [2, 4], embDimIndex, weights: weights as never });
     expect(make({ param_0, param_1, param_2: param_1 })).toThrow(new TypeError('AxialPositionalEmbedding: expected weights keys to be among param_0, param_1 but received "param_2"'));
-    expect(make({ param_0 })).toThrow(new TypeError('AxialPositionalEmbedding: expected weights.param_1 to be a Float32Array of 12 floats or a tensor { data, shape: [1,3,1,4] } ([1, dim, 1, W]) but received undefined'));
+    expect(make({ param_0 })).toThrow(new TypeError('AxialPositionalEmbedding: expected weights.param_1 to be a Float32Array of 12 floats or a tensor { data, shape: [1, 3, 1, 4] } ([1, dim, 1, W]) but received undefined'));
     expect(() => new nativeLib.AxialPositionalEmbedding({ dim: 3, shape: [1, 4], weights: { param_0: new Float32Array(2), param_1 } })).toThrow(
-      new RangeError('AxialPositionalEmbedding: expected weights.param_0.length to equal 3 ([1, dim, H, 1]) but received 2'),
+      new RangeError('AxialPositionalEmbedding: expected weights.param_0.length to equal 3 ([1, dim, H, 1] = [1, 3, 1, 1]) but received 2'),
     );
     expect(make({ param_0: { data: param_0, shape: [1, 2, 1, 3] }, param_1 }, -1)).not.toThrow();
     expect(make({ param_0: { data: param_0, shape: [1, 3, 2, 1] }, param_1 }, -1)).toThrow(
-      new RangeError('AxialPositionalEmbedding: expected weights.param_0.shape to be [1,2,1,3] ([1, H, 1, dim]) but received [1,3,2,1]'),
+      new RangeError('AxialPositionalEmbedding: expected weights.param_0.shape to be [1, 2, 1, 3] ([1, H, 1, dim]) but received [1, 3, 2, 1]'),
     );
   });
 });
