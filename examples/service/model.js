@@ -62,7 +62,9 @@ function createModel(fa) {
   return { fa, embedding, weights, mha, embed, encodeSync, decodeSync };
 }
 
-/** What a response carries instead of the whole output: sum, sum of |y|, and the first 8 values. */
+const SAMPLES = 16;
+
+/** What a response carries instead of the whole output: sum, sum of |y|, and 16 values spread over it. */
 function summarize(y) {
   let checksum = 0;
   let l1 = 0;
@@ -70,14 +72,18 @@ function summarize(y) {
     checksum += value;
     l1 += Math.abs(value);
   }
-  return { checksum, l1, values: Array.from(y.subarray(0, 8)) };
+  const stride = Math.floor(y.length / SAMPLES);
+  return { checksum, l1, values: Array.from({ length: SAMPLES }, (_, i) => y[i * stride + (i % 7)]) };
 }
 
-/** Equal up to float32 rounding of a different summation order (another engine, another thread count). */
+/**
+ * Equal up to float32 rounding in another order (another engine, ISA or thread
+ * count: onnxruntime differs from the sync API by < 1e-7 relative here).
+ */
 function sameAnswer(got, want) {
   if (!got || typeof got.checksum !== 'number' || !Array.isArray(got.values) || got.values.length !== want.values.length) return false;
-  if (Math.abs(got.checksum - want.checksum) > 1e-4 * want.l1 + 1e-4) return false;
-  return want.values.every((v, i) => Math.abs(got.values[i] - v) <= 1e-4 * (1 + Math.abs(v)));
+  if (!(Math.abs(got.checksum - want.checksum) <= 1e-5 * want.l1)) return false;
+  return want.values.every((v, i) => Math.abs(got.values[i] - v) <= 1e-5 * (1 + Math.abs(v)));
 }
 
 /** Deterministic request contents, so answers can be precomputed: the k-th encode sequence, the decode session's tokens. */

@@ -73,7 +73,7 @@ async function main() {
   async function decode(body) {
     const { session: id, step, token, end } = body;
     if (typeof id !== 'string' || !Number.isInteger(step) || !isToken(token)) {
-      throw new BadRequest('decode needs {"session": string, "step": integer, "token": integer < 1024}');
+      throw new BadRequest(`decode needs {"session": string, "step": integer, "token": integer < ${VOCAB}}`);
     }
     let session = sessions.get(id);
     if (session === undefined) {
