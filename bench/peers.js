@@ -358,4 +358,4 @@ function peerById(id, options) {
   return peer;
 }
 
-module.exports = { loadPackage, listPeers, peerById, naiveAttention, swapHeadAndSequence, ISAS };
+module.exports = { loadPackage, listPeers, peerById, naiveAttention, swapHeadAndSequence, sessionOptions, ISAS };

@@ -7,6 +7,8 @@
  * The binary is located now, at load time (build/Release, then
  * prebuilds/<platform>-<arch>/), so installs without install scripts work.
  * An unplanned fallback to JS warns once; FUSED_ATTENTION_SILENT=1 hides it.
+ * Reading the environment never throws: a runtime that denies it (Deno
+ * without --allow-env) gets the variables treated as unset.
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
@@ -34,6 +36,24 @@ interface Selection {
 }
 
 let selection: Selection | null = null;
+
+/** process.env[name], or undefined when the runtime refuses the read (Deno without --allow-env throws NotCapable). */
+function readEnv(name: string): string | undefined {
+  try {
+    return process.env[name];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A runtime's sandbox refused something the loader needs: Deno's NotCapable
+ * (PermissionDenied before Deno 2), Node's permission model ERR_ACCESS_DENIED.
+ */
+function isPermissionDenied(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'NotCapable' || err.name === 'PermissionDenied' || (err as { code?: unknown }).code === 'ERR_ACCESS_DENIED';
+}
 
 /** The package root: the nearest directory above this file whose package.json is ours (lib/ or dist/ both work). */
 function findPackageRoot(start: string): string {
@@ -63,9 +83,14 @@ function runtimeLibc(): Libc | null {
   if (libc === undefined) {
     libc = null;
     if (process.platform === 'linux') {
-      const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+      let report: { header?: { glibcVersionRuntime?: string } } | undefined;
+      try {
+        report = process.report?.getReport() as typeof report;
+      } catch {
+        // Deno without --allow-sys refuses the report: libc unknown, so no prebuild is refused for it.
+      }
       const version = report?.header?.glibcVersionRuntime;
-      libc = version ? { name: 'glibc', version } : { name: 'musl', version: '' };
+      if (report !== undefined) libc = version ? { name: 'glibc', version } : { name: 'musl', version: '' };
     }
   }
   return libc;
@@ -104,22 +129,27 @@ function firstLine(err: unknown): string {
 /** The message when native was demanded: what was tried, where, and how to fix it. */
 function nativeUnavailable(root: string, err: unknown): Error {
   const missing = isNotFound(err);
+  const fix = isPermissionDenied(err)
+    ? ['  The runtime denied a permission the loader needs (the error says which); grant it, the build is not at fault.']
+    : [
+        '  To build it from source (needs Python 3, make and a C++17 compiler):',
+        `    npm rebuild ${PACKAGE_NAME} --build-from-source`,
+        '  or, in a checkout of the package:',
+        '    npx node-gyp rebuild',
+      ];
   const lines = [
     `${PACKAGE_NAME}: ${ENV}=native but the native addon ${missing ? 'was not found' : 'failed to load'}.`,
     `  Tried: node-gyp-build in ${root} (build/Release, build/Debug, prebuilds/${process.platform}-${process.arch})`,
     `  Platform: ${describePlatform()}`,
     `  Error: ${firstLine(err)}`,
-    '  To build it from source (needs Python 3, make and a C++17 compiler):',
-    `    npm rebuild ${PACKAGE_NAME} --build-from-source`,
-    '  or, in a checkout of the package:',
-    '    npx node-gyp rebuild',
+    ...fix,
     `  Or unset ${ENV} to fall back to the pure-TypeScript kernels.`,
   ];
   return new Error(lines.join('\n'), { cause: err });
 }
 
 function select(): Selection {
-  const forced = process.env[ENV];
+  const forced = readEnv(ENV);
   if (forced !== undefined && forced !== '' && forced !== 'js' && forced !== 'native') {
     const error = invalidArgument(Error, `${ENV} to be "native", "js" or unset`, describe(forced), PACKAGE_NAME);
     return { addon: null, reason: '', error };
@@ -140,20 +170,24 @@ function select(): Selection {
     return { addon, reason: '', error: null };
   } catch (err) {
     if (forced === 'native') return { addon: null, reason: '', error: nativeUnavailable(root, err) };
-    const reason = isNotFound(err)
-      ? `no native build for ${platformTag(false)} in build/ or prebuilds/; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to build one`
-      : `the native addon failed to load: ${firstLine(err)}; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to rebuild it`;
-    warnFallback(reason);
+    const denied = isPermissionDenied(err);
+    const reason = denied
+      ? `the runtime denied the native loader a permission: ${firstLine(err)}`
+      : isNotFound(err)
+        ? `no native build for ${platformTag(false)} in build/ or prebuilds/; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to build one`
+        : `the native addon failed to load: ${firstLine(err)}; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to rebuild it`;
+    warnFallback(reason, !denied);
     return { addon: null, reason, error: null };
   }
 }
 
 /** One stderr warning per module instance when JS runs although nobody asked for it. */
-function warnFallback(reason: string): void {
-  const silent = process.env[SILENT_ENV];
+function warnFallback(reason: string, rebuildHint: boolean): void {
+  const silent = readEnv(SILENT_ENV);
   if (silent !== undefined && silent !== '' && silent !== '0') return;
+  const needs = rebuildHint ? ' (needs Python 3, make and a C++17 compiler)' : '';
   process.emitWarning(
-    `${PACKAGE_NAME}: using the slower pure-TypeScript backend: ${reason} (needs Python 3, make and a C++17 compiler). Set ${SILENT_ENV}=1 to hide this warning.`,
+    `${PACKAGE_NAME}: using the slower pure-TypeScript backend: ${reason}${needs}. Set ${SILENT_ENV}=1 to hide this warning.`,
     { code: 'FUSED_ATTENTION_JS_FALLBACK' },
   );
 }

@@ -2,6 +2,8 @@ export { attention, attentionAsync, explain } from './attention';
 export type { AsyncAttentionOptions, CachedAttentionOptions } from './attention';
 export { KvCache } from './kv-cache';
 export type { KvAppendOptions, KvCacheConfig, KvCacheDtype } from './kv-cache';
+export { KvCachePool } from './kv-cache-pool';
+export type { KvCachePoolConfig } from './kv-cache-pool';
 export { MultiHeadAttention } from './mha';
 export type { MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
 export { backend, setThreads } from './backend';

@@ -45,7 +45,7 @@ export interface KvAppendOptions {
   counts?: ArrayLike<number>;
 }
 
-const CONFIG_KEYS = ['batch', 'numKvHeads', 'headDim', 'valueDim', 'maxLength', 'dtype'] as const;
+export const CONFIG_KEYS = ['batch', 'numKvHeads', 'headDim', 'valueDim', 'maxLength', 'dtype'] as const;
 const APPEND_KEYS = ['layout', 'counts'] as const;
 
 /**
@@ -172,14 +172,28 @@ export class KvCache {
     this.#lengths.fill(0);
   }
 
+  /** Callbacks of {@link whenIdle}, run when the last pending reader settles. */
+  #onIdle: Array<() => void> = [];
+
   /** Runs `call` while counting it as a pending reader (see reset). */
   async reading<T>(call: Promise<T>): Promise<T> {
     this.#pending++;
     try {
       return await call;
     } finally {
-      this.#pending--;
+      if (--this.#pending === 0) for (const resolve of this.#onIdle.splice(0)) resolve();
     }
+  }
+
+  /** attentionAsync calls reading the cache now; reset() is refused while this is not 0. */
+  get pendingReads(): number {
+    return this.#pending;
+  }
+
+  /** Resolves once no attentionAsync call reads the cache (at once when none does). */
+  whenIdle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onIdle.push(resolve));
   }
 
   /**

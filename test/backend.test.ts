@@ -3,6 +3,8 @@
  * once per module instance. Each test loads a fresh instance of lib/ with
  * its own FUSED_ATTENTION_BACKEND, so the order of tests does not matter.
  */
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 type Lib = typeof import('../lib/index') & typeof import('../lib/backend');
@@ -97,6 +99,101 @@ describe('backend()', () => {
       expect(lib.backend().threads).toBe(3);
     } finally {
       lib.setThreads(before);
+    }
+  });
+});
+
+/** Deno's error for a read without --allow-env (Deno.errors.NotCapable). */
+class NotCapable extends Error {
+  override name = 'NotCapable';
+}
+
+/** Runs `body` with a process.env whose reads of the keys `denies` picks throw as Deno's do without --allow-env. */
+function withDeniedEnv<T>(denies: (key: string) => boolean, body: () => T): T {
+  const original = Object.getOwnPropertyDescriptor(process, 'env')!;
+  const check = (key: string | symbol): void => {
+    if (typeof key === 'string' && denies(key)) throw new NotCapable(`Requires env access to "${key}", run again with the --allow-env flag`);
+  };
+  const env = new Proxy(process.env, {
+    get: (target, key) => (check(key), Reflect.get(target, key)),
+    has: (target, key) => (check(key), Reflect.has(target, key)),
+  });
+  Object.defineProperty(process, 'env', { ...original, value: env });
+  try {
+    return body();
+  } finally {
+    Object.defineProperty(process, 'env', original);
+  }
+}
+
+/** node-gyp-build reads the environment when it is first required: forget it so the next load runs that again, as in a fresh Deno process. */
+function forgetNodeGypBuild(): void {
+  const cache = createRequire(import.meta.url).cache;
+  for (const key of Object.keys(cache)) if (key.includes(`${path.sep}node-gyp-build${path.sep}`)) delete cache[key];
+}
+
+describe('a runtime that denies environment reads (Deno without --allow-env)', () => {
+  it('FUSED_ATTENTION_* unreadable counts as unset: backend() and attention() do not throw', async () => {
+    const expected = (await freshLib(undefined)).backend();
+    const lib = await freshLib(undefined);
+    const [q, k, v] = small();
+    const result = withDeniedEnv(
+      (key) => key.startsWith('FUSED_ATTENTION_'),
+      () => ({ info: lib.backend(), out: lib.attention(q, k, v) }),
+    );
+    expect(result.info).toEqual(expected);
+    expect(Array.from(result.out.data)).toEqual(Array.from(lib.attention(q, k, v).data));
+  });
+
+  it('a loader that cannot read the environment falls back to JS, and the reason names the permission, not a rebuild', async () => {
+    const [q, k, v] = small();
+    const expected = (await freshLib('js')).attention(q, k, v);
+    const lib = await freshLib(undefined);
+    forgetNodeGypBuild();
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const { info, out } = withDeniedEnv(
+        () => true,
+        () => ({ info: lib.backend(), out: lib.attention(q, k, v) }),
+      );
+      const reason = 'the runtime denied the native loader a permission: Requires env access to "PREBUILDS_ONLY", run again with the --allow-env flag';
+      expect(info).toEqual({ name: 'js', isa: 'js', threads: 1, reason });
+      expect(Array.from(out.data)).toEqual(Array.from(expected.data));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toBe(
+        `fused-attention: using the slower pure-TypeScript backend: ${reason}. Set FUSED_ATTENTION_SILENT=1 to hide this warning.`,
+      );
+    } finally {
+      warn.mockRestore();
+      forgetNodeGypBuild();
+    }
+  });
+
+  it('FUSED_ATTENTION_BACKEND=native with the loader denied a permission: the error asks for the permission, not a rebuild', async () => {
+    const lib = await freshLib('native');
+    forgetNodeGypBuild();
+    try {
+      const message = withDeniedEnv(
+        (key) => key === 'PREBUILDS_ONLY',
+        () => {
+          try {
+            lib.backend();
+            return '';
+          } catch (err) {
+            return (err as Error).message;
+          }
+        },
+      );
+      expect(message.split('\n')).toEqual([
+        'fused-attention: FUSED_ATTENTION_BACKEND=native but the native addon failed to load.',
+        expect.stringMatching(/^  Tried: node-gyp-build in /),
+        expect.stringMatching(/^  Platform: /),
+        '  Error: Requires env access to "PREBUILDS_ONLY", run again with the --allow-env flag',
+        '  The runtime denied a permission the loader needs (the error says which); grant it, the build is not at fault.',
+        '  Or unset FUSED_ATTENTION_BACKEND to fall back to the pure-TypeScript kernels.',
+      ]);
+    } finally {
+      forgetNodeGypBuild();
     }
   });
 });
