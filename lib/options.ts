@@ -195,7 +195,7 @@ export function resolveAttention(
 
   const keyPadding = checkKeyPadding(opts.keyPadding, B, Lk);
   const keyLengths = cached !== null ? cached.keyLengths : checkKeyLengths(opts.keyLengths, B, Lk);
-  const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H);
+  const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H, Lq, Lk);
   const softcap = checkSoftcap(opts.softcap);
   const returnLse = checkFlag(opts.returnLse, 'returnLse');
   const returnWeights = checkFlag(opts.returnWeights, 'returnWeights');

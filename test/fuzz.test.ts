@@ -194,9 +194,9 @@ const corruptionArb = fc.oneof(
   fc.record({ kind: fc.constant('sparseShape' as const), which: tensorName }),
   fc.record({
     kind: fc.constant('scale' as const),
-    value: fc.oneof(fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, -1, '1', null, true, 1n, [1]), fc.double({ max: 0 }), fc.double().filter((x) => !Number.isFinite(x))),
+    value: fc.oneof(fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, -1, '1', null, true, 1n, [1], 1e39, 1e-46), fc.double({ max: 0 }), fc.double().filter((x) => !Number.isFinite(x))),
   }),
-  fc.record({ kind: fc.constant('softcap' as const), value: fc.constantFrom(NaN, Infinity, -Infinity, 0, -2, '30', null, false) }),
+  fc.record({ kind: fc.constant('softcap' as const), value: fc.constantFrom(NaN, Infinity, -Infinity, 0, -2, '30', null, false, 1e39, 1e-46) }),
   fc.record({ kind: fc.constant('causal' as const), value: fc.constantFrom(1, 0, 'true', 'top-right', 'bottom-right', null, {}, []) }),
   fc.record({ kind: fc.constant('layout' as const), value: fc.constantFrom('BHLD', 'bhdl', 'lbhd', '', 0, null, true, ['bhld']) }),
   fc.record({ kind: fc.constant('flag' as const), name: fc.constantFrom('returnLse', 'returnWeights'), value: fc.constantFrom(1, 0, 'true', null, {}) }),

@@ -273,11 +273,12 @@ const optionCases: Case[] = [
     type: TypeError,
     message: 'attention: expected scale to be a number but received null',
   },
-  ...[0, -0, -1, NaN, Infinity].map((scale) => ({
+  // Outside float32 (1e39 overflows it, 1e-46 rounds to 0, 2**-127 is subnormal): refused, so both backends agree.
+  ...[0, -0, -1, NaN, Infinity, 1e39, 1e-46, 2 ** -127, 2 ** 127 * 1.0000001].map((scale) => ({
     name: `scale is ${Object.is(scale, -0) ? '-0' : scale}`,
     args: call(q(), k(), v(), { scale }),
     type: RangeError,
-    message: `attention: expected scale to be a finite number > 0 but received ${Object.is(scale, -0) ? '-0' : scale}`,
+    message: `attention: expected scale to be a number from 2**-126 to 2**127 (the native kernels compute in float32) but received ${Object.is(scale, -0) ? '-0' : scale}`,
   })),
   {
     name: 'causal is a number',
@@ -655,13 +656,25 @@ const scoreCases: Case[] = [
     name: 'alibiSlopes holds NaN',
     args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, NaN, 0.1, 0.1]) }),
     type: RangeError,
-    message: 'attention: expected alibiSlopes[1] to be finite but received NaN',
+    message: 'attention: expected |alibiSlopes[1]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received NaN',
   },
   {
     name: 'alibiSlopes holds Infinity',
     args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, 0.5, 0.1, Infinity]) }),
     type: RangeError,
-    message: 'attention: expected alibiSlopes[3] to be finite but received Infinity',
+    message: 'attention: expected |alibiSlopes[3]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received Infinity',
+  },
+  {
+    name: 'alibiSlopes holds -3e38 (finite, but slope times distance overflows float32)',
+    args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, 0.5, -3e38, 0.1]) }),
+    type: RangeError,
+    message: 'attention: expected |alibiSlopes[2]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received -3.0000000054977558e+38',
+  },
+  {
+    name: 'alibiSlopes just past 2**127 / (Lq + Lk)',
+    args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, 2 ** 124 * 1.001, 0.1, 0.1]) }),
+    type: RangeError,
+    message: `attention: expected |alibiSlopes[1]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received ${Math.fround(2 ** 124 * 1.001)}`,
   },
   {
     name: 'softcap is a string',
@@ -675,11 +688,11 @@ const scoreCases: Case[] = [
     type: TypeError,
     message: 'attention: expected softcap to be a number but received null',
   },
-  ...[0, -0, -30, NaN, Infinity].map((softcap) => ({
+  ...[0, -0, -30, NaN, Infinity, 1e39, 1e-46, 2 ** -127, 2 ** 127 * 1.0000001].map((softcap) => ({
     name: `softcap is ${Object.is(softcap, -0) ? '-0' : softcap}`,
     args: call(q(), k(), v(), { softcap }),
     type: RangeError,
-    message: `attention: expected softcap to be a finite number > 0 but received ${Object.is(softcap, -0) ? '-0' : softcap}`,
+    message: `attention: expected softcap to be a number from 2**-126 to 2**127 (the native kernels compute in float32) but received ${Object.is(softcap, -0) ? '-0' : softcap}`,
   })),
 ];
 

@@ -11,7 +11,7 @@ import { nativeAddon } from '../backend';
 import { attention_forward } from '../js/attention';
 import type { NativeAttentionArgs } from '../native';
 import type { Tensor } from '../types';
-import { checkBoolean, checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkPositive, checkSame } from './check';
+import { checkBoolean, checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkScale, checkSame } from './check';
 import { type Conv1x1, type Conv1x1Weights, checkConv1x1, conv1x1, fromHeadsLast, toHeadsLast } from './conv1x1';
 import { describe, invalidArgument, isRecord } from '../validate';
 
@@ -76,7 +76,7 @@ export function axialAttention(q: Tensor, k: Tensor, v: Tensor, options: AxialAt
   for (let d = 0; d < 4; d++) checkSame(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
   const Dv = vt.shape[4];
   const causal = checkBoolean(opts.causal, 'causal', false, OP);
-  const scale = checkPositive(opts.scale, 'scale', 1 / Math.sqrt(D), OP);
+  const scale = checkScale(opts.scale, 1 / Math.sqrt(D), OP);
   const length = B * heads * H * W * Dv;
   const inputs: Array<[string, ArrayBufferView]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
   const out = checkOutBuffer(opts.out, length, 'B*heads*H*W*Dv', inputs, OP) ?? new Float32Array(length);
