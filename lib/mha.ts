@@ -80,9 +80,9 @@ export interface MhaStepOptions {
 const FORWARD_KEYS = ['context', 'causal', 'mask', 'keyPadding'] as const;
 const STEP_KEYS = ['counts'] as const;
 
-/** x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). */
-function checkSequence(value: unknown, name: string, width: number, widthName: string): { t: Tensor; B: number; L: number } {
-  const t = checkTensor(value, name, 2, 3, LAYER);
+/** x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2); B and L may be 0 where minDim is 0. */
+function checkSequence(value: unknown, name: string, width: number, widthName: string, minDim: 0 | 1 = 1): { t: Tensor; B: number; L: number } {
+  const t = checkTensor(value, name, 2, 3, LAYER, minDim);
   const rank = t.shape.length;
   if (t.shape[rank - 1] !== width) {
     throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), LAYER);
@@ -196,13 +196,14 @@ export class MultiHeadAttention {
 
   /** Checks x and the options once, for forward and forwardAsync. */
   private prepare(x: unknown, options: unknown) {
-    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel');
+    // Empty batches and sequences give empty results, as in PyTorch; an empty context gives the bias bo.
+    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel', 0);
     const rank = t.shape.length;
     const opts = checkOptionKeys(options, FORWARD_KEYS, LAYER);
     let context = t;
     let Lk = Lq;
     if (opts.context !== undefined) {
-      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim');
+      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim', 0);
       if (ctx.t.shape.length !== rank) {
         throw invalidArgument(RangeError, `options.context.shape.length to equal x.shape.length (${rank})`, describe(ctx.t.shape.length), LAYER);
       }

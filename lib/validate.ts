@@ -104,6 +104,10 @@ export function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1;
 }
 
+function isIntegerAtLeast(value: unknown, min: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min;
+}
+
 /** True when two views share at least one byte of the same buffer. */
 export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return (
@@ -123,8 +127,8 @@ function listRanks(minRank: number, maxRank: number): string {
   return ranks.length === 1 ? String(ranks[0]) : `${ranks.slice(0, -1).join(', ')} or ${ranks[ranks.length - 1]}`;
 }
 
-/** Checks a tensor's object and shape (not its data); returns the shape and its element count. */
-function checkShape(value: unknown, name: string, minRank: number, maxRank: number, kind: string, op: string): [number[], number] {
+/** Checks a tensor's object and shape (not its data); returns the shape and its element count. `minDim`: 0 where empty tensors are accepted. */
+function checkShape(value: unknown, name: string, minRank: number, maxRank: number, kind: string, op: string, minDim: 0 | 1): [number[], number] {
   if (!isRecord(value)) {
     throw invalidArgument(TypeError, `${name} to be an object { data: ${kind}, shape: number[] }`, describe(value), op);
   }
@@ -138,9 +142,9 @@ function checkShape(value: unknown, name: string, minRank: number, maxRank: numb
   let elements = 1;
   for (let i = 0; i < shape.length; i++) {
     const dim: unknown = shape[i];
-    if (!isPositiveInteger(dim)) {
+    if (!isIntegerAtLeast(dim, minDim)) {
       const ErrorType = typeof dim === 'number' ? RangeError : TypeError;
-      throw invalidArgument(ErrorType, `${name}.shape[${i}] to be an integer >= 1`, describe(dim), op);
+      throw invalidArgument(ErrorType, `${name}.shape[${i}] to be an integer >= ${minDim}`, describe(dim), op);
     }
     elements *= dim;
   }
@@ -158,11 +162,12 @@ function checkDataLength(data: ArrayBufferView & { length: number }, name: strin
 
 /**
  * Checks that `value` is a Tensor of rank minRank..maxRank (maxRank may be
- * Infinity) with positive integer dims and a Float32Array of exactly the
- * product of its shape; `op` names the function in messages.
+ * Infinity) with integer dims >= minDim (1, or 0 where the op accepts empty
+ * tensors, as PyTorch does) and a Float32Array of exactly the product of its
+ * shape; `op` names the function in messages.
  */
-export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number, op = 'attention'): Tensor {
-  const [shape, elements] = checkShape(value, name, minRank, maxRank, 'Float32Array', op);
+export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number, op = 'attention', minDim: 0 | 1 = 1): Tensor {
+  const [shape, elements] = checkShape(value, name, minRank, maxRank, 'Float32Array', op, minDim);
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data)) {
     throw invalidArgument(TypeError, `${name}.data to be a Float32Array`, describe(data), op);
@@ -171,10 +176,10 @@ export function checkTensor(value: unknown, name: string, minRank: number, maxRa
   return { data, shape };
 }
 
-/** The `mask` option: a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
+/** The `mask` option: a tensor of rank 1..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
 export function checkMask(value: unknown): { data: Float32Array | Uint8Array; shape: number[] } {
   const name = 'mask';
-  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array', 'attention');
+  const [shape, elements] = checkShape(value, name, 1, 4, 'Float32Array | Uint8Array', 'attention', 0);
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data) && !isUint8Array(data)) {
     throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data));

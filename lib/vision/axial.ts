@@ -47,8 +47,8 @@ function axialArgs(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
     kStrideB: H * W * D, kStrideH: seqStride * D, kStrideL: posStride * D,
     vStrideB: H * W * Dv, vStrideH: seqStride * Dv, vStrideL: posStride * Dv,
     oStrideB: H * W * Dv, oStrideH: seqStride * Dv, oStrideL: posStride * Dv,
-    mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0,
-    boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0,
+    mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
+    boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
     keyPadding: null, keyLengths: null,
     scale,
     alignOffset: 0, // Lk - Lq
