@@ -40,10 +40,12 @@ function toNativeArgs(r: ResolvedAttention): NativeAttentionArgs {
     maskStrideB: r.maskStrideB,
     maskStrideH: r.maskStrideH,
     maskStrideQ: r.maskStrideQ,
+    maskStrideK: r.maskStrideK,
     boolMask: r.boolMask,
     boolMaskStrideB: r.boolMaskStrideB,
     boolMaskStrideH: r.boolMaskStrideH,
     boolMaskStrideQ: r.boolMaskStrideQ,
+    boolMaskStrideK: r.boolMaskStrideK,
     keyPadding: r.keyPadding,
     keyLengths: r.keyLengths,
     scale: r.scale,
@@ -88,10 +90,47 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options?: OutputOnly)
 export function attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionResult;
 export function attention(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAttentionOptions, options?: AttentionOptions): AttentionResult {
   const r = resolveCall(q, k, v, options);
+  const call = kernelCall(r);
   const addon = nativeAddon();
-  if (addon !== null) addon.attention(toNativeArgs(r));
-  else attention_forward(forJs(r, k));
+  if (call !== null && addon !== null) addon.attention(toNativeArgs(call));
+  else if (call !== null) attention_forward(forJs(call, k));
   return toResult(r);
+}
+
+/**
+ * What is left for a kernel once zero-size dims are settled here (PyTorch
+ * returns empty tensors for them; the kernels take dims >= 1): null when B, H
+ * or Lq is 0 (every output is empty) or Lk is 0 (every row sees no key: out
+ * zeros, lse -Infinity, as for any fully hidden row). With Dv = 0 the output
+ * is empty but lse and weights are not: the kernel then reads one zero value
+ * column at stride 0 and writes a scratch out of B*H*Lq floats (not for a
+ * plan, which writes nothing).
+ */
+function kernelCall(r: ResolvedAttention, planOnly = false): ResolvedAttention | null {
+  const { B, H, Lq } = r;
+  if (B * H * Lq === 0) return null;
+  if (r.Lk === 0) {
+    if (!planOnly) {
+      r.out.fill(0);
+      r.lse?.fill(-Infinity);
+    }
+    return null;
+  }
+  if (r.Dv > 0) return r;
+  if (r.lse === null && r.weights === null) return null;
+  const zeroValue = r.v instanceof Uint16Array ? new Uint16Array(1) : new Float32Array(1);
+  return {
+    ...r,
+    Dv: 1,
+    v: zeroValue,
+    vStrideB: 0,
+    vStrideH: 0,
+    vStrideL: 0,
+    out: planOnly ? r.out : new Float32Array(B * H * Lq),
+    oStrideB: H * Lq,
+    oStrideH: Lq,
+    oStrideL: 1,
+  };
 }
 
 /**
@@ -109,15 +148,15 @@ export type CachedAttentionOptions = Omit<AttentionOptions, 'keyLengths' | 'caus
   queryStart?: Int32Array;
 };
 
-/** Resolves either form: (q, k, v, options) or (q, cache, options). */
-function resolveCall(q: Tensor, k: unknown, v: unknown, options: unknown): ResolvedAttention {
+/** Resolves either form: (q, k, v, options) or (q, cache, options); allocateOutputs as for resolveAttention. */
+function resolveCall(q: Tensor, k: unknown, v: unknown, options: unknown, allocateOutputs = true): ResolvedAttention {
   const cache = asKvCache(k, 'attention');
-  if (cache === null) return resolveAttention(q, k, v, options);
+  if (cache === null) return resolveAttention(q, k, v, options, null, allocateOutputs);
   const { queryStart, rest } = splitQueryStart(v, cache);
   if (isRecord(rest) && rest.returnWeights === true) {
     throw invalidArgument(TypeError, 'no returnWeights with a KvCache', 'true');
   }
-  return resolveAttention(q, null, null, rest, cache.view(queryStart));
+  return resolveAttention(q, null, null, rest, cache.view(queryStart), allocateOutputs);
 }
 
 /** Splits the cache-only option queryStart off (attention()'s own checks do not know it). */
@@ -137,7 +176,7 @@ function splitQueryStart(options: unknown, cache: KvCache): { queryStart: Int32A
   return { queryStart, rest };
 }
 
-/** The JS kernel reads float32 K/V: widen a bfloat16 cache first. */
+/** The JS kernel reads float32 K/V: widen a bfloat16 cache first (a cache's Dv is never 0, see kernelCall). */
 function forJs(r: ResolvedAttention, source: unknown): ResolvedAttention {
   const cache = asKvCache(source, 'attention');
   if (cache === null || cache.dtype === 'float32') return r;
@@ -214,30 +253,39 @@ export async function attentionAsync(q: Tensor, k: Tensor | KvCache, v?: Tensor 
 
 async function runAsync(r: ResolvedAttention, source: unknown, signal: AbortSignal | null): Promise<void> {
   const addon = nativeAddon();
-  if (addon !== null) {
+  const call = kernelCall(r);
+  if (addon !== null && call !== null) {
     const flag = new Int32Array(1);
-    const run = addon.attentionAsync(toNativeArgs(r), flag);
+    const run = addon.attentionAsync(toNativeArgs(call), flag);
     await (signal ? raceAbort(run, signal, flag) : run);
   } else {
     // Yield to the event loop once, so the JS kernel never runs before attentionAsync returns.
     await new Promise<void>((resolve) => setImmediate(resolve));
     signal?.throwIfAborted();
-    attention_forward(forJs(r, source));
+    if (call !== null) attention_forward(forJs(call, source));
   }
 }
 
 /**
  * What attention(q, k, v, options) would do, without computing it: backend,
  * ISA, kernel path, block sizes, threads, work items and scratch bytes. The
- * arguments are checked exactly as attention() checks them; no input is read
- * and nothing is written.
+ * arguments are checked exactly as attention() checks them; no input is read,
+ * nothing is written, and nothing the size of the problem is allocated. A call
+ * with nothing to compute (a zero-size dim) reports 0 threads, work items and
+ * scratch bytes.
  */
 export function explain(q: Tensor, cache: KvCache, options?: CachedAttentionOptions): AttentionPlan;
 export function explain(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): AttentionPlan;
 export function explain(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAttentionOptions, options?: AttentionOptions): AttentionPlan {
-  const r = resolveCall(q, k, v, options);
+  const r = kernelCall(resolveCall(q, k, v, options, false), true);
   const addon = nativeAddon();
-  const plan = addon !== null ? addon.plan(toNativeArgs(r)) : { isa: 'js' as const, ...plan_attention(r) };
+  const isa: AttentionPlan['isa'] = addon !== null ? addon.info().isa : 'js';
+  const plan =
+    r === null
+      ? { isa, path: addon !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }
+      : addon !== null
+        ? addon.plan(toNativeArgs(r))
+        : { isa: 'js' as const, ...plan_attention(r) };
   return {
     backend: addon !== null ? 'native' : 'js',
     isa: plan.isa,

@@ -50,9 +50,9 @@ const LINEAR_KEYS = ['out'] as const;
 const FORWARD_KEYS = ['out', 'outStride', 'outOffset'] as const;
 const FORWARD_ASYNC_KEYS = ['out', 'outStride', 'outOffset', 'signal'] as const;
 
-/** x: a Tensor of rank >= 1 whose last dim is `K` (`kName` says where K comes from). */
+/** x: a Tensor of rank >= 1 whose last dim is `K` (`kName` says where K comes from); leading dims may be 0 (no rows). */
 function checkInput(value: unknown, K: number, kName: string, op: string): Tensor {
-  const x = checkTensor(value, 'x', 1, Infinity, op);
+  const x = checkTensor(value, 'x', 1, Infinity, op, 0);
   const last = x.shape.length - 1;
   checkSame(`x.shape[${last}]`, x.shape[last], kName, K, op);
   return x;
@@ -111,7 +111,7 @@ function resolveCall(
     if (!strided && out.length !== M * N) {
       throw invalidArgument(RangeError, `out.length to equal rows*outFeatures (${M * N})`, describe(out.length), op);
     }
-    const need = outOffset + (M - 1) * outStride + N;
+    const need = M === 0 ? 0 : outOffset + (M - 1) * outStride + N;
     if (strided && out.length < need) {
       throw invalidArgument(RangeError, `out.length to be at least outOffset + (rows - 1)*outStride + outFeatures (${need})`, describe(out.length), op);
     }
@@ -156,6 +156,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
   const r = resolveCall(x, K, `weight.shape[1]`, N, opts, inputs, op);
   const biasData = w.bias ? w.bias.data : null;
   const addon = nativeAddon();
+  // No rows (a 0 in x's leading dims, as PyTorch allows): an empty result, and no kernel (it takes rows >= 1).
+  if (r.M === 0) return { data: r.out, shape: r.shape };
   if (addon !== null) addon.linear(toNativeArgs(r, w.weight.data, biasData, null));
   else linear_forward({ ...r, weight: w.weight.data, bias: biasData });
   return { data: r.out, shape: r.shape };
@@ -209,6 +211,7 @@ export class PackedLinear {
   }
 
   #run(r: Omit<Resolved, 'weight' | 'bias'>): void {
+    if (r.M === 0) return; // no rows: nothing to write (the kernels take rows >= 1)
     const addon = nativeAddon();
     if (this.#packed !== null && addon !== null) addon.linear(toNativeArgs(r, null, null, this.#packed));
     else linear_forward({ ...r, weight: this.#weight as Float32Array, bias: this.#bias });
@@ -237,7 +240,7 @@ export class PackedLinear {
     const { r, signal } = this.#resolve(x, options, FORWARD_ASYNC_KEYS, 'PackedLinear.forwardAsync');
     signal?.throwIfAborted();
     const addon = nativeAddon();
-    if (this.#packed !== null && addon !== null) {
+    if (this.#packed !== null && addon !== null && r.M > 0) {
       const flag = new Int32Array(1);
       const run = addon.linearAsync(toNativeArgs(r, null, null, this.#packed), flag);
       await (signal ? raceAbort(run, signal, flag) : run);

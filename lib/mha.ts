@@ -102,12 +102,12 @@ const FORWARD_KEYS = ['context', 'causal', 'mask', 'keyPadding'] as const;
 const STEP_KEYS = ['counts'] as const;
 
 /**
- * x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). `widest` is
+ * x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2); B and L may be 0 where minDim is 0. `widest` is
  * the widest row the layer makes from them (a projection or the attention
  * output), which must stay within MAX_ELEMENTS like every tensor.
  */
-function checkSequence(value: unknown, name: string, width: number, widthName: string, widest: [number, string], op: string): { t: Tensor; B: number; L: number } {
-  const t = checkTensor(value, name, 2, 3, op);
+function checkSequence(value: unknown, name: string, width: number, widthName: string, widest: [number, string], op: string, minDim: 0 | 1 = 1): { t: Tensor; B: number; L: number } {
+  const t = checkTensor(value, name, 2, 3, op, minDim);
   const rank = t.shape.length;
   if (t.shape[rank - 1] !== width) {
     throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), op);
@@ -252,13 +252,14 @@ export class MultiHeadAttention {
 
   /** Checks x and the options once, for forward and forwardAsync. */
   private prepare(x: unknown, options: unknown) {
+    // Empty batches and sequences give empty results, as in PyTorch; an empty context gives the bias bo.
     const opts = checkOptionKeys(options, FORWARD_KEYS, LAYER);
-    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(opts.context === undefined), LAYER);
+    const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(opts.context === undefined), LAYER, 0);
     const rank = t.shape.length;
     let context = t;
     let Lk = Lq;
     if (opts.context !== undefined) {
-      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim', [this.numKvHeads * this.headDim, 'numKvHeads*headDim'], LAYER);
+      const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim', [this.numKvHeads * this.headDim, 'numKvHeads*headDim'], LAYER, 0);
       if (ctx.t.shape.length !== rank) {
         throw invalidArgument(RangeError, `options.context.shape.length to equal x.shape.length (${rank})`, describe(ctx.t.shape.length), LAYER);
       }

@@ -28,9 +28,9 @@ export type NativeKvArray = Float32Array | Uint16Array;
  *   windowRight < 0 or j <= pos + windowRight   (causal: windowRight = 0)
  *   keyLengths  == null or j < keyLengths[b]
  *   keyPadding  == null or keyPadding[b*Lk + j] != 0
- *   boolMask    == null or boolMask[b*boolMaskStrideB + h*boolMaskStrideH + i*boolMaskStrideQ + j] != 0
+ *   boolMask    == null or boolMask[b*boolMaskStrideB + h*boolMaskStrideH + i*boolMaskStrideQ + j*boolMaskStrideK] != 0
  * Score = softcap ? softcap*tanh(s/softcap) : s, s = scale*q·k; then
- *   + mask[b*maskStrideB + h*maskStrideH + i*maskStrideQ + j]
+ *   + mask[b*maskStrideB + h*maskStrideH + i*maskStrideQ + j*maskStrideK]
  *   - alibiSlopes[h] * |pos - j|.
  * A row with no visible key gives zeros in out, -Infinity in lse, zeros in weights.
  * A KV cache whose batch rows hold len_b keys passes keyLengths[b] = len_b and
@@ -60,16 +60,20 @@ export interface NativeAttentionArgs {
   oStrideB: number;
   oStrideH: number;
   oStrideL: number;
-  /** Additive float mask (natural-log units), last dim contiguous of length Lk; null for none. */
+  /** Additive float mask (natural-log units); null for none. Strides 0 broadcast. */
   mask: Float32Array | null;
   maskStrideB: number;
   maskStrideH: number;
   maskStrideQ: number;
+  /** 1: one value per key; 0: one value per row, broadcast over the keys. */
+  maskStrideK: number;
   /** Boolean mask, 1 = may attend; null for none. */
   boolMask: Uint8Array | null;
   boolMaskStrideB: number;
   boolMaskStrideH: number;
   boolMaskStrideQ: number;
+  /** 1, or 0: the row sees all its keys or none. */
+  boolMaskStrideK: number;
   /** [B, Lk], 1 = real token; null for none. */
   keyPadding: Uint8Array | null;
   /** [B], each in [0, Lk]; null for none. */
@@ -220,7 +224,11 @@ export interface NativeAddon {
    * RangeError when 10,000 calls are already pending process-wide.
    */
   attentionAsync(args: NativeAttentionArgs, cancelFlag?: Int32Array): Promise<void>;
-  /** The plan attention(args) would run; args' buffers are checked but not read. */
+  /**
+   * The plan attention(args) would run; the input buffers are checked but not
+   * read. out, lse and weights are only checked to be Float32Arrays (or null):
+   * empty placeholders say which outputs are wanted without allocating them.
+   */
   plan(args: NativeAttentionArgs): NativePlan;
   info(): NativeInfo;
   setThreads(n: number): void;

@@ -73,16 +73,26 @@ export interface CachedKeysValues {
   rowOffsets: Int32Array | null;
 }
 
+/** Stands in for out, lse and weights when a call is only planned (explain): wanted, but not allocated. */
+const PLACEHOLDER = new Float32Array(0);
+
+/**
+ * Checks and resolves one call. With allocateOutputs false (explain), out,
+ * lse and weights are empty placeholders (a caller's `out` is still checked
+ * and kept), so nothing proportional to the problem is allocated.
+ */
 export function resolveAttention(
   q: unknown,
   k: unknown,
   v: unknown,
   options?: unknown,
   cached: CachedKeysValues | null = null,
+  allocateOutputs = true,
 ): ResolvedAttention {
-  const qt = checkTensor(q, 'q', 3, 4);
-  const kt = cached === null ? checkTensor(k, 'k', 3, 4) : null;
-  const vt = cached === null ? checkTensor(v, 'v', 3, 4) : null;
+  // Dims may be 0 (PyTorch returns empty results); attention.ts runs no kernel then.
+  const qt = checkTensor(q, 'q', 3, 4, 'attention', 0);
+  const kt = cached === null ? checkTensor(k, 'k', 3, 4, 'attention', 0) : null;
+  const vt = cached === null ? checkTensor(v, 'v', 3, 4, 'attention', 0) : null;
   const opts = checkOptions(options);
   const layout = checkLayout(opts.layout);
   const rank = qt.shape.length;
@@ -95,6 +105,10 @@ export function resolveAttention(
   const H = dim(qt.shape, axes.H);
   const Lq = dim(qt.shape, axes.L);
   const D = dim(qt.shape, axes.D);
+  if (D === 0) {
+    // Scores need a width (and the default scale 1/sqrt(D) would be Infinity).
+    throw invalidArgument(RangeError, `${dimName('q', axes.D)} (the width D of queries and keys) to be an integer >= 1`, '0');
+  }
 
   let kData: Float32Array | Uint16Array;
   let vData: Float32Array | Uint16Array;
@@ -138,7 +152,7 @@ export function resolveAttention(
   } else {
     throw new Error('unreachable: neither k/v tensors nor a cache');
   }
-  if (H % Hkv !== 0) {
+  if (Hkv === 0 ? H !== 0 : H % Hkv !== 0) {
     // Grouped-query attention: each kv head serves H/Hkv consecutive query heads.
     throw invalidArgument(RangeError, `${kHeadsName} to divide ${dimName('q', axes.H)} (${H})`, describe(Hkv));
   }
@@ -159,12 +173,13 @@ export function resolveAttention(
   const windowLeft = window === null ? -1 : bound(window[0]);
   const windowRight = causal !== false ? 0 : window === null ? -1 : bound(window[1]);
 
-  // Masks broadcast against [B, H, Lq, Lk] (aligned from the right) in every layout.
+  // Masks broadcast against [B, H, Lq, Lk] (aligned from the right, numpy's rule) in every layout.
   let mask: Float32Array | null = null;
   let boolMask: Uint8Array | null = null;
   let maskStrideB = 0;
   let maskStrideH = 0;
   let maskStrideQ = 0;
+  let maskStrideK = 1;
   if (opts.mask !== undefined && opts.mask !== null) {
     const mt = checkMask(opts.mask);
     const maskRank = mt.shape.length;
@@ -176,10 +191,7 @@ export function resolveAttention(
     for (let m = 0; m < maskRank; m++) {
       const axis = 4 - maskRank + m;
       const size = mt.shape[m];
-      if (m === maskRank - 1) {
-        // The key axis never broadcasts: the kernels read a contiguous row of Lk values.
-        if (size !== Lk) throw invalidArgument(RangeError, `mask.shape[${m}] to equal ${targetName[axis]} (${Lk})${note}`, describe(size));
-      } else if (size !== 1 && size !== target[axis]) {
+      if (size !== 1 && size !== target[axis]) {
         // Rank-3 q has an implicit batch of 1, which has no shape entry to name.
         const expected = target[axis] === 1 ? 'to be 1' : `to be 1 or ${targetName[axis]} (${target[axis]})`;
         throw invalidArgument(RangeError, `mask.shape[${m}] ${expected}${note}`, describe(size));
@@ -188,14 +200,16 @@ export function resolveAttention(
     }
     if (isFloat32Array(mt.data)) mask = mt.data;
     else boolMask = mt.data;
-    maskStrideQ = padded[2] === 1 ? 0 : Lk;
-    maskStrideH = padded[1] === 1 ? 0 : padded[2] * Lk;
-    maskStrideB = padded[0] === 1 ? 0 : padded[1] * padded[2] * Lk;
+    // Stride 0 on a broadcast axis; on the key axis it makes one value serve the whole row.
+    maskStrideK = padded[3] === 1 ? 0 : 1;
+    maskStrideQ = padded[2] === 1 ? 0 : padded[3];
+    maskStrideH = padded[1] === 1 ? 0 : padded[2] * padded[3];
+    maskStrideB = padded[0] === 1 ? 0 : padded[1] * padded[2] * padded[3];
   }
 
   const keyPadding = checkKeyPadding(opts.keyPadding, B, Lk);
   const keyLengths = cached !== null ? cached.keyLengths : checkKeyLengths(opts.keyLengths, B, Lk);
-  const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H);
+  const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H, Lq, Lk);
   const softcap = checkSoftcap(opts.softcap);
   const returnLse = checkFlag(opts.returnLse, 'returnLse');
   const returnWeights = checkFlag(opts.returnWeights, 'returnWeights');
@@ -218,7 +232,7 @@ export function resolveAttention(
   if (keyPadding !== null) inputs.push(['keyPadding', keyPadding]);
   if (keyLengths !== null) inputs.push(['keyLengths', keyLengths]);
   if (alibiSlopes !== null) inputs.push(['alibiSlopes', alibiSlopes]);
-  const out = checkOut(opts.out, outLength, inputs) ?? new Float32Array(outLength);
+  const out = checkOut(opts.out, outLength, inputs) ?? (allocateOutputs ? new Float32Array(outLength) : PLACEHOLDER);
 
   const [qStrideB, qStrideH, qStrideL] = stridesOf(layout, H, Lq, D);
   // A cache is [B, Hkv, maxLength, D] whatever the layout of q and out.
@@ -255,10 +269,12 @@ export function resolveAttention(
     maskStrideB: mask === null ? 0 : maskStrideB,
     maskStrideH: mask === null ? 0 : maskStrideH,
     maskStrideQ: mask === null ? 0 : maskStrideQ,
+    maskStrideK: mask === null ? 1 : maskStrideK,
     boolMask,
     boolMaskStrideB: boolMask === null ? 0 : maskStrideB,
     boolMaskStrideH: boolMask === null ? 0 : maskStrideH,
     boolMaskStrideQ: boolMask === null ? 0 : maskStrideQ,
+    boolMaskStrideK: boolMask === null ? 1 : maskStrideK,
     keyPadding,
     keyLengths,
     scale,
@@ -268,8 +284,8 @@ export function resolveAttention(
     windowRight,
     alibiSlopes,
     softcap,
-    lse: returnLse ? new Float32Array(B * H * Lq) : null,
-    weights: returnWeights ? new Float32Array(weightsLength) : null,
+    lse: !returnLse ? null : allocateOutputs ? new Float32Array(B * H * Lq) : PLACEHOLDER,
+    weights: !returnWeights ? null : allocateOutputs ? new Float32Array(weightsLength) : PLACEHOLDER,
     layout,
     outShape: rank === 4 ? outShape : outShape.slice(1),
     lseShape: rank === 4 ? [B, H, Lq] : [H, Lq],

@@ -36,11 +36,12 @@ export interface AttentionOptions {
    */
   causal?: boolean | 'top-left';
   /**
-   * A mask broadcastable to `[B, H, Lq, Lk]` in every layout (rank 2 to 4;
-   * leading dims and the query dim may be 1; the last dim must be Lk).
+   * A mask broadcastable to `[B, H, Lq, Lk]` in every layout (rank 1 to 4,
+   * aligned from the right as numpy and PyTorch do; any dim may be 1, the key
+   * dim included: `[1, 1, Lq, 1]` gives each query row one value).
    * Float32Array data: additive, added to the scores (`-Infinity` hides a key).
    * Uint8Array data: boolean, nonzero = may attend; hidden keys are skipped,
-   * never read.
+   * never read. A row that sees no key gives zeros (lse -Infinity).
    */
   mask?: Tensor | BoolTensor | null;
   /** `[B, Lk]` flattened (length `B*Lk`): nonzero = real token, 0 = padding (skipped, never read). */

@@ -20,6 +20,15 @@ export const MAX_ELEMENTS = 2 ** 32;
  */
 export const MAX_WEIGHTS = 2 ** 28;
 
+/**
+ * Range of scale and softcap: normal float32 numbers (the native kernels
+ * compute in float32, JS in float64, so a value float32 cannot hold would
+ * make the two differ) that stay finite when the kernels multiply them by
+ * log2(e) (up to 1.45 · 2**127 < the float32 maximum).
+ */
+export const MIN_FLOAT32_FACTOR = 2 ** -126;
+export const MAX_FLOAT32_FACTOR = 2 ** 127;
+
 /** Option keys accepted by attention(); anything else is a typo (`casual`). */
 export const OPTION_KEYS: readonly string[] = [
   'scale',
@@ -107,6 +116,10 @@ export function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1;
 }
 
+function isIntegerAtLeast(value: unknown, min: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min;
+}
+
 /** True when two views share at least one byte of the same buffer. */
 export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return (
@@ -126,8 +139,8 @@ function listRanks(minRank: number, maxRank: number): string {
   return ranks.length === 1 ? String(ranks[0]) : `${ranks.slice(0, -1).join(', ')} or ${ranks[ranks.length - 1]}`;
 }
 
-/** Checks a tensor's object and shape (not its data); returns the shape and its element count. */
-function checkShape(value: unknown, name: string, minRank: number, maxRank: number, kind: string, op: string): [number[], number] {
+/** Checks a tensor's object and shape (not its data); returns the shape and its element count. `minDim`: 0 where empty tensors are accepted. */
+function checkShape(value: unknown, name: string, minRank: number, maxRank: number, kind: string, op: string, minDim: 0 | 1): [number[], number] {
   if (!isRecord(value)) {
     throw invalidArgument(TypeError, `${name} to be an object { data: ${kind}, shape: number[] }`, describe(value), op);
   }
@@ -141,9 +154,9 @@ function checkShape(value: unknown, name: string, minRank: number, maxRank: numb
   let elements = 1;
   for (let i = 0; i < shape.length; i++) {
     const dim: unknown = shape[i];
-    if (!isPositiveInteger(dim)) {
+    if (!isIntegerAtLeast(dim, minDim)) {
       const ErrorType = typeof dim === 'number' ? RangeError : TypeError;
-      throw invalidArgument(ErrorType, `${name}.shape[${i}] to be an integer >= 1`, describe(dim), op);
+      throw invalidArgument(ErrorType, `${name}.shape[${i}] to be an integer >= ${minDim}`, describe(dim), op);
     }
     elements *= dim;
   }
@@ -161,11 +174,12 @@ function checkDataLength(data: ArrayBufferView & { length: number }, name: strin
 
 /**
  * Checks that `value` is a Tensor of rank minRank..maxRank (maxRank may be
- * Infinity) with positive integer dims and a Float32Array of exactly the
- * product of its shape; `op` names the function in messages.
+ * Infinity) with integer dims >= minDim (1, or 0 where the op accepts empty
+ * tensors, as PyTorch does) and a Float32Array of exactly the product of its
+ * shape; `op` names the function in messages.
  */
-export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number, op = 'attention'): Tensor {
-  const [shape, elements] = checkShape(value, name, minRank, maxRank, 'Float32Array', op);
+export function checkTensor(value: unknown, name: string, minRank: number, maxRank: number, op = 'attention', minDim: 0 | 1 = 1): Tensor {
+  const [shape, elements] = checkShape(value, name, minRank, maxRank, 'Float32Array', op, minDim);
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data)) {
     throw invalidArgument(TypeError, `${name}.data to be a Float32Array`, describe(data), op);
@@ -174,9 +188,9 @@ export function checkTensor(value: unknown, name: string, minRank: number, maxRa
   return { data, shape };
 }
 
-/** The `mask` option (`name` and `op` as the caller knows them): a tensor of rank 2..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
+/** The `mask` option (`name` and `op` as the caller knows them): a tensor of rank 1..4 whose data is additive (Float32Array) or boolean (Uint8Array). */
 export function checkMask(value: unknown, name = 'mask', op = 'attention'): { data: Float32Array | Uint8Array; shape: number[] } {
-  const [shape, elements] = checkShape(value, name, 2, 4, 'Float32Array | Uint8Array', op);
+  const [shape, elements] = checkShape(value, name, 1, 4, 'Float32Array | Uint8Array', op, 0);
   const data = (value as Record<string, unknown>).data;
   if (!isFloat32Array(data) && !isUint8Array(data)) {
     throw invalidArgument(TypeError, `${name}.data to be a Float32Array (additive) or a Uint8Array (boolean)`, describe(data), op);
@@ -202,14 +216,22 @@ export function checkOptions(value: unknown): AttentionOptions {
   return value as AttentionOptions;
 }
 
-/** Returns the scale, or null when absent (the caller defaults it to 1/sqrt(D)). */
-export function checkScale(value: unknown): number | null {
-  if (value === undefined) return null;
-  if (typeof value !== 'number') throw invalidArgument(TypeError, 'scale to be a number', describe(value));
-  if (!Number.isFinite(value) || value <= 0) {
-    throw invalidArgument(RangeError, 'scale to be a finite number > 0', describe(value));
+/**
+ * A factor the kernels apply in float32 (scale, softcap): a number from
+ * MIN_FLOAT32_FACTOR to MAX_FLOAT32_FACTOR, so that both backends compute
+ * the same thing (1e39 would overflow float32, 1e-46 round to 0).
+ */
+export function checkFloat32Factor(value: unknown, name: string, op = 'attention'): number {
+  if (typeof value !== 'number') throw invalidArgument(TypeError, `${name} to be a number`, describe(value), op);
+  if (!(value >= MIN_FLOAT32_FACTOR && value <= MAX_FLOAT32_FACTOR)) {
+    throw invalidArgument(RangeError, `${name} to be a number from 2**-126 to 2**127 (the native kernels compute in float32)`, describe(value), op);
   }
   return value;
+}
+
+/** Returns the scale, or null when absent (the caller defaults it to 1/sqrt(D)). */
+export function checkScale(value: unknown): number | null {
+  return value === undefined ? null : checkFloat32Factor(value, 'scale');
 }
 
 /** false, true (bottom-right aligned) or 'top-left'. */
@@ -255,12 +277,7 @@ export function checkWindow(value: unknown): [number, number] | null {
 
 /** Returns the softcap, or 0 (off) when absent. */
 export function checkSoftcap(value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number') throw invalidArgument(TypeError, 'softcap to be a number', describe(value));
-  if (!Number.isFinite(value) || value <= 0) {
-    throw invalidArgument(RangeError, 'softcap to be a finite number > 0', describe(value));
-  }
-  return value;
+  return value === undefined ? 0 : checkFloat32Factor(value, 'softcap');
 }
 
 /** keyPadding: a Uint8Array of B*Lk flags; null when absent. */
@@ -284,13 +301,24 @@ export function checkKeyLengths(value: unknown, B: number, Lk: number): Int32Arr
   return value;
 }
 
-/** alibiSlopes: a Float32Array of H finite slopes; null when absent. */
-export function checkAlibiSlopes(value: unknown, H: number): Float32Array | null {
+/**
+ * alibiSlopes: a Float32Array of H slopes; null when absent. A query and a
+ * key it sees are less than Lq + Lk apart, so |slope| <= 2**127 / (Lq + Lk)
+ * keeps slope · distance (times log2(e), natively) finite in float32.
+ */
+export function checkAlibiSlopes(value: unknown, H: number, Lq: number, Lk: number): Float32Array | null {
   if (value === undefined || value === null) return null;
   if (!isFloat32Array(value)) throw invalidArgument(TypeError, 'alibiSlopes to be a Float32Array', describe(value));
   if (value.length !== H) throw invalidArgument(RangeError, `alibiSlopes.length to equal H (${H})`, describe(value.length));
+  const bound = MAX_FLOAT32_FACTOR / Math.max(1, Lq + Lk);
   for (let h = 0; h < H; h++) {
-    if (!Number.isFinite(value[h])) throw invalidArgument(RangeError, `alibiSlopes[${h}] to be finite`, describe(value[h]));
+    if (!(Math.abs(value[h]) <= bound)) {
+      throw invalidArgument(
+        RangeError,
+        `|alibiSlopes[${h}]| to be at most 2**127 / (Lq + Lk) = ${bound} (slope times a key distance must stay finite in float32)`,
+        describe(value[h]),
+      );
+    }
   }
   return value;
 }

@@ -28,12 +28,15 @@ struct AttentionParams {
   int64_t vStrideB = 0, vStrideH = 0, vStrideL = 0;
   int64_t oStrideB = 0, oStrideH = 0, oStrideL = 0;
 
-  // Additive mask (natural-log units); element (b,h,i,j) at b*maskStrideB + h*maskStrideH + i*maskStrideQ + j.
+  // Additive mask (natural-log units); element (b,h,i,j) at
+  // b*maskStrideB + h*maskStrideH + i*maskStrideQ + j*maskStrideK.
   const float* mask = nullptr;
   int64_t maskStrideB = 0, maskStrideH = 0, maskStrideQ = 0;  // 0 = broadcast
+  int64_t maskStrideK = 1;  // 1, or 0: one value per row, broadcast over the keys
   // Boolean mask, nonzero = may attend; same addressing with boolMaskStride*.
   const uint8_t* boolMask = nullptr;
   int64_t boolMaskStrideB = 0, boolMaskStrideH = 0, boolMaskStrideQ = 0;
+  int64_t boolMaskStrideK = 1;
   const uint8_t* keyPadding = nullptr;  // [B][Lk], nonzero = real token
   const int32_t* keyLengths = nullptr;  // [B], keys j >= keyLengths[b] are hidden
 

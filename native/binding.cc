@@ -115,14 +115,17 @@ T* data_of(const Napi::TypedArray& a) {
 
 // A [.., L, last] tensor read with strides: reads its three strides (b, h, row)
 // into `strides`, and checks they reach no element past the end of the array.
+// The last dim is contiguous, or, when `sk` names a stride, read with that
+// stride (0 or 1: a mask broadcast over the keys, or not).
 template <typename T>
 T* strided(Napi::Env env, const Napi::Object& o, const Napi::TypedArray& a, const char* name, int64_t B, int64_t H,
            int64_t L, int64_t last, const char* sb, const char* sh, const char* sl, int64_t* strideB, int64_t* strideH,
-           int64_t* strideL) {
+           int64_t* strideL, const char* sk = nullptr, int64_t* strideK = nullptr) {
   *strideB = get_int(env, o, sb, 0, kMaxDim);
   *strideH = get_int(env, o, sh, 0, kMaxDim);
   *strideL = get_int(env, o, sl, 0, kMaxDim);
-  const int64_t need = checked_extent(env, {{B, *strideB}, {H, *strideH}, {L, *strideL}, {last, 1}}, name);
+  const int64_t lastStride = sk ? (*strideK = get_int(env, o, sk, 0, 1)) : 1;
+  const int64_t need = checked_extent(env, {{B, *strideB}, {H, *strideH}, {L, *strideL}, {last, lastStride}}, name);
   expect_length(env, a, need, name, false);
   return data_of<T>(a);
 }
@@ -146,8 +149,15 @@ fa::KvType kv_type(Napi::Env env, const Napi::Object& o) {
   return k == napi_uint16_array ? fa::KvType::BF16 : fa::KvType::F32;
 }
 
-// Parses and checks one NativeAttentionArgs object (lib/native.ts).
-fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
+// Stands in for lse / weights when plan() parses a call: the planner asks
+// only whether they are wanted and never touches their memory.
+float gPlanOnlyOutput = 0.0f;
+
+// Parses and checks one NativeAttentionArgs object (lib/native.ts). With
+// withOutputs false (plan()), out, lse and weights are neither checked nor
+// pointed to, so explain() can pass empty placeholders instead of buffers
+// the size of the problem.
+fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o, bool withOutputs = true) {
   fa::AttentionParams p;
   p.B = get_int(env, o, "B", 1, kMaxDim);
   p.H = get_int(env, o, "H", 1, kMaxDim);
@@ -170,18 +180,20 @@ fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
                             &p.kStrideH, &p.kStrideL);
   p.v = strided<const void>(env, o, v, "v", p.B, p.Hkv, p.Lk, p.Dv, "vStrideB", "vStrideH", "vStrideL", &p.vStrideB,
                             &p.vStrideH, &p.vStrideL);
-  p.out = strided<float>(env, o, out, "out", p.B, p.H, p.Lq, p.Dv, "oStrideB", "oStrideH", "oStrideL", &p.oStrideB,
-                         &p.oStrideH, &p.oStrideL);
+  if (withOutputs)
+    p.out = strided<float>(env, o, out, "out", p.B, p.H, p.Lq, p.Dv, "oStrideB", "oStrideH", "oStrideL", &p.oStrideB,
+                           &p.oStrideH, &p.oStrideL);
 
   const Napi::TypedArray mask = get_f32(env, o, "mask", true);
   if (!mask.IsEmpty())
     p.mask = strided<const float>(env, o, mask, "mask", p.B, p.H, p.Lq, p.Lk, "maskStrideB", "maskStrideH",
-                                  "maskStrideQ", &p.maskStrideB, &p.maskStrideH, &p.maskStrideQ);
+                                  "maskStrideQ", &p.maskStrideB, &p.maskStrideH, &p.maskStrideQ, "maskStrideK",
+                                  &p.maskStrideK);
   const Napi::TypedArray boolMask = get_array(env, o, "boolMask", napi_uint8_array, "Uint8Array", true);
   if (!boolMask.IsEmpty())
     p.boolMask = strided<const uint8_t>(env, o, boolMask, "boolMask", p.B, p.H, p.Lq, p.Lk, "boolMaskStrideB",
                                         "boolMaskStrideH", "boolMaskStrideQ", &p.boolMaskStrideB, &p.boolMaskStrideH,
-                                        &p.boolMaskStrideQ);
+                                        &p.boolMaskStrideQ, "boolMaskStrideK", &p.boolMaskStrideK);
   const Napi::TypedArray keyPadding = get_array(env, o, "keyPadding", napi_uint8_array, "Uint8Array", true);
   if (!keyPadding.IsEmpty()) {
     expect_length(env, keyPadding, checked_product(env, {p.B, p.Lk}, "keyPadding"), "keyPadding", true);
@@ -201,12 +213,16 @@ fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o) {
     p.alibiSlopes = data_of<const float>(alibi);
   }
   const Napi::TypedArray lse = get_f32(env, o, "lse", true);
-  if (!lse.IsEmpty()) {
+  if (!lse.IsEmpty() && !withOutputs) {
+    p.lse = &gPlanOnlyOutput;
+  } else if (!lse.IsEmpty()) {
     expect_length(env, lse, checked_product(env, {p.B, p.H, p.Lq}, "lse"), "lse", true);
     p.lse = data_of<float>(lse);
   }
   const Napi::TypedArray weights = get_f32(env, o, "weights", true);
-  if (!weights.IsEmpty()) {
+  if (!weights.IsEmpty() && !withOutputs) {
+    p.weights = &gPlanOnlyOutput;
+  } else if (!weights.IsEmpty()) {
     expect_length(env, weights, checked_product(env, {p.B, p.H, p.Lq, p.Lk}, "weights"), "weights", true);
     p.weights = data_of<float>(weights);
   }
@@ -566,7 +582,7 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
 Napi::Value Plan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
-  const fa::AttentionParams p = parse_args(env, info[0].As<Napi::Object>());
+  const fa::AttentionParams p = parse_args(env, info[0].As<Napi::Object>(), false);
   const fa::IsaKernel& kernel = fa::current_kernel();
   const fa::KernelPlan plan = fa::plan_attention(p, kernel, fa::ThreadPool::instance().size());
   Napi::Object o = Napi::Object::New(env);

@@ -320,7 +320,16 @@ void finish_row_scores(const fa::AttentionParams& p, int64_t b, int64_t h, int64
     const float c = p.softcap;
     for (int64_t j = jlo; j < jhi; ++j) srow[j] = kLog2e * c * tanhf(srow[j] / (kLog2e * c));
   }
-  if (p.mask) add_scaled_mask(srow + jlo, p.mask + b * p.maskStrideB + h * p.maskStrideH + i * p.maskStrideQ + kb + jlo, jhi - jlo);
+  if (p.mask) {
+    const float* maskRow = p.mask + b * p.maskStrideB + h * p.maskStrideH + i * p.maskStrideQ;
+    if (p.maskStrideK != 0) {
+      add_scaled_mask(srow + jlo, maskRow + kb + jlo, jhi - jlo);
+    } else {
+      // Broadcast over the keys: one value for the whole row.
+      const float shift = maskRow[0] * kLog2e;
+      for (int64_t j = jlo; j < jhi; ++j) srow[j] += shift;
+    }
+  }
   if (p.alibiSlopes) {
     const float slope = p.alibiSlopes[h] * kLog2e;
     const int64_t pos = query_position(p, b, i);
@@ -335,9 +344,14 @@ void finish_row_scores(const fa::AttentionParams& p, int64_t b, int64_t h, int64
       if (!pad[j]) srow[j] = kNegInf;
   }
   if (p.boolMask) {
-    const uint8_t* allow = p.boolMask + b * p.boolMaskStrideB + h * p.boolMaskStrideH + i * p.boolMaskStrideQ + kb;
-    for (int64_t j = jlo; j < jhi; ++j)
-      if (!allow[j]) srow[j] = kNegInf;
+    const uint8_t* allow = p.boolMask + b * p.boolMaskStrideB + h * p.boolMaskStrideH + i * p.boolMaskStrideQ;
+    if (p.boolMaskStrideK != 0) {
+      for (int64_t j = jlo; j < jhi; ++j)
+        if (!allow[kb + j]) srow[j] = kNegInf;
+    } else if (!allow[0]) {
+      // Broadcast over the keys: the row sees all of them or none.
+      for (int64_t j = jlo; j < jhi; ++j) srow[j] = kNegInf;
+    }
   }
   for (int64_t j = 0; j < jlo; ++j) srow[j] = kNegInf;
   for (int64_t j = jhi; j < nkPad; ++j) srow[j] = kNegInf;

@@ -437,8 +437,8 @@ describe.runIf(addon !== null)('native binding guards for bf16 K/V and rowOffset
       B: 2, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8,
       qStrideB: 64, qStrideH: 32, qStrideL: 8, kStrideB: 64, kStrideH: 32, kStrideL: 8,
       vStrideB: 64, vStrideH: 32, vStrideL: 8, oStrideB: 64, oStrideH: 32, oStrideL: 8,
-      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0,
-      boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0,
+      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
+      boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
       keyPadding: null, keyLengths: null, scale: 1, alignOffset: 0, windowLeft: -1, windowRight: 0,
       alibiSlopes: null, softcap: 0, lse: null, weights: null, rowOffsets: Int32Array.of(0, 0),
     };

@@ -109,3 +109,32 @@ describe('explain() on the native backend', () => {
     expect(['tiled', 'decode-split-k']).toContain(plan.path);
   });
 });
+
+// out is 64*4096*4096 floats (4 GiB) and the weights 64*4096*1024 (1 GiB, the returnWeights
+// limit), while q, k and v hold 17 MiB: explain() must allocate neither.
+describe('explain() allocates nothing the size of the problem', () => {
+  const bigQ = tensor([1, 64, 4096, 1]);
+  const bigK = tensor([1, 1, 1024, 1]);
+  const bigV = tensor([1, 1, 1024, 4096]);
+  const backends = probe.addon === null ? [jsLib] : [jsLib, nativeLib];
+
+  it.each(backends.map((lib) => ({ lib, name: lib.backend().name })))('on the $name backend, tensors and KvCache forms', ({ lib }) => {
+    const before = process.memoryUsage().arrayBuffers;
+    const plan = lib.explain(bigQ, bigK, bigV, { returnLse: true, returnWeights: true });
+    expect(plan.workItems).toBeGreaterThan(0);
+    const cache = new lib.KvCache({ batch: 1, numKvHeads: 1, headDim: 1, valueDim: 4096, maxLength: 1024 });
+    const cacheBytes = process.memoryUsage().arrayBuffers;
+    expect(lib.explain(bigQ, cache, { returnLse: true }).workItems).toBeGreaterThan(0);
+    const after = process.memoryUsage().arrayBuffers;
+    // The cache's own 16 MiB is the only allocation; without the fix the first call alone took 5 GiB.
+    expect(cacheBytes - before).toBeLessThan(32 * 2 ** 20);
+    expect(after - cacheBytes).toBeLessThan(2 ** 20);
+  });
+
+  it.runIf(probe.addon !== null)('natively, an unallocated returnWeights still picks the tiled path for one query row', () => {
+    const row = tensor([1, 8, 1, 64]);
+    const keys = tensor([1, 2, 4096, 64]);
+    expect(nativeLib.explain(row, keys, keys).path).toBe('decode-split-k');
+    expect(nativeLib.explain(row, keys, keys, { returnWeights: true }).path).toBe('tiled');
+  });
+});

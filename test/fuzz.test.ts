@@ -106,7 +106,7 @@ function detachedInt32(n: number): Int32Array {
 
 type Call = [unknown, unknown, unknown, unknown];
 
-/** Values that are never a valid dim (positive integer). */
+/** Values that are not a valid dim, or (0, -0) not one that matches the unchanged data. */
 const badDim = fc.oneof(
   fc.constantFrom(0, -0, -1, 1.5, 0.5, NaN, Infinity, -Infinity, Number.EPSILON, '4', 4n, null, undefined, true, [4], {}),
   fc.double({ noInteger: true, min: -1e6, max: 1e6 }),
@@ -194,9 +194,9 @@ const corruptionArb = fc.oneof(
   fc.record({ kind: fc.constant('sparseShape' as const), which: tensorName }),
   fc.record({
     kind: fc.constant('scale' as const),
-    value: fc.oneof(fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, -1, '1', null, true, 1n, [1]), fc.double({ max: 0 }), fc.double().filter((x) => !Number.isFinite(x))),
+    value: fc.oneof(fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, -1, '1', null, true, 1n, [1], 1e39, 1e-46), fc.double({ max: 0 }), fc.double().filter((x) => !Number.isFinite(x))),
   }),
-  fc.record({ kind: fc.constant('softcap' as const), value: fc.constantFrom(NaN, Infinity, -Infinity, 0, -2, '30', null, false) }),
+  fc.record({ kind: fc.constant('softcap' as const), value: fc.constantFrom(NaN, Infinity, -Infinity, 0, -2, '30', null, false, 1e39, 1e-46) }),
   fc.record({ kind: fc.constant('causal' as const), value: fc.constantFrom(1, 0, 'true', 'top-right', 'bottom-right', null, {}, []) }),
   fc.record({ kind: fc.constant('layout' as const), value: fc.constantFrom('BHLD', 'bhdl', 'lbhd', '', 0, null, true, ['bhld']) }),
   fc.record({ kind: fc.constant('flag' as const), name: fc.constantFrom('returnLse', 'returnWeights'), value: fc.constantFrom(1, 0, 'true', null, {}) }),
@@ -206,7 +206,7 @@ const corruptionArb = fc.oneof(
   }),
   fc.record({
     kind: fc.constant('mask' as const),
-    variant: fc.constantFrom('rank1', 'rank5', 'lastDim', 'midDim', 'float64', 'int8', 'uint8clamped', 'length', 'notObject', 'array'),
+    variant: fc.constantFrom('rank0', 'rank5', 'lastDim', 'midDim', 'float64', 'int8', 'uint8clamped', 'length', 'notObject', 'array'),
   }),
   fc.record({ kind: fc.constant('keyPadding' as const), variant: fc.constantFrom('type', 'length', 'array', 'string') }),
   fc.record({ kind: fc.constant('keyLengths' as const), variant: fc.constantFrom('type', 'length', 'negative', 'tooLong', 'huge', 'array') }),
@@ -354,8 +354,8 @@ function buildBadCall(d: Dims, c: Corruption): Call {
     case 'mask': {
       const m = (shape: number[], data: unknown = new Float32Array(product(shape))): unknown => ({ data, shape });
       switch (c.variant) {
-        case 'rank1':
-          opts.mask = m([d.Lk]);
+        case 'rank0':
+          opts.mask = m([], new Float32Array(1));
           break;
         case 'rank5':
           opts.mask = m([1, 1, 1, d.Lq, d.Lk]);

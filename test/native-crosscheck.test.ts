@@ -162,8 +162,8 @@ describe.runIf(addon !== null)('native binding guards (bypassing the TS checks)'
       B: 1, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8,
       qStrideB: 64, qStrideH: 32, qStrideL: 8, kStrideB: 64, kStrideH: 32, kStrideL: 8,
       vStrideB: 64, vStrideH: 32, vStrideL: 8, oStrideB: 64, oStrideH: 32, oStrideL: 8,
-      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0,
-      boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0,
+      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
+      boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
       keyPadding: null, keyLengths: null, scale: 1, alignOffset: 0, windowLeft: -1, windowRight: -1,
       alibiSlopes: null, softcap: 0, lse: null, weights: null,
     };
@@ -195,6 +195,27 @@ describe.runIf(addon !== null)('native binding guards (bypassing the TS checks)'
   it('rejects a mask too short for its strides', () => {
     expect(() => addon!.attention({ ...base(), mask: new Float32Array(15), maskStrideQ: 4 })).toThrow(
       new RangeError('fused-attention (native): expected mask to hold at least 16 elements but it holds 15'),
+    );
+  });
+  it('reads a mask along the keys with maskStrideK (0 or 1), and checks its extent with it', () => {
+    const row = { mask: new Float32Array(4), maskStrideQ: 1 }; // [Lq, 1]: one value per query row
+    expect(() => addon!.attention({ ...base(), ...row, maskStrideK: 0 })).not.toThrow();
+    expect(() => addon!.attention({ ...base(), ...row, maskStrideK: 1 })).toThrow(
+      new RangeError('fused-attention (native): expected mask to hold at least 7 elements but it holds 4'),
+    );
+    expect(() => addon!.attention({ ...base(), ...row, maskStrideK: 2 })).toThrow(
+      new RangeError('fused-attention (native): expected maskStrideK to be an integer in [0, 1]'),
+    );
+    expect(() => addon!.attention({ ...base(), boolMask: new Uint8Array(1), boolMaskStrideK: 0 })).not.toThrow();
+    expect(() => addon!.attention({ ...base(), boolMask: new Uint8Array(1), boolMaskStrideK: 1 })).toThrow(
+      new RangeError('fused-attention (native): expected boolMask to hold at least 4 elements but it holds 1'),
+    );
+  });
+  it('plans with empty out, lse and weights placeholders (explain), but runs only with full ones', () => {
+    const placeholders = { out: new Float32Array(0), lse: new Float32Array(0), weights: new Float32Array(0) };
+    expect(addon!.plan({ ...base(), ...placeholders }).workItems).toBeGreaterThan(0);
+    expect(() => addon!.attention({ ...base(), ...placeholders })).toThrow(
+      new RangeError('fused-attention (native): expected out to hold at least 64 elements but it holds 0'),
     );
   });
   it('rejects key lengths outside [0, Lk] and outputs of the wrong size', () => {

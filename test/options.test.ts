@@ -400,6 +400,49 @@ const cases: OptionCase[] = [
       softcap: 30,
     }),
   },
+
+  // Masks of size 1 on the key axis (one value per row: additive shifts it, boolean shows or hides it all), rank 1 to 4
+  {
+    name: 'additive mask [1,1,Lq,1] with -Infinity rows + causal true, GQA',
+    dims: { H: 4, Hkv: 2, Lq: 17, Lk: 129, D: 16, Dv: 24 },
+    options: (d) => ({ mask: additiveMask([1, 1, d.Lq, 1], 120), causal: true }),
+  },
+  {
+    name: 'additive mask [B,1,1,1]: batch 1 is all -Infinity (zeros, lse -Infinity)',
+    dims: { Lq: 33, Lk: 70, D: 8 },
+    options: () => ({ mask: { data: Float32Array.from([0.75, -Infinity]), shape: [2, 1, 1, 1] } }),
+  },
+  { name: 'additive mask [1] (rank 1, one value for everything)', dims: { Lq: 17, Lk: 40, D: 8 }, options: () => ({ mask: { data: Float32Array.from([3.5]), shape: [1] } }) },
+  { name: 'additive mask [Lk] (rank 1, per key)', dims: { Lq: 17, Lk: 129, D: 16 }, options: (d) => ({ mask: additiveMask([d.Lk], 121) }) },
+  {
+    name: 'additive mask [B,H,Lq,1] + softcap + ALiBi + window [9, 2], L=129',
+    dims: { Lq: 129, Lk: 129, D: 16 },
+    options: (d) => ({ mask: additiveMask([d.B, d.H, d.Lq, 1], 122), softcap: 6, alibiSlopes: alibi(d.H), window: [9, 2] }),
+  },
+  {
+    name: 'additive mask [B,1,Lq,1] + causal true, square L=129 (blocked rows)',
+    dims: { Lq: 129, Lk: 129, D: 32 },
+    options: (d) => ({ mask: additiveMask([d.B, 1, d.Lq, 1], 123), causal: true }),
+  },
+  { name: 'additive mask [1,1,1,1], decode Lq=1 Lk=300', dims: { H: 4, Hkv: 1, Lq: 1, Lk: 300, D: 64 }, options: () => ({ mask: { data: Float32Array.from([-2]), shape: [1, 1, 1, 1] } }) },
+  { name: 'boolean mask [Lq,1] with hidden rows + window [5, 5]', dims: { Lq: 65, Lk: 129, D: 16 }, options: (d) => ({ mask: boolMask([d.Lq, 1], 124), window: [5, 5] }) },
+  {
+    name: 'boolean mask [B,1,1,1] = [1, 0], decode Lq=1 Lk=300 GQA',
+    dims: { H: 8, Hkv: 2, Lq: 1, Lk: 300, D: 64 },
+    options: () => ({ mask: { data: Uint8Array.from([1, 0]), shape: [2, 1, 1, 1] } }),
+  },
+  { name: 'boolean mask [1] = [0]: every row hidden', dims: { Lq: 9, Lk: 33, D: 8 }, options: () => ({ mask: { data: Uint8Array.from([0]), shape: [1] } }) },
+  {
+    name: 'boolean mask [H,1,1] + layout blhd + keyPadding',
+    dims: { H: 4, Lq: 17, Lk: 70, D: 8 },
+    layout: 'blhd',
+    options: (d) => ({ mask: { data: Uint8Array.from([1, 0, 7, 0]), shape: [d.H, 1, 1] }, keyPadding: flags(d.B * d.Lk, 125) }),
+  },
+  {
+    name: 'boolean mask [B,1,Lq,1] + causal true, square L=129 (blocked rows)',
+    dims: { Lq: 129, Lk: 129, D: 32 },
+    options: (d) => ({ mask: boolMask([d.B, 1, d.Lq, 1], 126), causal: true }),
+  },
 ];
 
 describe.each(runners)('options on $name', (runner) => {
@@ -518,6 +561,13 @@ const poisonCases: PoisonCase[] = [
     name: 'boolean mask [B,1,1,Lk]',
     dims: { H: 4, Hkv: 2, Lq: 17, Lk: 129, D: 16 },
     options: (d) => ({ mask: boolMask([d.B, 1, 1, d.Lk], 100) }),
+    poison: hiddenFromAll,
+    allRowsClean: true,
+  },
+  {
+    name: 'boolean mask [B,1,1,1] = [1, 0] (batch 1 hidden along every key)',
+    dims: { H: 4, Hkv: 2, Lq: 17, Lk: 129, D: 16 },
+    options: () => ({ mask: { data: Uint8Array.from([1, 0]), shape: [2, 1, 1, 1] } }),
     poison: hiddenFromAll,
     allRowsClean: true,
   },

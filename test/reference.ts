@@ -18,7 +18,7 @@ export interface ReferenceOptions {
   scale?: number;
   /** true: j <= i + Lk - Lq; 'top-left': j <= i. */
   causal?: boolean | 'top-left';
-  /** A broadcastable Tensor (rank 2..4, aligned from the right; Float32Array additive, Uint8Array boolean) or an explicit strided additive mask. */
+  /** A broadcastable Tensor (rank 1..4, aligned from the right, any dim may be 1; Float32Array additive, Uint8Array boolean) or an explicit strided additive mask. */
   mask?: Tensor | BoolTensor | StridedMask | null;
   /** [B*Lk], 0 = padding. */
   keyPadding?: Uint8Array | null;
@@ -75,15 +75,15 @@ function indexOf(layout: 'bhld' | 'blhd', heads: number, length: number, width: 
 }
 
 /** Returns a function giving the flat mask index of (b, h, i, j), or null for no mask. */
-function maskIndexer(mask: Tensor | BoolTensor | StridedMask | null | undefined, Lk: number): ((b: number, h: number, i: number, j: number) => number) | null {
+function maskIndexer(mask: Tensor | BoolTensor | StridedMask | null | undefined): ((b: number, h: number, i: number, j: number) => number) | null {
   if (!mask) return null;
   if ('maskStrideB' in mask) {
     const { maskStrideB, maskStrideH, maskStrideQ } = mask;
     return (b, h, i, j) => b * maskStrideB + h * maskStrideH + i * maskStrideQ + j;
   }
-  // Broadcasting by coordinates: a dim of size 1 always reads index 0.
-  const [mb, mh, mq] = [...new Array(4 - mask.shape.length).fill(1), ...mask.shape] as number[];
-  return (b, h, i, j) => (((mb === 1 ? 0 : b) * mh + (mh === 1 ? 0 : h)) * mq + (mq === 1 ? 0 : i)) * Lk + j;
+  // Broadcasting by coordinates: a dim of size 1 (the key dim included) always reads index 0.
+  const [mb, mh, mq, mk] = [...new Array(4 - mask.shape.length).fill(1), ...mask.shape] as number[];
+  return (b, h, i, j) => (((mb === 1 ? 0 : b) * mh + (mh === 1 ? 0 : h)) * mq + (mq === 1 ? 0 : i)) * mk + (mk === 1 ? 0 : j);
 }
 
 /** The aligned position i' of query row i of batch row b: i + rowOffsets[b] when given, else bottom-right (i + Lk - Lq) unless causal is 'top-left'. */
@@ -101,7 +101,7 @@ export function referenceVisibility(dims: ReferenceDims, options: ReferenceOptio
   const causal = options.causal === true || options.causal === 'top-left';
   const mask = options.mask;
   const boolMask = mask && !('maskStrideB' in mask) && mask.data instanceof Uint8Array ? mask.data : null;
-  const boolAt = boolMask ? maskIndexer(mask, Lk) : null;
+  const boolAt = boolMask ? maskIndexer(mask) : null;
   return (b, h, i, j) => {
     const position = aligned(b, i);
     if (causal && j > position) return false;
@@ -126,7 +126,7 @@ export function referenceAttentionFull(q: Tensor, k: Tensor, v: Tensor, options:
   const softcap = options.softcap ?? 0;
   const mask = options.mask;
   const additive = mask && ('maskStrideB' in mask || mask.data instanceof Float32Array) ? (mask.data as Float32Array) : null;
-  const additiveAt = additive ? maskIndexer(mask, Lk) : null;
+  const additiveAt = additive ? maskIndexer(mask) : null;
   const visible = referenceVisibility(dims, options);
   const aligned = alignedPosition(options, Lq, Lk);
   const qAt = indexOf(layout, H, Lq, D);

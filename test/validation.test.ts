@@ -94,40 +94,40 @@ const tensorCases: Case[] = [
     message: 'attention: expected k.shape.length to be 3 or 4 but received 5',
   },
   {
-    name: 'a zero dim',
-    args: call({ data: new Float32Array(0), shape: [2, 4, 0, 8] }, k(), v()),
+    name: 'a zero head width D (zero Lq, B, Lk and Dv are accepted: test/empty.test.ts)',
+    args: call({ data: new Float32Array(0), shape: [2, 4, 3, 0] }, tensor([2, 2, 5, 0]), v()),
     type: RangeError,
-    message: 'attention: expected q.shape[2] to be an integer >= 1 but received 0',
+    message: 'attention: expected q.shape[3] (the width D of queries and keys) to be an integer >= 1 but received 0',
   },
   {
     name: 'a negative dim',
     args: call(q(), k(), { data: new Float32Array(0), shape: [2, 2, -5, 6] }),
     type: RangeError,
-    message: 'attention: expected v.shape[2] to be an integer >= 1 but received -5',
+    message: 'attention: expected v.shape[2] to be an integer >= 0 but received -5',
   },
   {
     name: 'a fractional dim',
     args: call({ data: new Float32Array(6), shape: [1, 1, 1.5, 4] }, k(), v()),
     type: RangeError,
-    message: 'attention: expected q.shape[2] to be an integer >= 1 but received 1.5',
+    message: 'attention: expected q.shape[2] to be an integer >= 0 but received 1.5',
   },
   {
     name: 'a NaN dim',
     args: call({ data: new Float32Array(6), shape: [1, NaN, 1, 4] }, k(), v()),
     type: RangeError,
-    message: 'attention: expected q.shape[1] to be an integer >= 1 but received NaN',
+    message: 'attention: expected q.shape[1] to be an integer >= 0 but received NaN',
   },
   {
     name: 'an infinite dim',
     args: call(q(), { data: new Float32Array(6), shape: [1, 1, Infinity, 4] }, v()),
     type: RangeError,
-    message: 'attention: expected k.shape[2] to be an integer >= 1 but received Infinity',
+    message: 'attention: expected k.shape[2] to be an integer >= 0 but received Infinity',
   },
   {
     name: 'a string dim',
     args: call({ data: new Float32Array(24), shape: [1, '2', 3, 4] }, k(), v()),
     type: TypeError,
-    message: 'attention: expected q.shape[1] to be an integer >= 1 but received "2"',
+    message: 'attention: expected q.shape[1] to be an integer >= 0 but received "2"',
   },
   {
     name: 'q.data is a Float64Array',
@@ -274,11 +274,12 @@ const optionCases: Case[] = [
     type: TypeError,
     message: 'attention: expected scale to be a number but received null',
   },
-  ...[0, -0, -1, NaN, Infinity].map((scale) => ({
+  // Outside float32 (1e39 overflows it, 1e-46 rounds to 0, 2**-127 is subnormal): refused, so both backends agree.
+  ...[0, -0, -1, NaN, Infinity, 1e39, 1e-46, 2 ** -127, 2 ** 127 * 1.0000001].map((scale) => ({
     name: `scale is ${Object.is(scale, -0) ? '-0' : scale}`,
     args: call(q(), k(), v(), { scale }),
     type: RangeError,
-    message: `attention: expected scale to be a finite number > 0 but received ${Object.is(scale, -0) ? '-0' : scale}`,
+    message: `attention: expected scale to be a number from 2**-126 to 2**127 (the native kernels compute in float32) but received ${Object.is(scale, -0) ? '-0' : scale}`,
   })),
   {
     name: 'causal is a number',
@@ -299,16 +300,22 @@ const optionCases: Case[] = [
     message: 'attention: expected mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array(15)',
   },
   {
-    name: 'mask has rank 1',
-    args: call(q(), k(), v(), { mask: tensor([5]) }),
+    name: 'mask has rank 0',
+    args: call(q(), k(), v(), { mask: { data: new Float32Array(1), shape: [] } }),
     type: RangeError,
-    message: 'attention: expected mask.shape.length to be 2, 3 or 4 but received 1',
+    message: 'attention: expected mask.shape.length to be 1, 2, 3 or 4 but received 0',
   },
   {
     name: 'mask has rank 5',
     args: call(q(), k(), v(), { mask: tensor([1, 2, 4, 3, 5]) }),
     type: RangeError,
-    message: 'attention: expected mask.shape.length to be 2, 3 or 4 but received 5',
+    message: 'attention: expected mask.shape.length to be 1, 2, 3 or 4 but received 5',
+  },
+  {
+    name: 'rank-1 mask neither 1 nor Lk',
+    args: call(q(), k(), v(), { mask: tensor([4]) }),
+    type: RangeError,
+    message: 'attention: expected mask.shape[0] to be 1 or k.shape[2] (5) but received 4',
   },
   {
     name: 'mask.data is an Int8Array',
@@ -323,16 +330,10 @@ const optionCases: Case[] = [
     message: 'attention: expected mask.data.length to equal the product of mask.shape (15) but received 14',
   },
   {
-    name: 'mask key dim differs from Lk',
+    name: 'mask key dim neither 1 nor Lk',
     args: call(q(), k(), v(), { mask: tensor([3, 4]) }),
     type: RangeError,
-    message: 'attention: expected mask.shape[1] to equal k.shape[2] (5) but received 4',
-  },
-  {
-    name: 'mask key dim of 1 does not broadcast',
-    args: call(q(), k(), v(), { mask: tensor([3, 1]) }),
-    type: RangeError,
-    message: 'attention: expected mask.shape[1] to equal k.shape[2] (5) but received 1',
+    message: 'attention: expected mask.shape[1] to be 1 or k.shape[2] (5) but received 4',
   },
   {
     name: 'mask query dim neither 1 nor Lq',
@@ -437,10 +438,10 @@ const causalAndMaskCases: Case[] = [
     message: 'attention: expected mask.data.length to equal the product of mask.shape (15) but received 16',
   },
   {
-    name: 'boolean mask key dim differs from Lk',
+    name: 'boolean mask key dim neither 1 nor Lk',
     args: call(q(), k(), v(), { mask: bool([2, 1, 1, 4]) }),
     type: RangeError,
-    message: 'attention: expected mask.shape[3] to equal k.shape[2] (5) but received 4',
+    message: 'attention: expected mask.shape[3] to be 1 or k.shape[2] (5) but received 4',
   },
   {
     name: 'boolean mask head dim neither 1 nor H',
@@ -503,7 +504,7 @@ const layoutCases: Case[] = [
     name: 'layout "blhd" with a boolean mask of the wrong key length',
     args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: bool([3, 4]) }),
     type: RangeError,
-    message: 'attention: expected mask.shape[1] to equal k.shape[1] (5), as masks are [B, H, Lq, Lk] in layout "blhd" too, but received 4',
+    message: 'attention: expected mask.shape[1] to be 1 or k.shape[1] (5), as masks are [B, H, Lq, Lk] in layout "blhd" too, but received 4',
   },
   {
     name: 'layout "blhd" with a mask query dim neither 1 nor Lq',
@@ -656,13 +657,25 @@ const scoreCases: Case[] = [
     name: 'alibiSlopes holds NaN',
     args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, NaN, 0.1, 0.1]) }),
     type: RangeError,
-    message: 'attention: expected alibiSlopes[1] to be finite but received NaN',
+    message: 'attention: expected |alibiSlopes[1]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received NaN',
   },
   {
     name: 'alibiSlopes holds Infinity',
     args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, 0.5, 0.1, Infinity]) }),
     type: RangeError,
-    message: 'attention: expected alibiSlopes[3] to be finite but received Infinity',
+    message: 'attention: expected |alibiSlopes[3]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received Infinity',
+  },
+  {
+    name: 'alibiSlopes holds -3e38 (finite, but slope times distance overflows float32)',
+    args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, 0.5, -3e38, 0.1]) }),
+    type: RangeError,
+    message: 'attention: expected |alibiSlopes[2]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received -3.0000000054977558e+38',
+  },
+  {
+    name: 'alibiSlopes just past 2**127 / (Lq + Lk)',
+    args: call(q(), k(), v(), { alibiSlopes: new Float32Array([0.5, 2 ** 124 * 1.001, 0.1, 0.1]) }),
+    type: RangeError,
+    message: `attention: expected |alibiSlopes[1]| to be at most 2**127 / (Lq + Lk) = 2.1267647932558654e+37 (slope times a key distance must stay finite in float32) but received ${Math.fround(2 ** 124 * 1.001)}`,
   },
   {
     name: 'softcap is a string',
@@ -676,11 +689,11 @@ const scoreCases: Case[] = [
     type: TypeError,
     message: 'attention: expected softcap to be a number but received null',
   },
-  ...[0, -0, -30, NaN, Infinity].map((softcap) => ({
+  ...[0, -0, -30, NaN, Infinity, 1e39, 1e-46, 2 ** -127, 2 ** 127 * 1.0000001].map((softcap) => ({
     name: `softcap is ${Object.is(softcap, -0) ? '-0' : softcap}`,
     args: call(q(), k(), v(), { softcap }),
     type: RangeError,
-    message: `attention: expected softcap to be a finite number > 0 but received ${Object.is(softcap, -0) ? '-0' : softcap}`,
+    message: `attention: expected softcap to be a number from 2**-126 to 2**127 (the native kernels compute in float32) but received ${Object.is(softcap, -0) ? '-0' : softcap}`,
   })),
 ];
 

@@ -6,6 +6,7 @@
  *   out[b,h,i,:] = Σ_j p_ij · V[b,g,j,:] / Σ_j p_ij      over the keys j visible to (b,h,i)
  *   p_ij = exp(s_ij - max_j s_ij)
  *   s_ij = cap(scale · Q[b,h,i,:]·K[b,g,j,:]) + mask[b,h,i,j] - slope[h]·|i + alignOffset - j|
+ *   (masks read with strides: 0 on an axis broadcasts it, the key axis included)
  *   cap(x) = softcap · tanh(x / softcap), or x without softcap
  *
  * with g = floor(h / (H/Hkv)) the kv head shared by a group of query heads.
@@ -212,7 +213,7 @@ export function attention_forward(p: NativeAttentionArgs): void {
  */
 function attendRow(p: NativeAttentionArgs, s: Scratch, r: number, from: number, to: number): void {
   if (from >= to) return;
-  const { k, v, mask, boolMask, keyPadding, D, Dv, softcap } = p;
+  const { k, v, mask, boolMask, keyPadding, D, Dv, softcap, maskStrideK, boolMaskStrideK } = p;
   const { kStrideL, vStrideL } = p;
   const { q, acc, scores, keys, rowScores, kHead, vHead, paddingRow, slope } = s;
   const qRow = r * D;
@@ -229,7 +230,7 @@ function attendRow(p: NativeAttentionArgs, s: Scratch, r: number, from: number, 
     // 1. keys[0..count) = the keys of the block this row sees.
     let count = 0;
     for (let j = blockStart; j < blockEnd; j++) {
-      const hidden = (keyPadding !== null && keyPadding[paddingRow + j] === 0) || (boolMask !== null && boolMask[boolRow + j] === 0);
+      const hidden = (keyPadding !== null && keyPadding[paddingRow + j] === 0) || (boolMask !== null && boolMask[boolRow + j * boolMaskStrideK] === 0);
       if (!hidden) keys[count++] = j;
     }
 
@@ -266,7 +267,7 @@ function attendRow(p: NativeAttentionArgs, s: Scratch, r: number, from: number, 
       const j = keys[m];
       let x = scores[m];
       if (softcap > 0) x = softcap * Math.tanh(x / softcap);
-      if (mask !== null) x += mask[maskRow + j];
+      if (mask !== null) x += mask[maskRow + j * maskStrideK];
       if (slope !== 0) x -= slope * Math.abs(position - j);
       scores[m] = x;
       if (rowScores !== null) rowScores[j] = x;
@@ -329,7 +330,7 @@ function attendRow(p: NativeAttentionArgs, s: Scratch, r: number, from: number, 
  * read; a key only some rows see gets the score -Infinity in the others.
  */
 function attendRows(p: NativeAttentionArgs, s: Scratch, from: number, to: number): void {
-  const { k, v, mask, boolMask, keyPadding, D, Dv, softcap } = p;
+  const { k, v, mask, boolMask, keyPadding, D, Dv, softcap, maskStrideK, boolMaskStrideK } = p;
   const { kStrideL, vStrideL } = p;
   const { q, acc, rowMax, rowSum, scores, keys, blockMax, position, maskRow, boolRow } = s;
   const { kHead, vHead, paddingRow, slope } = s;
@@ -350,12 +351,13 @@ function attendRows(p: NativeAttentionArgs, s: Scratch, from: number, to: number
     let count = 0;
     for (let j = blockStart; j < blockEnd; j++) {
       if (keyPadding !== null && keyPadding[paddingRow + j] === 0) continue;
+      const boolKey = j * boolMaskStrideK;
       if (
         boolMask !== null &&
-        boolMask[boolRow[0] + j] === 0 &&
-        boolMask[boolRow[1] + j] === 0 &&
-        boolMask[boolRow[2] + j] === 0 &&
-        boolMask[boolRow[3] + j] === 0
+        boolMask[boolRow[0] + boolKey] === 0 &&
+        boolMask[boolRow[1] + boolKey] === 0 &&
+        boolMask[boolRow[2] + boolKey] === 0 &&
+        boolMask[boolRow[3] + boolKey] === 0
       ) {
         continue;
       }
@@ -421,13 +423,13 @@ function attendRows(p: NativeAttentionArgs, s: Scratch, from: number, to: number
         const j = keys[m];
         for (let r = 0; r < ROWS; r++) {
           const at = m * ROWS + r;
-          if (boolMask !== null && boolMask[boolRow[r] + j] === 0) {
+          if (boolMask !== null && boolMask[boolRow[r] + j * boolMaskStrideK] === 0) {
             scores[at] = -Infinity; // hidden from this row (another row sees it): its K value is ignored
             continue;
           }
           let x = scores[at];
           if (softcap > 0) x = softcap * Math.tanh(x / softcap);
-          if (mask !== null) x += mask[maskRow[r] + j];
+          if (mask !== null) x += mask[maskRow[r] + j * maskStrideK];
           if (slope !== 0) x -= slope * Math.abs(position[r] - j);
           scores[at] = x;
         }

@@ -18,7 +18,7 @@ import { attention_forward } from '../js/attention';
 import { type PackedLinear, packLinear } from '../linear';
 import type { NativeAttentionArgs } from '../native';
 import type { Tensor } from '../types';
-import { checkBoolean, checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkPositive, checkSame } from './check';
+import { checkBoolean, checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkScale, checkSame } from './check';
 import { checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
 const OP = 'axialAttention';
@@ -59,8 +59,8 @@ function axialArgs(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
     kStrideB: H * W * D, kStrideH: seqStride * D, kStrideL: posStride * D,
     vStrideB: H * W * Dv, vStrideH: seqStride * Dv, vStrideL: posStride * Dv,
     oStrideB: H * W * Dv, oStrideH: seqStride * Dv, oStrideL: posStride * Dv,
-    mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0,
-    boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0,
+    mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
+    boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
     keyPadding: null, keyLengths: null,
     scale,
     alignOffset: 0, // Lk - Lq
@@ -88,7 +88,7 @@ export function axialAttention(q: Tensor, k: Tensor, v: Tensor, options: AxialAt
   for (let d = 0; d < 4; d++) checkSame(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
   const Dv = vt.shape[4];
   const causal = checkBoolean(opts.causal, 'causal', false, OP);
-  const scale = checkPositive(opts.scale, 'scale', 1 / Math.sqrt(D), OP);
+  const scale = checkScale(opts.scale, 1 / Math.sqrt(D), OP);
   const length = B * heads * H * W * Dv;
   const inputs: Array<[string, ArrayBufferView]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
   const out = checkOutBuffer(opts.out, length, 'B*heads*H*W*Dv', inputs, OP) ?? new Float32Array(length);

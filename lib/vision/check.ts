@@ -4,7 +4,7 @@
  * own name in front (axialAttention, crissCrossAttention, CrissCrossAttention ...).
  */
 import type { Tensor } from '../types';
-import { checkTensor, describe, invalidArgument, isFloat32Array, isRecord, overlaps } from '../validate';
+import { checkFloat32Factor, checkTensor, describe, invalidArgument, isFloat32Array, isRecord, overlaps } from '../validate';
 
 /** A Tensor of exactly `rank` dims, positive integer dims, Float32Array data of the product's length. */
 export function checkImage(value: unknown, name: string, rank: number, op: string): Tensor {
@@ -26,12 +26,17 @@ export function checkOptionKeys(value: unknown, keys: readonly string[], op: str
   return value;
 }
 
-/** A finite number > 0, or `fallback` when undefined. */
+/** A finite number > 0, or `fallback` when undefined (a kernel's scale: checkScale below). */
 export function checkPositive(value: unknown, name: string, fallback: number, op: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw invalidArgument(TypeError, `${name} to be a number`, describe(value), op);
   if (!Number.isFinite(value) || value <= 0) throw invalidArgument(RangeError, `${name} to be a finite number > 0`, describe(value), op);
   return value;
+}
+
+/** A kernel's `scale` option, `fallback` when undefined: a float32 both backends agree on (see checkFloat32Factor). */
+export function checkScale(value: unknown, fallback: number, op: string): number {
+  return value === undefined ? fallback : checkFloat32Factor(value, 'scale', op);
 }
 
 export function checkBoolean(value: unknown, name: string, fallback: boolean, op: string): boolean {

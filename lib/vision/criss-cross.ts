@@ -8,7 +8,7 @@ import { nativeAddon } from '../backend';
 import { criss_cross_forward } from '../js/criss_cross';
 import type { NativeCrissCrossArgs } from '../native';
 import type { Tensor, WeightTensor } from '../types';
-import { checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkPositive, checkSame } from './check';
+import { checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkScale, checkSame } from './check';
 import { type Conv1x1, type Conv1x1Weights, checkConv1x1, conv1x1 } from './conv1x1';
 import { checkWeight, describe, invalidArgument, isFloat32Array, isRecord } from '../validate';
 
@@ -45,7 +45,7 @@ export function crissCrossAttention(q: Tensor, k: Tensor, v: Tensor, options?: C
   const vt = checkImage(v, 'v', 4, OP);
   const opts = checkOptionKeys(options, OPTION_KEYS, OP);
   const layout = checkChoice<ImageLayout>(opts.layout, 'layout', ['channels-first', 'channels-last'], 'channels-first', OP);
-  const scale = checkPositive(opts.scale, 'scale', 1, OP);
+  const scale = checkScale(opts.scale, 1, OP);
   // Axis of each logical dim in this layout.
   const [cAxis, yAxis, xAxis] = layout === 'channels-first' ? [1, 2, 3] : [3, 1, 2];
   const spatial = [0, yAxis, xAxis];
