@@ -296,10 +296,7 @@ export class MultiHeadAttention {
     for (let m = 0; m < rank; m++) {
       const axis = 4 - rank + m;
       const size = mask.shape[m];
-      if (m === rank - 1) {
-        // As in attention(): the key axis never broadcasts.
-        if (size !== Lk) throw invalidArgument(RangeError, `options.mask.shape[${m}] to equal ${targetName[axis]} (${Lk})`, describe(size), LAYER);
-      } else if (size !== 1 && size !== target[axis]) {
+      if (size !== 1 && size !== target[axis]) {
         const expected = target[axis] === 1 ? `1 (${targetName[axis]})` : `1 or ${targetName[axis]} (${target[axis]})`;
         throw invalidArgument(RangeError, `options.mask.shape[${m}] to be ${expected}`, describe(size), LAYER);
       }

@@ -241,12 +241,12 @@ describe('MultiHeadAttention errors', () => {
     const context = tensor([2, 12, 16], 2);
     const zeros = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
     it.each([
-      [{ mask: zeros([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to equal the key length Lk (12) but received 7')],
-      [{ mask: zeros([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to equal the key length Lk (12) but received 5')],
+      [{ mask: zeros([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to be 1 or the key length Lk (12) but received 7')],
+      [{ mask: zeros([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to be 1 or the key length Lk (12) but received 5')],
       [{ mask: zeros([3, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the batch B (2) but received 3')],
       [{ mask: zeros([4, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or numHeads (2) but received 4')],
       [{ mask: zeros([6, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the query length Lq (5) but received 6')],
-      [{ mask: zeros([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 2, 3 or 4 but received 5')],
+      [{ mask: zeros([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 1, 2, 3 or 4 but received 5')],
       [{ mask: new Float32Array(120) }, new TypeError('MultiHeadAttention: expected options.mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array(120)')],
       [{ mask: { data: new Int8Array(60), shape: [5, 12] } }, new TypeError('MultiHeadAttention: expected options.mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array(60)')],
       [{ mask: { data: new Uint8Array(59), shape: [5, 12] } }, new RangeError('MultiHeadAttention: expected options.mask.data.length to equal the product of options.mask.shape (60) but received 59')],
@@ -268,6 +268,13 @@ describe('MultiHeadAttention errors', () => {
       const padded = mha.forward(x, { context, keyPadding: keep });
       expect(mha.forward(x, { context, mask: { data: keep, shape: [2, 1, 1, 12] } }).data).toEqual(padded.data);
       expect(mha.forward(x, { context, mask: { data: keep.subarray(0, 12), shape: [1, 12] } }).data).not.toEqual(padded.data);
+    });
+
+    it('a mask that broadcasts along the keys: a [B, 1, 1, 1] boolean mask hides whole batch rows (their output is the bias bo, or zeros)', () => {
+      const y = mha.forward(x, { context, mask: { data: new Uint8Array([1, 0]), shape: [2, 1, 1, 1] } });
+      expect(y.data.subarray(0, 5 * 16)).toEqual(mha.forward(x, { context }).data.subarray(0, 5 * 16));
+      const bo = (weights.bo as Float32Array | null | undefined) ?? new Float32Array(16);
+      for (let t = 0; t < 5; t++) expect(y.data.subarray((5 + t) * 16, (6 + t) * 16)).toEqual(bo);
     });
   });
 });
