@@ -330,3 +330,10 @@ export function checkWeight(value: unknown, name: string, shape: readonly number
   if (!matches) throw invalidArgument(RangeError, `${name}.shape to be ${JSON.stringify(shape)} (${shapeText})`, JSON.stringify(t.shape), op);
   return t.data.slice();
 }
+
+/** An async call's `signal` option: an AbortSignal, or null when absent. */
+export function checkSignal(value: unknown, op: string): AbortSignal | null {
+  if (value === undefined) return null;
+  if (!(value instanceof AbortSignal)) throw invalidArgument(TypeError, 'signal to be an AbortSignal', describe(value), op);
+  return value;
+}
