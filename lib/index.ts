@@ -3,7 +3,7 @@ export type { AsyncAttentionOptions, CachedAttentionOptions } from './attention'
 export { KvCache } from './kv-cache';
 export type { KvAppendOptions, KvCacheConfig, KvCacheDtype } from './kv-cache';
 export { MultiHeadAttention } from './mha';
-export type { MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
+export type { MhaForwardAsyncOptions, MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
 export { backend, setThreads } from './backend';
 export { linear, packLinear, PackedLinear } from './linear';
 export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';

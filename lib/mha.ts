@@ -17,7 +17,7 @@ import { KvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor } from './types';
 import { checkBoolean, checkInteger, checkOptionKeys, checkVector } from './vision/check';
-import { checkTensor, describe, invalidArgument, isRecord } from './validate';
+import { checkSignal, checkTensor, describe, invalidArgument, isRecord } from './validate';
 
 const LAYER = 'MultiHeadAttention';
 
@@ -67,6 +67,15 @@ export interface MhaForwardOptions {
   keyPadding?: Uint8Array | null;
 }
 
+/** Options of {@link MultiHeadAttention.forwardAsync}: those of forward plus an AbortSignal. */
+export interface MhaForwardAsyncOptions extends MhaForwardOptions {
+  /**
+   * Aborts the call: the promise rejects with `signal.reason`, the projection
+   * or attention call in flight is aborted and no later one starts.
+   */
+  signal?: AbortSignal;
+}
+
 /** Options of {@link MultiHeadAttention.step}. */
 export interface MhaStepOptions {
   /**
@@ -78,6 +87,7 @@ export interface MhaStepOptions {
 }
 
 const FORWARD_KEYS = ['context', 'causal', 'mask', 'keyPadding'] as const;
+const FORWARD_ASYNC_KEYS = [...FORWARD_KEYS, 'signal'] as const;
 const STEP_KEYS = ['counts'] as const;
 
 /** x as rows: [B, L, width] or [L, width] → B, L (rank 3 or 2). */
@@ -143,7 +153,7 @@ export class MultiHeadAttention {
    * [B, L, dModel] (the rank of x).
    */
   forward(x: Tensor, options?: MhaForwardOptions): Tensor {
-    const call = this.prepare(x, options);
+    const call = this.prepare(x, options, FORWARD_KEYS);
     const q = this.wq.forward(call.x);
     const k = this.wk.forward(call.context);
     const v = this.wv.forward(call.context);
@@ -152,11 +162,17 @@ export class MultiHeadAttention {
   }
 
   /** {@link forward} off the event loop: projections and attention run on the package's dispatcher thread. */
-  async forwardAsync(x: Tensor, options?: MhaForwardOptions): Promise<Tensor> {
-    const call = this.prepare(x, options);
-    const [q, k, v] = await Promise.all([this.wq.forwardAsync(call.x), this.wk.forwardAsync(call.context), this.wv.forwardAsync(call.context)]);
-    const o = await attentionAsync(this.heads(q, call.B, call.Lq, this.numHeads), this.heads(k, call.B, call.Lk, this.numKvHeads), this.heads(v, call.B, call.Lk, this.numKvHeads), call.attentionOptions);
-    const y = await this.wo.forwardAsync({ data: o.data, shape: [call.B * call.Lq, this.numHeads * this.headDim] });
+  async forwardAsync(x: Tensor, options?: MhaForwardAsyncOptions): Promise<Tensor> {
+    const call = this.prepare(x, options, FORWARD_ASYNC_KEYS);
+    const signal = call.signal;
+    signal?.throwIfAborted();
+    const [q, k, v] = await Promise.all([
+      this.wq.forwardAsync(call.x, { signal }),
+      this.wk.forwardAsync(call.context, { signal }),
+      this.wv.forwardAsync(call.context, { signal }),
+    ]);
+    const o = await attentionAsync(this.heads(q, call.B, call.Lq, this.numHeads), this.heads(k, call.B, call.Lk, this.numKvHeads), this.heads(v, call.B, call.Lk, this.numKvHeads), { ...call.attentionOptions, signal });
+    const y = await this.wo.forwardAsync({ data: o.data, shape: [call.B * call.Lq, this.numHeads * this.headDim] }, { signal });
     return { data: y.data, shape: call.rank === 3 ? [call.B, call.Lq, this.dModel] : [call.Lq, this.dModel] };
   }
 
@@ -194,11 +210,11 @@ export class MultiHeadAttention {
     return this.project(o, B, T, t.shape.length);
   }
 
-  /** Checks x and the options once, for forward and forwardAsync. */
-  private prepare(x: unknown, options: unknown) {
+  /** Checks x and the options (`keys` are those allowed) once, for forward and forwardAsync. */
+  private prepare(x: unknown, options: unknown, keys: readonly string[]) {
     const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel');
     const rank = t.shape.length;
-    const opts = checkOptionKeys(options, FORWARD_KEYS, LAYER);
+    const opts = checkOptionKeys(options, keys, LAYER);
     let context = t;
     let Lk = Lq;
     if (opts.context !== undefined) {
@@ -221,6 +237,7 @@ export class MultiHeadAttention {
       x: { data: t.data, shape: [B * Lq, this.dModel] },
       context: { data: context.data, shape: [B * Lk, this.contextDim] },
       attentionOptions: { layout: 'blhd' as const, causal, mask: opts.mask as Tensor | BoolTensor | null | undefined, keyPadding: opts.keyPadding as Uint8Array | null | undefined },
+      signal: checkSignal(opts.signal, `${LAYER}.forwardAsync`) ?? undefined,
     };
   }
 

@@ -134,3 +134,60 @@ describe('an aborted call writes nothing into out', () => {
     expect(untouched(linearOut)).toBe(true);
   });
 });
+
+describe('MultiHeadAttention.forwardAsync with a signal', () => {
+  const dModel = 32;
+  const numHeads = 4;
+  const layer = (lib: typeof nativeLib) =>
+    new lib.MultiHeadAttention({
+      dModel,
+      numHeads,
+      weights: { wq: randn(dModel * dModel, 20), wk: randn(dModel * dModel, 21), wv: randn(dModel * dModel, 22), wo: randn(dModel * dModel, 23) },
+    });
+  const x = t([2, 24, dModel], 24);
+
+  it('rejects a signal that is not an AbortSignal', async () => {
+    await expect(layer(nativeLib).forwardAsync(x, { signal: {} as AbortSignal })).rejects.toThrow(
+      new TypeError('MultiHeadAttention.forwardAsync: expected signal to be an AbortSignal but received Object'),
+    );
+  });
+
+  for (const [name, lib] of [['native', nativeLib], ['js', jsLib]] as const) {
+    it(`${name}: an unaborted signal changes nothing`, async () => {
+      const mha = layer(lib);
+      const got = await mha.forwardAsync(x, { causal: true, signal: new AbortController().signal });
+      expect(got.data).toEqual(mha.forward(x, { causal: true }).data);
+    });
+
+    it(`${name}: aborted before the call, it rejects with signal.reason and nothing runs`, async () => {
+      const mha = layer(lib);
+      const controller = new AbortController();
+      const reason = new Error('client went away');
+      controller.abort(reason);
+      const projections = vi.spyOn(lib.PackedLinear.prototype, 'forwardAsync');
+      try {
+        await expect(mha.forwardAsync(x, { signal: controller.signal })).rejects.toBe(reason);
+        expect(projections).not.toHaveBeenCalled();
+      } finally {
+        projections.mockRestore();
+      }
+    });
+
+    it(`${name}: aborted while the projections run, it rejects with signal.reason and starts nothing more`, async () => {
+      const mha = layer(lib);
+      const controller = new AbortController();
+      const reason = new Error('deadline');
+      const projections = vi.spyOn(lib.PackedLinear.prototype, 'forwardAsync');
+      try {
+        const pending = mha.forwardAsync(x, { signal: controller.signal });
+        controller.abort(reason);
+        await expect(pending).rejects.toBe(reason);
+        for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+        // wq, wk and wv started; neither attention nor wo did.
+        expect(projections).toHaveBeenCalledTimes(3);
+      } finally {
+        projections.mockRestore();
+      }
+    });
+  }
+});
