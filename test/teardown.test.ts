@@ -25,7 +25,8 @@ describe.runIf(nativeAddon() !== null)('async calls of exiting workers', () => {
     // 8 workers, each with 2 calls holding about 100 MiB of copies: 1.5 GiB if they leaked.
     const report = runFixture('leak');
     expect(report.codes).toEqual([0, 1, 0, 0, 0, 1, 0, 0]);
-    expect(report.rssGrowthMiB as number).toBeLessThan(256);
+    // A leak would be about 1 GiB; the bound leaves room for allocator caches (ASan's quarantine: 256 MiB).
+    expect(report.rssGrowthMiB as number).toBeLessThan(384);
     expect(report.pendingBytes).toBe(0);
     expect(report.pendingCalls).toBe(0);
     expect(report.laterOut).toBe(0.25);
