@@ -8,7 +8,7 @@ import { type KvCache, asKvCache } from './kv-cache';
 import type { NativeAttentionArgs } from './native';
 import { resolveAttention, type ResolvedAttention } from './options';
 import type { AttentionOptions, AttentionPlan, AttentionResult, Tensor } from './types';
-import { describe, invalidArgument, isRecord } from './validate';
+import { checkSignal, describe, invalidArgument, isRecord } from './validate';
 
 /** The addon's argument object: exactly the fields the binding reads. */
 function toNativeArgs(r: ResolvedAttention): NativeAttentionArgs {
@@ -190,7 +190,9 @@ export type AsyncAttentionOptions = AttentionOptions & {
    * Aborts the call: before it starts, the promise rejects with
    * `signal.reason` (an `AbortError` by default) and nothing runs; while it
    * runs, the promise rejects at once and the native kernel stops at its next
-   * work-item boundary. The `out` buffer of an aborted call holds partial results.
+   * work-item boundary. An aborted call writes nothing into `out`, `lse` or
+   * `weights`, not even after its promise rejected (the native kernel writes
+   * staged copies, which are dropped).
    */
   signal?: AbortSignal;
 };
@@ -199,9 +201,7 @@ export type AsyncAttentionOptions = AttentionOptions & {
 function splitSignal(options: unknown): { signal: AbortSignal | null; rest: unknown } {
   if (!isRecord(options) || !('signal' in options)) return { signal: null, rest: options };
   const { signal, ...rest } = options;
-  if (signal === undefined) return { signal: null, rest };
-  if (!(signal instanceof AbortSignal)) throw invalidArgument(TypeError, 'signal to be an AbortSignal', describe(signal));
-  return { signal, rest };
+  return { signal: checkSignal(signal, 'attention'), rest };
 }
 
 /** Waits for a native call, rejecting as soon as `signal` aborts (and telling the kernel to stop). */

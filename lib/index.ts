@@ -5,7 +5,7 @@ export type { KvAppendOptions, KvCacheConfig, KvCacheDtype } from './kv-cache';
 export { KvCachePool } from './kv-cache-pool';
 export type { KvCachePoolConfig } from './kv-cache-pool';
 export { MultiHeadAttention } from './mha';
-export type { MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
+export type { MhaForwardAsyncOptions, MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
 export { backend, setThreads } from './backend';
 export { linear, packLinear, PackedLinear } from './linear';
 export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';

@@ -10,7 +10,7 @@ import { nativeAddon } from './backend';
 import { type LinearCall, linear_forward } from './js/linear';
 import type { NativeLinearArgs, NativePackedLinear } from './native';
 import type { Tensor } from './types';
-import { MAX_ELEMENTS, checkTensor, describe, invalidArgument, isFloat32Array, overlaps } from './validate';
+import { MAX_ELEMENTS, checkSignal, checkTensor, describe, invalidArgument, isFloat32Array, overlaps } from './validate';
 import { checkImage, checkOptionKeys, checkSame } from './vision/check';
 
 /** Options of {@link linear}. */
@@ -41,7 +41,8 @@ export interface LinearForwardAsyncOptions extends LinearForwardOptions {
    * Aborts the call: before it starts, the promise rejects with
    * `signal.reason` and nothing runs; while it runs, the promise rejects at
    * once and the native kernel stops at its next work item. An aborted call
-   * writes nothing into `out` with the native backend (the rows are staged).
+   * writes nothing into `out`, not even after its promise rejected (natively
+   * the rows are staged and then dropped).
    */
   signal?: AbortSignal;
 }
@@ -201,11 +202,7 @@ export class PackedLinear {
 
   #resolve(x: unknown, options: unknown, keys: readonly string[], op: string): { r: Omit<Resolved, 'weight' | 'bias'>; signal: AbortSignal | null } {
     const opts = checkOptionKeys(options, keys, op);
-    let signal: AbortSignal | null = null;
-    if (opts.signal !== undefined) {
-      if (!(opts.signal instanceof AbortSignal)) throw invalidArgument(TypeError, 'signal to be an AbortSignal', describe(opts.signal), op);
-      signal = opts.signal;
-    }
+    const signal = checkSignal(opts.signal, op);
     const r = resolveCall(x, this.inFeatures, 'inFeatures', this.outFeatures, opts, [], op);
     return { r, signal };
   }

@@ -17,7 +17,7 @@ import { KvCache, asKvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
 import { checkBoolean, checkChoice, checkInteger, checkOptionKeys } from './vision/check';
-import { MAX_ELEMENTS, checkMask, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
+import { MAX_ELEMENTS, checkMask, checkSignal, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
 
 const LAYER = 'MultiHeadAttention';
 
@@ -88,6 +88,15 @@ export interface MhaForwardOptions {
   keyPadding?: Uint8Array | null;
 }
 
+/** Options of {@link MultiHeadAttention.forwardAsync}: those of forward plus an AbortSignal. */
+export interface MhaForwardAsyncOptions extends MhaForwardOptions {
+  /**
+   * Aborts the call: the promise rejects with `signal.reason`, the projection
+   * or attention call in flight is aborted and no later one starts.
+   */
+  signal?: AbortSignal;
+}
+
 /** Options of {@link MultiHeadAttention.step}. */
 export interface MhaStepOptions {
   /**
@@ -99,6 +108,7 @@ export interface MhaStepOptions {
 }
 
 const FORWARD_KEYS = ['context', 'causal', 'mask', 'keyPadding'] as const;
+const FORWARD_ASYNC_KEYS = [...FORWARD_KEYS, 'signal'] as const;
 const STEP_KEYS = ['counts'] as const;
 
 /**
@@ -190,7 +200,7 @@ export class MultiHeadAttention {
    * [B, L, dModel] (the rank of x).
    */
   forward(x: Tensor, options?: MhaForwardOptions): Tensor {
-    const call = this.prepare(x, options);
+    const call = this.prepare(x, options, FORWARD_KEYS);
     const q = this.wq.forward(call.x);
     const k = this.wk.forward(call.context);
     const v = this.wv.forward(call.context);
@@ -199,11 +209,17 @@ export class MultiHeadAttention {
   }
 
   /** {@link forward} off the event loop: projections and attention run on the package's dispatcher thread. */
-  async forwardAsync(x: Tensor, options?: MhaForwardOptions): Promise<Tensor> {
-    const call = this.prepare(x, options);
-    const [q, k, v] = await Promise.all([this.wq.forwardAsync(call.x), this.wk.forwardAsync(call.context), this.wv.forwardAsync(call.context)]);
-    const o = await attentionAsync(this.heads(q, call.B, call.Lq, this.numHeads), this.heads(k, call.B, call.Lk, this.numKvHeads), this.heads(v, call.B, call.Lk, this.numKvHeads), call.attentionOptions);
-    const y = await this.wo.forwardAsync({ data: o.data, shape: [call.B * call.Lq, this.numHeads * this.headDim] });
+  async forwardAsync(x: Tensor, options?: MhaForwardAsyncOptions): Promise<Tensor> {
+    const call = this.prepare(x, options, FORWARD_ASYNC_KEYS);
+    const signal = call.signal;
+    signal?.throwIfAborted();
+    const [q, k, v] = await Promise.all([
+      this.wq.forwardAsync(call.x, { signal }),
+      this.wk.forwardAsync(call.context, { signal }),
+      this.wv.forwardAsync(call.context, { signal }),
+    ]);
+    const o = await attentionAsync(this.heads(q, call.B, call.Lq, this.numHeads), this.heads(k, call.B, call.Lk, this.numKvHeads), this.heads(v, call.B, call.Lk, this.numKvHeads), { ...call.attentionOptions, signal });
+    const y = await this.wo.forwardAsync({ data: o.data, shape: [call.B * call.Lq, this.numHeads * this.headDim] }, { signal });
     return { data: y.data, shape: call.rank === 3 ? [call.B, call.Lq, this.dModel] : [call.Lq, this.dModel] };
   }
 
@@ -250,10 +266,10 @@ export class MultiHeadAttention {
     return rows.reduce((a, b) => (b[0] > a[0] ? b : a));
   }
 
-  /** Checks x and the options once, for forward and forwardAsync. */
-  private prepare(x: unknown, options: unknown) {
+  /** Checks x and the options (`keys` are those allowed) once, for forward and forwardAsync. */
+  private prepare(x: unknown, options: unknown, keys: readonly string[]) {
     // Empty batches and sequences give empty results, as in PyTorch; an empty context gives the bias bo.
-    const opts = checkOptionKeys(options, FORWARD_KEYS, LAYER);
+    const opts = checkOptionKeys(options, keys, LAYER);
     const { t, B, L: Lq } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(opts.context === undefined), LAYER, 0);
     const rank = t.shape.length;
     let context = t;
@@ -280,6 +296,7 @@ export class MultiHeadAttention {
       x: { data: t.data, shape: [B * Lq, this.dModel] },
       context: { data: context.data, shape: [B * Lk, this.contextDim] },
       attentionOptions: { layout: 'blhd' as const, causal, mask, keyPadding },
+      signal: checkSignal(opts.signal, `${LAYER}.forwardAsync`) ?? undefined,
     };
   }
 

@@ -162,6 +162,17 @@ export interface NativeInfo {
    * portable 'integer' path. Both give the same bits.
    */
   bf16Conversion: 'avx512bf16' | 'integer';
+  /**
+   * Bytes of input copies and output staging held by async calls, process-wide
+   * (at most 2 GiB, see attentionAsync); 0 once every call has settled or its
+   * environment (worker) has gone.
+   */
+  pendingBytes: number;
+  /**
+   * Async calls not yet freed, process-wide: queued, running or awaiting
+   * delivery, and those of an exited worker that the dispatcher has not reached yet.
+   */
+  pendingCalls: number;
 }
 
 /**

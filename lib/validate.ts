@@ -398,3 +398,10 @@ export function checkFiniteElements(values: Float32Array, name: string, op: stri
     }
   }
 }
+
+/** An async call's `signal` option: an AbortSignal, or null when absent. */
+export function checkSignal(value: unknown, op: string): AbortSignal | null {
+  if (value === undefined) return null;
+  if (!(value instanceof AbortSignal)) throw invalidArgument(TypeError, 'signal to be an AbortSignal', describe(value), op);
+  return value;
+}

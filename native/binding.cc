@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -276,8 +277,21 @@ struct EnvState;
 // memory without bound.
 constexpr size_t kMaxPendingBytes = size_t(2) << 30;
 std::atomic<size_t> gPendingBytes{0};
+// AsyncCall objects alive, process-wide (info().pendingCalls).
+std::atomic<size_t> gLiveCalls{0};
 
+// One async call. Exactly one party owns it at a time, and that party deletes
+// it: the dispatcher (execute) from enqueue until it hands the call to deliver
+// through the thread-safe function; deliver on the JS thread; cleanup_env for
+// the calls of a closing environment that are Finished; and the dispatcher
+// again for an Orphaned call (its environment closed before it started).
 struct AsyncCall {
+  enum class Stage {
+    Queued,    // waiting for the dispatcher
+    Running,   // the kernel reads its buffers: teardown waits for it
+    Finished,  // the kernel finished or was skipped
+    Orphaned,  // its environment closed first: no handles, no copies left
+  };
   fa::AttentionParams params;
   // A PackedLinear.forwardAsync call runs linear_forward(linear) instead; its
   // cancel flags are set in both params and linear.
@@ -285,11 +299,9 @@ struct AsyncCall {
   fa::LinearParams linear;
   std::shared_ptr<const fa::PackedWeights> weights;  // kept alive until the call is deleted
   const char* op = "attentionAsync";  // for messages
-  size_t copiedBytes = 0;  // counted in gPendingBytes until the call is deleted
-  ~AsyncCall() { gPendingBytes.fetch_sub(copiedBytes); }
+  size_t copiedBytes = 0;  // counted in gPendingBytes until release_copies
   std::atomic<bool> cancelled{false};
-  bool done = false;       // kernel finished or skipped (guarded by EnvState::mutex)
-  bool orphaned = false;   // the environment is gone: touch no JS handle
+  Stage stage = Stage::Queued;  // guarded by EnvState::mutex
   std::string error;       // set on failure
   bool aborted = false;
   Napi::Promise::Deferred deferred;
@@ -306,8 +318,25 @@ struct AsyncCall {
     size_t rows = 0, rowBytes = 0, offset = 0, strideBytes = 0;
   };
   std::vector<Output> outputs;
-  EnvState* state;
-  AsyncCall(Napi::Env env, EnvState* s) : deferred(Napi::Promise::Deferred::New(env)), state(s) {}
+  std::shared_ptr<EnvState> state;  // kept alive for the dispatcher even after teardown
+  AsyncCall(Napi::Env env, EnvState* s);
+  ~AsyncCall() {
+    release_copies();
+    --gLiveCalls;
+  }
+  // Frees the buffer copies and returns their bytes to the budget; idempotent, any thread.
+  void release_copies() {
+    copies.clear();
+    gPendingBytes.fetch_sub(copiedBytes);
+    copiedBytes = 0;
+  }
+  // An Orphaned call keeps no JS handle (JS thread, environment still alive) and no copy.
+  void orphan() {
+    refs.clear();
+    outputs.clear();
+    release_copies();
+    stage = Stage::Orphaned;
+  }
 };
 
 // Packed nn.Linear weights behind a JS External (LinearPack). Registered in
@@ -321,7 +350,8 @@ struct PackedHandle {
   int64_t bytes = 0;          // reported to the GC as external memory
 };
 
-struct EnvState {
+// Owned by the environment (until cleanup_env) and by each of its calls.
+struct EnvState : std::enable_shared_from_this<EnvState> {
   Napi::ThreadSafeFunction tsfn;
   std::unordered_set<PackedHandle*> packed;  // live packed weights (JS thread only)
   std::mutex mutex;
@@ -330,6 +360,10 @@ struct EnvState {
   int delivering = 0;             // dispatcher calls into tsfn under way
   bool closing = false;           // teardown started: no new tsfn calls
 };
+
+AsyncCall::AsyncCall(Napi::Env env, EnvState* s) : deferred(Napi::Promise::Deferred::New(env)), state(s->shared_from_this()) {
+  ++gLiveCalls;
+}
 
 template <typename T>
 void rebase(T*& field, const uint8_t* oldBase, uint8_t* newBase) {
@@ -341,7 +375,8 @@ void rebase(T*& field, const uint8_t* oldBase, uint8_t* newBase) {
 // after free. So an async call works on private copies: inputs are copied in
 // once (one memcpy, small next to the kernel's own passes over them), outputs
 // are staged and copied back on the JS thread when the call settles.
-// SharedArrayBuffer-backed arrays can be neither detached nor shrunk: used in place.
+// SharedArrayBuffer-backed inputs can be neither detached nor shrunk: read in
+// place. Shared outputs are staged too, so that an aborted call writes nothing.
 void snapshot_buffers(const Napi::Object& args, AsyncCall* call) {
   fa::AttentionParams& p = call->params;
   auto copy_of = [&](const char* name, bool output) -> std::pair<const uint8_t*, uint8_t*> {
@@ -349,7 +384,7 @@ void snapshot_buffers(const Napi::Object& args, AsyncCall* call) {
     if (!value.IsTypedArray()) return {nullptr, nullptr};
     const Napi::TypedArray array = value.As<Napi::TypedArray>();
     const ArrayView view = view_of(array);
-    if (view.shared || view.bytes == 0) return {nullptr, nullptr};
+    if ((view.shared && !output) || view.bytes == 0) return {nullptr, nullptr};
     std::unique_ptr<uint8_t[]> copy(new uint8_t[view.bytes]);
     call->copiedBytes += view.bytes;
     std::memcpy(copy.get(), view.data, view.bytes);  // outputs too: elements the kernel skips keep their values
@@ -389,27 +424,22 @@ bool copy_back(AsyncCall* call) {
 }
 
 void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
-  EnvState* state = call->state;
-  if (static_cast<napi_env>(env) == nullptr) {
-    // The thread-safe function is being drained at teardown: no JS may run and
-    // no handle may be freed here. Leak the call's few bytes instead.
-    for (Napi::ObjectReference& ref : call->refs) ref.SuppressDestruct();
-    for (AsyncCall::Output& o : call->outputs) o.array.SuppressDestruct();
-    return;
-  }
+  // node-addon-api never calls back for the items the tsfn drops at teardown;
+  // if it did, cleanup_env has already deleted their calls.
+  if (static_cast<napi_env>(env) == nullptr) return;
+  EnvState* state = call->state.get();
   {
     std::lock_guard<std::mutex> lock(state->mutex);
-    if (call->orphaned) {
-      delete call;
-      return;
-    }
+    assert(call->stage == AsyncCall::Stage::Finished && !state->closing);
     state->calls.erase(std::find(state->calls.begin(), state->calls.end(), call));
     if (state->calls.empty()) state->tsfn.Unref(env);
   }
   // Settling can fail while a worker environment is being torn down; nothing
   // may propagate out of this callback.
   try {
-    if (call->aborted) {
+    // The cancel word is read again here: the caller may have aborted (and its
+    // promise rejected) after the kernel finished, and then nothing may be written.
+    if (call->aborted || fa::is_cancelled(call->params)) {
       Napi::Error e = Napi::Error::New(env, "fused-attention (native): aborted");
       e.Set("name", Napi::String::New(env, "AbortError"));
       call->deferred.Reject(e.Value());
@@ -427,7 +457,19 @@ void deliver(Napi::Env env, Napi::Function, AsyncCall* call) {
 
 // Runs on the dispatcher thread.
 void execute(AsyncCall* call) {
-  if (!fa::is_cancelled(call->params)) {
+  const std::shared_ptr<EnvState> state = call->state;  // outlives `call` in here
+  std::unique_lock<std::mutex> lock(state->mutex);
+  if (call->stage == AsyncCall::Stage::Orphaned) {
+    lock.unlock();
+    delete call;
+    return;
+  }
+  // Decided under the lock: cleanup_env sets `cancelled` under it, so the JS
+  // cancel word is never read once its environment may be gone.
+  const bool skipped = fa::is_cancelled(call->params);
+  if (!skipped) {
+    call->stage = AsyncCall::Stage::Running;
+    lock.unlock();
     try {
       if (call->isLinear)
         fa::linear_forward(call->linear);
@@ -436,50 +478,50 @@ void execute(AsyncCall* call) {
     } catch (const std::bad_alloc&) {
       call->error = "fused-attention (native): out of memory for kernel scratch";
     }
+    lock.lock();
   }
-  if (fa::is_cancelled(call->params)) call->aborted = true;
-  EnvState* state = call->state;
-  std::unique_lock<std::mutex> lock(state->mutex);
-  call->done = true;
+  call->aborted = skipped || fa::is_cancelled(call->params);
+  call->stage = AsyncCall::Stage::Finished;
   state->finished.notify_all();
-  if (call->orphaned || state->closing) {
-    // The environment is going away; its cleanup hook released the handles.
-    if (call->orphaned) delete call;
-    return;
-  }
+  if (state->closing) return;  // cleanup_env deletes it
   ++state->delivering;
   lock.unlock();
-  const napi_status status = state->tsfn.BlockingCall(call, deliver);
+  // Fails only once the environment closes; the call then stays in
+  // state->calls, Finished, and cleanup_env deletes it.
+  state->tsfn.BlockingCall(call, deliver);
   lock.lock();
   --state->delivering;
   state->finished.notify_all();
-  if (status != napi_ok && call->orphaned) delete call;
 }
 
-// Environment teardown (a worker thread exiting, or the process): stop this
-// environment's calls, wait until the kernel no longer reads their buffers and
-// the dispatcher no longer calls into the thread-safe function, then drop the
-// calls' JS handles while the environment still exists, and release the
-// thread-safe function. Registered after the tsfn, so it runs before the
-// tsfn's own teardown.
+// Environment teardown (a worker thread exiting, or the process), on the JS
+// thread with the environment still alive. Cancels this environment's calls
+// and waits only for a running kernel (which stops at its next work item) and
+// for the dispatcher to leave BlockingCall, never for queued calls (the
+// dispatcher may be busy with other environments' work). Then Finished calls
+// are deleted here (the tsfn is aborted, so their deliver never runs) and
+// queued ones are orphaned: handles and copies released now, the small rest
+// deleted by the dispatcher when it reaches them. Registered after the tsfn,
+// so it runs before the tsfn's own teardown.
 void cleanup_env(void* arg) {
-  EnvState* state = static_cast<EnvState*>(arg);
-  bool hadCalls;
+  const std::unique_ptr<std::shared_ptr<EnvState>> owner(static_cast<std::shared_ptr<EnvState>*>(arg));
+  EnvState* state = owner->get();
   {
     std::unique_lock<std::mutex> lock(state->mutex);
     state->closing = true;
-    hadCalls = !state->calls.empty();
     for (AsyncCall* call : state->calls) call->cancelled.store(true);
     state->finished.wait(lock, [&] {
-      if (state->delivering > 0) return false;
-      for (AsyncCall* call : state->calls)
-        if (!call->done) return false;
-      return true;
+      return state->delivering == 0 && std::none_of(state->calls.begin(), state->calls.end(), [](AsyncCall* call) {
+               return call->stage == AsyncCall::Stage::Running;
+             });
     });
     for (AsyncCall* call : state->calls) {
-      call->refs.clear();
-      call->outputs.clear();  // the staged buffers stay alive in call->copies
-      call->orphaned = true;
+      if (call->stage == AsyncCall::Stage::Finished) {
+        delete call;
+      } else {
+        assert(call->stage == AsyncCall::Stage::Queued);
+        call->orphan();
+      }
     }
     state->calls.clear();
   }
@@ -488,14 +530,10 @@ void cleanup_env(void* arg) {
     handle->state = nullptr;
   }
   state->packed.clear();
-  state->tsfn.Release();
-  // With no call outstanding (the usual case) nothing else refers to the
-  // state. Otherwise a call still queued in the dispatcher reads
-  // state->closing when it is reached, so the few bytes are leaked on purpose.
-  if (!hadCalls) delete state;
+  state->tsfn.Abort();
 }
 
-// Instance-data finalizer: the state outlives the environment (see cleanup_env).
+// Instance-data finalizer: cleanup_env releases the environment's share of the state.
 void keep_state(Napi::Env, EnvState*) {}
 
 // The optional cancel flag of an async call (an Int32Array cell the JS side
@@ -560,18 +598,23 @@ Napi::Value AttentionAsync(const Napi::CallbackInfo& info) {
     throw;
   }
   call->params.cancelled = &call->cancelled;
+  const char* const inputs[] = {"q", "k", "v", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes"};
   size_t need = 0;
-  for (const char* name : {"q", "k", "v", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "out", "lse", "weights"}) {
+  for (const char* name : inputs) {
     Napi::Value value = args.Get(name);
     if (value.IsTypedArray() && !view_of(value.As<Napi::TypedArray>()).shared) need += value.As<Napi::TypedArray>().ByteLength();
+  }
+  for (const char* name : {"out", "lse", "weights"}) {
+    Napi::Value value = args.Get(name);
+    if (value.IsTypedArray()) need += value.As<Napi::TypedArray>().ByteLength();
   }
   check_pending_bytes(env, call, need);
   snapshot_buffers(args, call);
   gPendingBytes.fetch_add(call->copiedBytes);
-  // The kernel reads copies of ordinary buffers (outputs are referenced by
-  // call->outputs); only SharedArrayBuffer-backed arrays are read in place and
-  // must stay alive until the call settles.
-  for (const char* name : {"q", "k", "v", "out", "mask", "boolMask", "keyPadding", "keyLengths", "rowOffsets", "alibiSlopes", "lse", "weights"}) {
+  // The kernel reads copies of ordinary inputs and writes staged outputs
+  // (referenced by call->outputs); only SharedArrayBuffer-backed inputs are
+  // read in place and must stay alive until the call settles.
+  for (const char* name : inputs) {
     Napi::Value value = args.Get(name);
     if (value.IsTypedArray() && view_of(value.As<Napi::TypedArray>()).shared)
       call->refs.push_back(Napi::Persistent(value.As<Napi::Object>()));
@@ -639,6 +682,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("supportedIsas", isas);
   o.Set("threads", fa::ThreadPool::instance().size());
   o.Set("bf16Conversion", bf16_conversion_in_hardware() ? "avx512bf16" : "integer");
+  o.Set("pendingBytes", double(gPendingBytes.load()));
+  o.Set("pendingCalls", double(gLiveCalls.load()));
   return o;
 }
 
@@ -838,8 +883,9 @@ Napi::Value LinearPlan(const Napi::CallbackInfo& info) {
 
 // PackedLinear.forwardAsync: linear() over packed weights on the dispatcher
 // thread, with attentionAsync's safety (see snapshot_buffers): x is read from
-// a copy, the out slice is staged compactly and only its rows are copied back,
-// so other columns of a shared wide buffer may be written meanwhile.
+// a copy (unless shared), the out slice is always staged compactly and only
+// its rows are copied back, so other columns of a wide buffer may be written
+// meanwhile.
 Napi::Value LinearAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw_type(env, "expected an arguments object");
@@ -865,7 +911,7 @@ Napi::Value LinearAsync(const Napi::CallbackInfo& info) {
   const ArrayView xView = view_of(a.x), outView = view_of(a.out);
   const size_t xBytes = size_t(p.M * p.K) * sizeof(float);
   const size_t outBytes = size_t(p.M * p.N) * sizeof(float);  // the staged slice
-  const size_t need = (xView.shared ? 0 : xBytes) + (outView.shared ? 0 : outBytes);
+  const size_t need = (xView.shared ? 0 : xBytes) + outBytes;
   check_pending_bytes(env, call, need);
   if (xView.shared) {
     call->refs.push_back(Napi::Persistent(a.x.As<Napi::Object>()));
@@ -876,32 +922,28 @@ Napi::Value LinearAsync(const Napi::CallbackInfo& info) {
     call->copies.push_back(std::move(copy));
     call->copiedBytes += xBytes;
   }
-  if (outView.shared) {
-    call->refs.push_back(Napi::Persistent(a.out.As<Napi::Object>()));
-  } else {
-    std::unique_ptr<uint8_t[]> staged(new uint8_t[outBytes]());
-    AsyncCall::Output o{Napi::Persistent(a.out.As<Napi::Object>()), staged.get(), outView.bytes};
-    o.rows = size_t(p.M);
-    o.rowBytes = size_t(p.N) * sizeof(float);
-    o.offset = size_t(a.outOffset) * sizeof(float);
-    o.strideBytes = size_t(p.outStride) * sizeof(float);
-    call->outputs.push_back(std::move(o));
-    p.out = reinterpret_cast<float*>(staged.get());
-    p.outStride = p.N;
-    call->copies.push_back(std::move(staged));
-    call->copiedBytes += outBytes;
-  }
+  std::unique_ptr<uint8_t[]> staged(new uint8_t[outBytes]());
+  AsyncCall::Output o{Napi::Persistent(a.out.As<Napi::Object>()), staged.get(), outView.bytes};
+  o.rows = size_t(p.M);
+  o.rowBytes = size_t(p.N) * sizeof(float);
+  o.offset = size_t(a.outOffset) * sizeof(float);
+  o.strideBytes = size_t(p.outStride) * sizeof(float);
+  call->outputs.push_back(std::move(o));
+  p.out = reinterpret_cast<float*>(staged.get());
+  p.outStride = p.N;
+  call->copies.push_back(std::move(staged));
+  call->copiedBytes += outBytes;
   gPendingBytes.fetch_add(call->copiedBytes);
   return enqueue_call(env, state, call);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  auto* state = new EnvState();
+  auto state = std::make_shared<EnvState>();
   state->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
                                               "fused-attention", 0, 1);
   state->tsfn.Unref(env);
-  env.SetInstanceData<EnvState, keep_state>(state);
-  napi_add_env_cleanup_hook(env, cleanup_env, state);
+  env.SetInstanceData<EnvState, keep_state>(state.get());
+  napi_add_env_cleanup_hook(env, cleanup_env, new std::shared_ptr<EnvState>(state));
   exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
   exports.Set("attentionAsync", Napi::Function::New(env, AttentionAsync, "attentionAsync"));
   exports.Set("plan", Napi::Function::New(env, Plan, "plan"));

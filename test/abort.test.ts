@@ -1,13 +1,33 @@
 /**
- * attentionAsync with an AbortSignal, on the native backend (own dispatcher
- * thread, cancel flag checked between work items) and the JS fallback.
+ * attentionAsync, PackedLinear.forwardAsync and MultiHeadAttention.forwardAsync
+ * with an AbortSignal, on the native backend (own dispatcher thread, cancel
+ * flag checked between work items) and the JS fallback. An aborted call never
+ * writes into the caller's arrays, not even after its promise rejected.
  */
-import { describe, expect, it } from 'vitest';
-import { attention, attentionAsync } from '../lib/index';
+import { describe, expect, it, vi } from 'vitest';
+import * as nativeLib from '../lib/index';
+import { attention, attentionAsync, packLinear } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { randn } from './reference';
 
+vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
+vi.resetModules();
+const jsLib: typeof nativeLib = await import('../lib/index');
+jsLib.backend();
+vi.unstubAllEnvs();
+
 const t = (shape: number[], seed: number) => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
+
+/** Keeps the JS thread busy (so no promise settles and no native result is delivered) for `ms`. */
+function blockJsThread(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+const SENTINEL = 7;
+const sentinelOut = (n: number, shared: boolean): Float32Array =>
+  new Float32Array(shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n)).fill(SENTINEL);
+const untouched = (a: Float32Array): boolean => a.every((x) => x === SENTINEL);
 
 describe('attentionAsync cancellation', () => {
   it('rejects with the signal reason when aborted before the call', async () => {
@@ -63,4 +83,111 @@ describe('attentionAsync cancellation', () => {
     await attentionAsync(t([1, 1, 4, 4], 6), t([1, 1, 4, 4], 7), t([1, 1, 4, 4], 8));
     expect(out.every((x) => x === 7)).toBe(true);
   });
+});
+
+describe('an aborted call writes nothing into out', () => {
+  // The kernel of these tiny calls ends within microseconds; the JS thread is kept busy
+  // long past that and aborts before the finished call is delivered back to it.
+  for (const shared of [false, true]) {
+    const kind = shared ? 'SharedArrayBuffer' : 'ArrayBuffer';
+    it.runIf(nativeAddon() !== null)(`attentionAsync aborted after its native kernel finished (${kind} out)`, async () => {
+      const q = t([1, 2, 16, 16], 9);
+      const out = sentinelOut(2 * 16 * 16, shared);
+      const lse = sentinelOut(2 * 16, shared);
+      const controller = new AbortController();
+      const pending = attentionAsync(q, q, q, { out, signal: controller.signal, returnLse: true });
+      blockJsThread(300);
+      controller.abort();
+      await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+      // Results come back in order: once this later call settled, the aborted one was delivered too.
+      await attentionAsync(q, q, q);
+      expect(untouched(out)).toBe(true);
+      expect(untouched(lse)).toBe(true);
+    });
+
+    it.runIf(nativeAddon() !== null)(`PackedLinear.forwardAsync aborted after its native kernel finished (${kind} out)`, async () => {
+      const proj = packLinear(t([5, 16], 10), t([5], 11));
+      const x = t([4, 16], 12);
+      const out = sentinelOut(4 * 8, shared);
+      const controller = new AbortController();
+      const pending = proj.forwardAsync(x, { out, outStride: 8, signal: controller.signal });
+      blockJsThread(300);
+      controller.abort();
+      await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+      await proj.forwardAsync(x);
+      expect(untouched(out)).toBe(true);
+    });
+  }
+
+  it('JS backend: attentionAsync and forwardAsync aborted right after the call write nothing, then or later', async () => {
+    const q = t([1, 2, 16, 16], 13);
+    const out = sentinelOut(2 * 16 * 16, false);
+    const linearOut = sentinelOut(4 * 5, false);
+    const controller = new AbortController();
+    const attending = jsLib.attentionAsync(q, q, q, { out, signal: controller.signal });
+    const projecting = jsLib.packLinear(t([5, 16], 14)).forwardAsync(t([4, 16], 15), { out: linearOut, signal: controller.signal });
+    controller.abort();
+    await expect(attending).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(projecting).rejects.toMatchObject({ name: 'AbortError' });
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(untouched(out)).toBe(true);
+    expect(untouched(linearOut)).toBe(true);
+  });
+});
+
+describe('MultiHeadAttention.forwardAsync with a signal', () => {
+  const dModel = 32;
+  const numHeads = 4;
+  const layer = (lib: typeof nativeLib) =>
+    new lib.MultiHeadAttention({
+      dModel,
+      numHeads,
+      weights: { wq: randn(dModel * dModel, 20), wk: randn(dModel * dModel, 21), wv: randn(dModel * dModel, 22), wo: randn(dModel * dModel, 23) },
+    });
+  const x = t([2, 24, dModel], 24);
+
+  it('rejects a signal that is not an AbortSignal', async () => {
+    await expect(layer(nativeLib).forwardAsync(x, { signal: {} as AbortSignal })).rejects.toThrow(
+      new TypeError('MultiHeadAttention.forwardAsync: expected signal to be an AbortSignal but received Object'),
+    );
+  });
+
+  for (const [name, lib] of [['native', nativeLib], ['js', jsLib]] as const) {
+    it(`${name}: an unaborted signal changes nothing`, async () => {
+      const mha = layer(lib);
+      const got = await mha.forwardAsync(x, { causal: true, signal: new AbortController().signal });
+      expect(got.data).toEqual(mha.forward(x, { causal: true }).data);
+    });
+
+    it(`${name}: aborted before the call, it rejects with signal.reason and nothing runs`, async () => {
+      const mha = layer(lib);
+      const controller = new AbortController();
+      const reason = new Error('client went away');
+      controller.abort(reason);
+      const projections = vi.spyOn(lib.PackedLinear.prototype, 'forwardAsync');
+      try {
+        await expect(mha.forwardAsync(x, { signal: controller.signal })).rejects.toBe(reason);
+        expect(projections).not.toHaveBeenCalled();
+      } finally {
+        projections.mockRestore();
+      }
+    });
+
+    it(`${name}: aborted while the projections run, it rejects with signal.reason and starts nothing more`, async () => {
+      const mha = layer(lib);
+      const controller = new AbortController();
+      const reason = new Error('deadline');
+      const projections = vi.spyOn(lib.PackedLinear.prototype, 'forwardAsync');
+      try {
+        const pending = mha.forwardAsync(x, { signal: controller.signal });
+        controller.abort(reason);
+        await expect(pending).rejects.toBe(reason);
+        for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+        // wq, wk and wv started; neither attention nor wo did.
+        expect(projections).toHaveBeenCalledTimes(3);
+      } finally {
+        projections.mockRestore();
+      }
+    });
+  }
 });

@@ -766,8 +766,8 @@ describe('fuzz: valid calls equal the pure-TS kernel', () => {
 });
 
 // SharedArrayBuffer-backed arrays are accepted by both backends (the binding takes the data pointer from
-// napi_get_typedarray_info, which handles both buffer kinds; async calls use them in place since a
-// SharedArrayBuffer can be neither detached nor shrunk).
+// napi_get_typedarray_info, which handles both buffer kinds; async calls read shared inputs in place
+// since a SharedArrayBuffer can be neither detached nor shrunk, and stage every output).
 describe('SharedArrayBuffer-backed inputs', () => {
   const run = (): AttentionResult => {
     const shared = (n: number, seed: number): Float32Array => {

@@ -396,7 +396,7 @@ describe.runIf(addon !== null)('native linear', () => {
     );
   });
 
-  it('forwardAsync writes a SharedArrayBuffer out in place, its other columns untouched', async () => {
+  it('forwardAsync writes its rows into a SharedArrayBuffer out, its other columns untouched', async () => {
     const packed = nativeLib.packLinear(tensor([5, 16], 70), tensor([5], 71));
     const x = tensor([9, 16], 72);
     const expected = packed.forward(x).data;
