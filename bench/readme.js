@@ -2,8 +2,9 @@
 // Rewrites the README's benchmark sections from one run's results.json, so the
 // numbers and the sentences around them come from the same run.
 //
-//   node bench/readme.js [DIR | results.json]   (default: the newest bench/results/*/)
-//   npm run bench:readme                        (a full run with --isa avx2,scalar, then this)
+//   node bench/readme.js [DIR]     (default: the newest bench/results/*/)
+//   npm run bench:readme           (bench/run.js --isa avx2,scalar and bench/vision.js into
+//                                   bench/results/readme/, then this)
 //
 // It copies the numbers it uses to bench/readme-results.json (committed, unlike
 // bench/results/), and test/bench-readme.test.ts checks that the README's marked
@@ -39,6 +40,7 @@ function recordOf(results) {
     ceiling: results.ceiling,
     shapes: results.shapes.map((s) => pick(s, SHAPE_FIELDS)),
     rows: results.rows.map((r) => pick(r, ROW_FIELDS)),
+    vision: results.vision || null,
   };
 }
 
@@ -177,7 +179,26 @@ function isaSection(record) {
   return `Per ISA in the same run (\`FUSED_ATTENTION_ISA\`, ${picked.map((s) => s.name).join(' / ')}): ${parts.join('; ')}.`;
 }
 
-const SECTIONS = { main: mainSection, isa: isaSection };
+/** bench/vision.js's table, when its vision.json sits beside the run's results.json. */
+function visionSection(record) {
+  const vision = record.vision;
+  if (!vision) return `Not measured in this run: \`node bench/vision.js --out DIR\` writes the \`vision.json\` this table is made from (\`npm run bench:readme\` does).`;
+  const { machine } = vision;
+  const lines = [
+    `Measured with \`${vision.command}\` on ${vision.date.slice(0, 10)}: ${machine.cpu}, ${machine.cores} cores, ` +
+      `kernels ${machine.backend.name}/${machine.backend.isa}, ${machine.backend.threads} threads, Node ${machine.node}; ` +
+      `load average ${machine.loadBefore.toFixed(1)} before and ${machine.loadAfter.toFixed(1)} after${Math.max(machine.loadBefore, machine.loadAfter) > machine.cores ? ' (more than the cores: other processes shared them; rerun on a quiet machine)' : ''}. ${vision.method}`,
+    '',
+    '| what | shape | fused-attention (ms) | plain JS dense (ms) | speedup | rel. diff |',
+    '|---|---|---:|---:|---:|---:|',
+    ...vision.rows.map((r) =>
+      tableRow([r.name, r.description, r.fusedMs.toFixed(1), r.plainMs.toFixed(1), `${(r.plainMs / r.fusedMs).toFixed(1)}×`, r.relDiff.toExponential(1)]),
+    ),
+  ];
+  return lines.join('\n');
+}
+
+const SECTIONS = { main: mainSection, isa: isaSection, vision: visionSection };
 
 // ------------------------------------------------------------------ README
 
@@ -208,9 +229,11 @@ function newestResults() {
 
 function main(argv) {
   const arg = argv[0];
-  const file = !arg ? newestResults() : arg.endsWith('.json') ? arg : path.join(arg, 'results.json');
+  const file = arg ? path.join(arg, 'results.json') : newestResults();
   const results = JSON.parse(fs.readFileSync(file, 'utf8'));
   if (!results.stamp) results.stamp = path.basename(path.dirname(path.resolve(file)));
+  const visionFile = path.join(path.dirname(file), 'vision.json');
+  if (fs.existsSync(visionFile)) results.vision = JSON.parse(fs.readFileSync(visionFile, 'utf8'));
   const record = recordOf(results);
   fs.writeFileSync(README, renderReadme(fs.readFileSync(README, 'utf8'), record));
   fs.writeFileSync(RECORD, formatRecord(record));

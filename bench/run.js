@@ -344,7 +344,7 @@ async function main() {
   fs.writeFileSync(path.join(outDir, 'report.md'), report.markdown);
   fs.writeFileSync(
     path.join(outDir, 'results.json'),
-    `${JSON.stringify({ date: new Date(started).toISOString(), stamp: path.basename(outDir), command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(), commit: gitCommit(), argv: process.argv.slice(2), flags, machine, ceiling, wallSeconds, shapes, peers: peers.map(({ create, ...rest }) => rest), rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date(started).toISOString(), stamp, command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(), commit: gitCommit(), argv: process.argv.slice(2), flags, machine, ceiling, wallSeconds, shapes, peers: peers.map(({ create, ...rest }) => rest), rows }, null, 2)}\n`,
   );
   fs.writeFileSync(
     path.join(outDir, 'chart.svg'),

@@ -51,6 +51,13 @@ const results = {
     { shape: 'decode', peer: 'fa-cache-bf16', status: 'ok', threads: 2, medianMs: 2.17, gflops: 30.9, kvGBs: 30.9, relErr: 2.4e-3, wrong: false, noisy: false },
     { shape: 'decode', peer: 'ort-matmul-2t', status: 'ok', threads: 2, medianMs: 8.58, gflops: 15.6, relErr: 5e-7, wrong: false, noisy: false },
   ],
+  vision: {
+    date: '2026-12-01T10:06:00.000Z',
+    command: 'node bench/vision.js --out bench/results/readme',
+    machine: { cpu: 'Test CPU', cores: 2, node: 'v20.20.2', backend: { name: 'native', isa: 'avx512', threads: 2 }, loadBefore: 0.12, loadAfter: 2.5 },
+    method: 'Medians of 5.',
+    rows: [{ name: '`crissCrossAttention`', description: 'q, k [1,64,97,97]', fusedMs: 64.94, plainMs: 6382.3, relDiff: 5.6e-7 }],
+  },
 };
 
 const page = [
@@ -64,6 +71,8 @@ const page = [
   '',
   '<!-- bench:isa:start stamp=old -->',
   '<!-- bench:isa:end -->',
+  '<!-- bench:vision:start -->',
+  '<!-- bench:vision:end -->',
   'tail',
 ].join('\n');
 
@@ -73,7 +82,7 @@ describe('bench/readme.js', () => {
 
   it('writes the main table from the run: the multi-threaded ORT peers, skipped and failed cells, the bfloat16 row', () => {
     const lines = rendered.split('\n');
-    const table = lines.filter((line) => line.startsWith('|'));
+    const table = lines.slice(0, lines.indexOf('<!-- bench:main:end -->')).filter((line) => line.startsWith('|'));
     expect(table).toEqual([
       '| shape | fused-attention, 2 threads | 1 thread | best onnxruntime (2 thr) | fused vs ORT | TS fallback | naive JS |',
       '|---|--:|--:|--:|--:|--:|--:|',
@@ -91,6 +100,22 @@ describe('bench/readme.js', () => {
 
   it('writes the per-ISA line from the forced-ISA peers', () => {
     expect(rendered).toContain('Per ISA in the same run (`FUSED_ATTENTION_ISA`, self-512): avx2 (2 thr) 2.92 ms (184 GF/s).\n<!-- bench:isa:end -->');
+  });
+
+  it('writes the vision table from bench/vision.js, or says it was not run', () => {
+    expect(rendered).toContain(
+      [
+        'Measured with `node bench/vision.js --out bench/results/readme` on 2026-12-01: Test CPU, 2 cores, kernels native/avx512, 2 threads, Node v20.20.2; ' +
+          'load average 0.1 before and 2.5 after (more than the cores: other processes shared them; rerun on a quiet machine). Medians of 5.',
+        '',
+        '| what | shape | fused-attention (ms) | plain JS dense (ms) | speedup | rel. diff |',
+        '|---|---|---:|---:|---:|---:|',
+        '| `crissCrossAttention` | q, k [1,64,97,97] | 64.9 | 6382.3 | 98.3× | 5.6e-7 |',
+        '<!-- bench:vision:end -->',
+      ].join('\n'),
+    );
+    const withoutVision = generator.renderReadme(page, generator.recordOf({ ...results, vision: undefined }));
+    expect(withoutVision).toContain('Not measured in this run: `node bench/vision.js --out DIR` writes');
   });
 
   it('leaves the text outside the markers alone and is idempotent', () => {
