@@ -1,6 +1,7 @@
 'use strict';
-// Rewrites the README's benchmark sections from one run's results.json, so the
-// numbers and the sentences around them come from the same run.
+// Rewrites the README's benchmark sections from one run's results.json (and the
+// vision.json bench/vision.js --out wrote beside it), so the numbers and the
+// sentences naming their command, machine and ISA come from the same run.
 //
 //   node bench/readme.js [DIR]     (default: the newest bench/results/*/)
 //   npm run bench:readme           (bench/run.js --isa avx2,scalar and bench/vision.js into
@@ -28,7 +29,7 @@ const ISA_SHAPES = ['self-512', 'self-2048'];
 
 const pick = (object, keys) => Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]]));
 
-/** The part of a results.json that the README sections are made from. */
+/** The part of a results.json (plus vision.json as `vision`) that the README sections are made from. */
 function recordOf(results) {
   return {
     stamp: results.stamp,
