@@ -299,7 +299,7 @@ function ortMhaPeer(threads) {
 
 // ---------------------------------------------------------------- the list
 
-const ISAS = ['avx512', 'avx2', 'scalar'];
+const ISAS = ['avx512', 'avx2', 'neon', 'scalar'];
 
 /** All peers in table order; `isas` adds one native peer per forced ISA. */
 function listPeers({ isas = [] } = {}) {

@@ -98,7 +98,7 @@ function cpuFlags() {
   try {
     const match = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:\s*(.+)$/m);
     const flags = new Set(match ? match[1].split(/\s+/) : []);
-    return ['avx512f', 'avx2', 'fma'].filter((f) => flags.has(f));
+    return ['avx512f', 'avx512_bf16', 'avx2', 'fma', 'asimd'].filter((f) => flags.has(f));
   } catch {
     return [];
   }
@@ -109,6 +109,12 @@ function packageBackend() {
   const line = String(child.stdout || '').split('\n').find((l) => l.startsWith(RESULT_PREFIX));
   if (!line) return { status: 'error', error: `could not query backend(): ${String(child.stderr).trim().split('\n').pop()}` };
   return JSON.parse(line.slice(RESULT_PREFIX.length));
+}
+
+/** The checkout's commit (with -dirty), so a README table can name the code it measured. */
+function gitCommit() {
+  const git = spawnSync('git', ['describe', '--always', '--dirty', '--abbrev=10'], { cwd: __dirname, encoding: 'utf8' });
+  return git.status === 0 ? git.stdout.trim() : null;
 }
 
 /** Share of all CPUs busy (0..1) over `ms`, from /proc/stat; null off Linux. */
@@ -338,7 +344,7 @@ async function main() {
   fs.writeFileSync(path.join(outDir, 'report.md'), report.markdown);
   fs.writeFileSync(
     path.join(outDir, 'results.json'),
-    `${JSON.stringify({ date: new Date(started).toISOString(), argv: process.argv.slice(2), flags, machine, ceiling, wallSeconds, shapes, peers: peers.map(({ create, ...rest }) => rest), rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date(started).toISOString(), stamp, command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(), commit: gitCommit(), argv: process.argv.slice(2), flags, machine, ceiling, wallSeconds, shapes, peers: peers.map(({ create, ...rest }) => rest), rows }, null, 2)}\n`,
   );
   fs.writeFileSync(
     path.join(outDir, 'chart.svg'),

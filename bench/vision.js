@@ -3,13 +3,15 @@
 // against the same layer whose attention is dense attention over the same
 // positions in plain JS (the H + W - 1 pixels of the criss-cross; the column
 // and the row, for axial). Both sides of a layer row run the same projections
-// (the package's TypeScript 1×1 convs, dist/vision/conv1x1.js, for criss-cross
+// (the package's 1×1 convs, dist/vision/conv1x1.js — its GEMM with the native backend — for criss-cross
 // and coordinate; packLinear for axial), so they differ only in the attention.
-// Prints a markdown table. Run `npm run build` first.
+// Prints a markdown table; with --out DIR also DIR/vision.json (read by bench/readme.js).
+// Run `npm run build` first.
 //
-//   node bench/vision.js
+//   node bench/vision.js [--out DIR]
 
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 const ROOT = path.join(__dirname, '..');
@@ -22,6 +24,10 @@ const { conv1x1 } = require(path.join(ROOT, 'dist', 'vision', 'conv1x1.js'));
 const { hashString, makeUniform } = require('./reference.js');
 
 const B = 1, C = 512, H = 97, W = 97, HW = H * W;
+const outFlag = process.argv.indexOf('--out');
+const outDir = outFlag >= 0 ? process.argv[outFlag + 1] : null;
+const started = new Date();
+const loadBefore = os.loadavg()[0];
 
 // ---------------------------------------------------------------- inputs
 
@@ -208,8 +214,10 @@ function maxRelDiff(a, b) {
 }
 
 const rows = [];
+const measured = [];
 function row(name, description, fused, plain, agreement) {
   rows.push(`| ${name} | ${description} | ${fused.toFixed(1)} | ${plain.toFixed(1)} | ${(plain / fused).toFixed(1)}× | ${agreement.toExponential(1)} |`);
+  measured.push({ name, description, fusedMs: fused, plainMs: plain, relDiff: agreement });
   process.stderr.write(`${name}: ${fused.toFixed(1)} ms vs ${plain.toFixed(1)} ms\n`);
 }
 
@@ -228,7 +236,7 @@ const x = uniform(B * C * HW, 1);
   const layer = new fa.CrissCrossAttention({ channels: C, weights });
   const fused = time(() => layer.forward({ data: x, shape: [B, C, H, W] }).data, 1);
   const plain = time(() => plainCrissCrossLayer(x, weights, Cq, 2), 1);
-  row('`CrissCrossAttention` layer', `C = 512, C' = 64, R = 2 (convs: TS on both sides)`, fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
+  row('`CrissCrossAttention` layer', `C = 512, C' = 64, R = 2 (1×1 convs: the package's, on both sides)`, fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
 }
 
 // Axial: 8 heads of 64 channels along H, then W.
@@ -266,12 +274,26 @@ const x = uniform(B * C * HW, 1);
   const layer = new fa.CoordinateAttention({ channels: C, mip, weights });
   const fused = time(() => layer.forward({ data: x, shape: [B, C, H, W] }).data, 5);
   const plain = time(() => plainCoordinateLayer(x, weights, mip), 5);
-  row('`CoordinateAttention` layer', 'C = 512, mip = 16 (no attention matrix; both TS)', fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
+  row('`CoordinateAttention` layer', 'C = 512, mip = 16 (no attention matrix; the same convs on both sides)', fused.ms, plain.ms, maxRelDiff(fused.result, plain.result));
 }
 
 const info = fa.backend();
 console.log(`97×97 map, 512 channels, B = 1; backend ${info.name}${info.isa ? ` (${info.isa}, ${info.threads} threads)` : ''}; Node ${process.version}.`);
-console.log('Function rows: median of 5 after a warm-up (fused) vs 1 run (plain JS); layer rows: 1 run each.\n');
+const method = 'Fused function rows and both CoordinateAttention sides: median of 5 after a warm-up; the plain-JS function rows and the other layer rows: 1 run each.';
+console.log(`${method}\n`);
 console.log('| what | shape | fused-attention (ms) | plain JS dense (ms) | speedup | rel. diff |');
 console.log('|---|---|---:|---:|---:|---:|');
 for (const line of rows) console.log(line);
+
+if (outDir) {
+  const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU';
+  const record = {
+    date: started.toISOString(),
+    command: `node bench/vision.js ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cpu, cores: os.cpus().length, node: process.version, backend: info, loadBefore, loadAfter: os.loadavg()[0] },
+    method,
+    rows: measured,
+  };
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'vision.json'), `${JSON.stringify(record, null, 2)}\n`);
+}

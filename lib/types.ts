@@ -92,7 +92,7 @@ export interface AttentionPlan {
   /**
    * `'tiled'`: query blocks × key blocks (prefill). `'decode-split-k'`: few
    * query rows, the keys split across threads and merged. `'reference'`: the
-   * readable row-at-a-time JS kernel.
+   * readable JS kernel, four query rows at a time.
    */
   path: 'tiled' | 'decode-split-k' | 'reference';
   /** Query rows per work item. */

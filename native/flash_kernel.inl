@@ -3,7 +3,7 @@
 // unit (kernel_<isa>.cpp) includes its simd_<isa>.h and then this file inside
 // its own namespace, so every function here has internal linkage and is
 // compiled with that unit's target flags only (no shared inline code between
-// ISAs; see KERNEL-NOTES section 7).
+// ISAs: the linker would keep one copy of an inline function, perhaps the AVX-512 one).
 //
 // Work item = (b, h, block of blockQ query rows). Per item:
 //   Qs  = Q_block * scale * log2(e)                  (so softmax can use exp2)

@@ -8,8 +8,7 @@
 namespace fa {
 
 // Below this many FLOPs per thread a call stays on the calling thread: waking
-// a sleeping worker costs ~5-8 µs, about 1 MFLOP of one core's work
-// (KERNEL-NOTES §6).
+// a sleeping worker costs ~5-8 µs, about 1 MFLOP of one core's work.
 constexpr double kMinFlopsPerThread = 2.0e6;
 
 // A 64-byte aligned float buffer, grown on demand and reused by every later

@@ -1,5 +1,5 @@
 // Scalar "SIMD" vocabulary (1 lane): the portable reference path, and the one
-// arm64 and older x86-64 CPUs run. Same names as simd_avx512.h.
+// CPUs without AVX2+FMA or NEON run (and FUSED_ATTENTION_ISA=scalar). Same names as simd_avx512.h.
 #pragma once
 #include <math.h>
 #include <cstdint>

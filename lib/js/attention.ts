@@ -43,7 +43,7 @@ export const KEY_BLOCK = 64;
 /** Query rows computed together by the blocked kernel (see the header comment). */
 const ROWS = 4;
 
-/** How the JS kernel runs a call (see explain()): one query row at a time, on the calling thread. */
+/** How the JS kernel runs a call (see explain()): up to ROWS (4) query rows at a time, on the calling thread. */
 export interface JsPlan {
   path: 'reference';
   blockQ: number;
@@ -53,11 +53,7 @@ export interface JsPlan {
   scratchBytes: number;
 }
 
-/**
- * The plan explain() reports. It still counts a work item per query row and the
- * one-row scratch (the numbers test/explain.test.ts pins); attention_forward
- * now takes rows four at a time where their bands overlap (ROWS, see above).
- */
+/** The plan explain() reports: one work item per ROWS query rows of each (b, h), and Scratch's bytes. */
 export function plan_attention(p: NativeAttentionArgs): JsPlan {
   // The Scratch fields below: q and acc of ROWS rows, 8 per-row Float64Arrays, a
   // ROWS x KEY_BLOCK score block, the key list, and a whole score row for returnWeights.
