@@ -8,8 +8,7 @@ import { nativeAddon } from './backend';
 import { fromBfloat16, toBfloat16 } from './js/bf16';
 import type { CachedKeysValues } from './options';
 import type { Layout, Tensor } from './types';
-import { checkChoice, checkInteger, checkOptionKeys } from './vision/check';
-import { MAX_ELEMENTS, checkTensor, describe, invalidArgument, isRecord } from './validate';
+import { MAX_ELEMENTS, checkChoice, checkInteger, checkOptionKeys, checkTensor, describe, invalidArgument, isRecord } from './validate';
 
 /** Storage type of a {@link KvCache}. */
 export type KvCacheDtype = 'float32' | 'bfloat16';

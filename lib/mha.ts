@@ -16,8 +16,8 @@ import { attention, attentionAsync } from './attention';
 import { KvCache, asKvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
-import { checkBoolean, checkChoice, checkInteger, checkOptionKeys } from './vision/check';
-import { MAX_ELEMENTS, checkMask, checkSignal, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
+import { checkSignal } from './abort';
+import { MAX_ELEMENTS, checkBoolean, checkChoice, checkInteger, checkMask, checkOptionKeys, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
 
 const LAYER = 'MultiHeadAttention';
 

@@ -4,27 +4,28 @@
  * native addon the same fields (see toNativeArgs in attention.ts).
  */
 import type { NativeAttentionArgs } from './native';
-import type { Layout } from './types';
+import type { AttentionOptions, Layout } from './types';
 import {
   MAX_ELEMENTS,
   MAX_WEIGHTS,
   checkAlibiSlopes,
+  checkBoolean,
   checkCausal,
+  checkChoice,
   checkDimEqual,
-  checkFlag,
+  checkFloat32Factor,
   checkKeyLengths,
   checkKeyPadding,
-  checkLayout,
   checkMask,
-  checkOptions,
+  checkOptionKeys,
   checkOut,
-  checkScale,
-  checkSoftcap,
   checkTensor,
   checkWindow,
   describe,
   invalidArgument,
   isFloat32Array,
+  LAYOUTS,
+  OPTION_KEYS,
 } from './validate';
 
 /**
@@ -93,8 +94,8 @@ export function resolveAttention(
   const qt = checkTensor(q, 'q', 3, 4, 'attention', 0);
   const kt = cached === null ? checkTensor(k, 'k', 3, 4, 'attention', 0) : null;
   const vt = cached === null ? checkTensor(v, 'v', 3, 4, 'attention', 0) : null;
-  const opts = checkOptions(options);
-  const layout = checkLayout(opts.layout);
+  const opts: AttentionOptions = checkOptionKeys(options, OPTION_KEYS);
+  const layout = checkChoice(opts.layout, 'layout', LAYOUTS, 'bhld');
   const rank = qt.shape.length;
   // Index in these tensors' shapes of a logical axis (rank 3 drops the batch axis).
   const axes = AXES[layout];
@@ -162,7 +163,7 @@ export function resolveAttention(
     throw invalidArgument(RangeError, `the output B*H*Lq*Dv to have at most ${MAX_ELEMENTS} elements`, describe(outLength));
   }
 
-  const scale = checkScale(opts.scale) ?? 1 / Math.sqrt(D);
+  const scale = checkFloat32Factor(opts.scale, 'scale', 1 / Math.sqrt(D));
 
   // Visibility: causal and window become one band around the aligned position i + alignOffset.
   const causal = checkCausal(opts.causal);
@@ -210,9 +211,9 @@ export function resolveAttention(
   const keyPadding = checkKeyPadding(opts.keyPadding, B, Lk);
   const keyLengths = cached !== null ? cached.keyLengths : checkKeyLengths(opts.keyLengths, B, Lk);
   const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H, Lq, Lk);
-  const softcap = checkSoftcap(opts.softcap);
-  const returnLse = checkFlag(opts.returnLse, 'returnLse');
-  const returnWeights = checkFlag(opts.returnWeights, 'returnWeights');
+  const softcap = checkFloat32Factor(opts.softcap, 'softcap', 0);
+  const returnLse = checkBoolean(opts.returnLse, 'returnLse');
+  const returnWeights = checkBoolean(opts.returnWeights, 'returnWeights');
   const weightsLength = B * H * Lq * Lk;
   if (returnWeights && weightsLength > MAX_WEIGHTS) {
     throw invalidArgument(
@@ -232,7 +233,7 @@ export function resolveAttention(
   if (keyPadding !== null) inputs.push(['keyPadding', keyPadding]);
   if (keyLengths !== null) inputs.push(['keyLengths', keyLengths]);
   if (alibiSlopes !== null) inputs.push(['alibiSlopes', alibiSlopes]);
-  const out = checkOut(opts.out, outLength, inputs) ?? (allocateOutputs ? new Float32Array(outLength) : PLACEHOLDER);
+  const out = checkOut(opts.out, outLength, 'B*H*Lq*Dv', inputs) ?? (allocateOutputs ? new Float32Array(outLength) : PLACEHOLDER);
 
   const [qStrideB, qStrideH, qStrideL] = stridesOf(layout, H, Lq, D);
   // A cache is [B, Hkv, maxLength, D] whatever the layout of q and out.

@@ -18,8 +18,7 @@ import { attention_forward } from '../js/attention';
 import { type PackedLinear, packLinear } from '../linear';
 import type { NativeAttentionArgs } from '../native';
 import type { Tensor } from '../types';
-import { checkBoolean, checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkScale, checkSame } from './check';
-import { checkWeight, describe, invalidArgument, isRecord } from '../validate';
+import { checkBoolean, checkChoice, checkDimEqual, checkFloat32Factor, checkInteger, checkOptionKeys, checkOut, checkTensor, checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
 const OP = 'axialAttention';
 
@@ -77,21 +76,21 @@ function axialArgs(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
  * each of the H rows a sequence of W positions.
  */
 export function axialAttention(q: Tensor, k: Tensor, v: Tensor, options: AxialAttentionOptions): Tensor {
-  const qt = checkImage(q, 'q', 5, OP);
-  const kt = checkImage(k, 'k', 5, OP);
-  const vt = checkImage(v, 'v', 5, OP);
+  const qt = checkTensor(q, 'q', 5, 5, OP);
+  const kt = checkTensor(k, 'k', 5, 5, OP);
+  const vt = checkTensor(v, 'v', 5, 5, OP);
   if (options === undefined) throw invalidArgument(TypeError, 'options to be an object { axis: "height" | "width", causal?, scale?, out? }', describe(options), OP);
   const opts = checkOptionKeys(options, AXIAL_KEYS, OP);
   const axis = checkChoice<Axis>(opts.axis, 'axis', ['height', 'width'], undefined, OP);
   const [B, heads, H, W, D] = qt.shape;
-  for (let d = 0; d < 5; d++) checkSame(`k.shape[${d}]`, kt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
-  for (let d = 0; d < 4; d++) checkSame(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
+  for (let d = 0; d < 5; d++) checkDimEqual(`k.shape[${d}]`, kt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
+  for (let d = 0; d < 4; d++) checkDimEqual(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
   const Dv = vt.shape[4];
   const causal = checkBoolean(opts.causal, 'causal', false, OP);
-  const scale = checkScale(opts.scale, 1 / Math.sqrt(D), OP);
+  const scale = checkFloat32Factor(opts.scale, 'scale', 1 / Math.sqrt(D), OP);
   const length = B * heads * H * W * Dv;
   const inputs: Array<[string, ArrayBufferView]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
-  const out = checkOutBuffer(opts.out, length, 'B*heads*H*W*Dv', inputs, OP) ?? new Float32Array(length);
+  const out = checkOut(opts.out, length, 'B*heads*H*W*Dv', inputs, OP) ?? new Float32Array(length);
   const args = axialArgs(qt.data, kt.data, vt.data, out, { B, heads, H, W, D, Dv }, axis, causal, scale);
   const addon = nativeAddon();
   if (addon !== null) addon.attention(args);
@@ -287,9 +286,9 @@ export class AxialAttention {
 
   /** Checks x; returns it as channels-last rows (x's own data when the channels are last already). */
   #rows(x: unknown): ImageRows {
-    const t = checkImage(x, 'x', 4, LAYER);
+    const t = checkTensor(x, 'x', 4, 4, LAYER);
     const axis = this.dimIndex;
-    checkSame(`x.shape[${axis}]`, t.shape[axis], 'dim', this.dim, LAYER);
+    checkDimEqual(`x.shape[${axis}]`, t.shape[axis], 'dim', this.dim, LAYER);
     const shape = [...t.shape];
     const [B, H, W] = shape.filter((_, a) => a !== axis);
     if (axis === 3) return { shape, B, H, W, rows: t.data };
@@ -408,10 +407,10 @@ export class AxialPositionalEmbedding {
 
   /** x + param_0 + param_1 (rounded to float32 after each add, as PyTorch does): x keeps its shape. */
   forward(x: Tensor): Tensor {
-    const t = checkImage(x, 'x', 4, EMBEDDING);
-    checkSame(`x.shape[${this.embDimIndex}]`, t.shape[this.embDimIndex], 'dim', this.dim, EMBEDDING);
+    const t = checkTensor(x, 'x', 4, 4, EMBEDDING);
+    checkDimEqual(`x.shape[${this.embDimIndex}]`, t.shape[this.embDimIndex], 'dim', this.dim, EMBEDDING);
     const spatialAxes = [1, 2, 3].filter((axis) => axis !== this.embDimIndex);
-    spatialAxes.forEach((axis, i) => checkSame(`x.shape[${axis}]`, t.shape[axis], `shape[${i}]`, this.shape[i], EMBEDDING));
+    spatialAxes.forEach((axis, i) => checkDimEqual(`x.shape[${axis}]`, t.shape[axis], `shape[${i}]`, this.shape[i], EMBEDDING));
     const [n0, n1, n2, n3] = t.shape;
     const [p0, p1] = this.#params;
     const [s0, s1] = this.#strides;
