@@ -210,7 +210,7 @@ export function explain(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAtten
       ? { isa, path: addon !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }
       : addon !== null
         ? addon.plan(r)
-        : { isa: 'js' as const, ...plan_attention(r) };
+        : plan_attention(r);
   return {
     backend: addon !== null ? 'native' : 'js',
     isa: plan.isa,

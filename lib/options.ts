@@ -1,7 +1,7 @@
 /**
  * Turns the user's (q, k, v, options) into one fully checked and defaulted
  * object. Both backends run from it: the JS kernel reads it directly, the
- * native addon the same fields (see toNativeArgs in attention.ts).
+ * native addon the same object (kernelArgs builds its kernel fields).
  */
 import type { NativeAttentionArgs } from './native';
 import type { AttentionOptions, Layout } from './types';
@@ -50,8 +50,91 @@ const AXES: Record<Layout, { B: number; H: number; L: number; D: number }> = {
 };
 
 /** Element strides [over b, over h, over the sequence position] of a contiguous tensor in `layout`. */
-function stridesOf(layout: Layout, heads: number, length: number, width: number): [number, number, number] {
+function stridesOf(layout: Layout, heads: number, length: number, width: number): Strides {
   return layout === 'bhld' ? [heads * length * width, length * width, width] : [length * heads * width, width, heads * width];
+}
+
+/** Element strides [over b, over h, over the sequence position] of one tensor. */
+export type Strides = readonly [number, number, number];
+
+/** The tensors and sizes of one kernel call. */
+export type KernelDims = Pick<NativeAttentionArgs, 'q' | 'k' | 'v' | 'out' | 'B' | 'H' | 'Hkv' | 'Lq' | 'Lk' | 'D' | 'Dv'>;
+
+/** A mask and its strides over [B, H, Lq, Lk] (0 broadcasts an axis). */
+export interface StridedMask<T> {
+  data: T;
+  strides: { B: number; H: number; Q: number; K: number };
+}
+
+/** What a call turns on beyond plain softmax(scale·q·kᵀ)·v; absent means off. */
+export interface KernelExtras {
+  scale: number;
+  mask?: StridedMask<Float32Array> | null;
+  boolMask?: StridedMask<Uint8Array> | null;
+  keyPadding?: Uint8Array | null;
+  keyLengths?: Int32Array | null;
+  alignOffset?: number;
+  rowOffsets?: Int32Array | null;
+  windowLeft?: number;
+  windowRight?: number;
+  alibiSlopes?: Float32Array | null;
+  softcap?: number;
+  lse?: Float32Array | null;
+  weights?: Float32Array | null;
+}
+
+/**
+ * The one builder of kernel arguments (attention(), axialAttention()): every
+ * field of NativeAttentionArgs, in one order, with what `extras` leaves out off.
+ */
+export function kernelArgs(dims: KernelDims, strides: Record<'q' | 'k' | 'v' | 'out', Strides>, extras: KernelExtras): NativeAttentionArgs {
+  const { mask = null, boolMask = null } = extras;
+  return {
+    q: dims.q,
+    k: dims.k,
+    v: dims.v,
+    out: dims.out,
+    B: dims.B,
+    H: dims.H,
+    Hkv: dims.Hkv,
+    Lq: dims.Lq,
+    Lk: dims.Lk,
+    D: dims.D,
+    Dv: dims.Dv,
+    qStrideB: strides.q[0],
+    qStrideH: strides.q[1],
+    qStrideL: strides.q[2],
+    kStrideB: strides.k[0],
+    kStrideH: strides.k[1],
+    kStrideL: strides.k[2],
+    vStrideB: strides.v[0],
+    vStrideH: strides.v[1],
+    vStrideL: strides.v[2],
+    oStrideB: strides.out[0],
+    oStrideH: strides.out[1],
+    oStrideL: strides.out[2],
+    mask: mask === null ? null : mask.data,
+    maskStrideB: mask === null ? 0 : mask.strides.B,
+    maskStrideH: mask === null ? 0 : mask.strides.H,
+    maskStrideQ: mask === null ? 0 : mask.strides.Q,
+    maskStrideK: mask === null ? 1 : mask.strides.K,
+    boolMask: boolMask === null ? null : boolMask.data,
+    boolMaskStrideB: boolMask === null ? 0 : boolMask.strides.B,
+    boolMaskStrideH: boolMask === null ? 0 : boolMask.strides.H,
+    boolMaskStrideQ: boolMask === null ? 0 : boolMask.strides.Q,
+    boolMaskStrideK: boolMask === null ? 1 : boolMask.strides.K,
+    keyPadding: extras.keyPadding ?? null,
+    keyLengths: extras.keyLengths ?? null,
+    scale: extras.scale,
+    alignOffset: extras.alignOffset ?? 0,
+    rowOffsets: extras.rowOffsets ?? null,
+    windowLeft: extras.windowLeft ?? -1,
+    windowRight: extras.windowRight ?? -1,
+    alibiSlopes: extras.alibiSlopes ?? null,
+    softcap: extras.softcap ?? 0,
+    lse: extras.lse ?? null,
+    weights: extras.weights ?? null,
+  };
 }
 
 /**
@@ -235,47 +318,19 @@ export function resolveAttention(
   if (alibiSlopes !== null) inputs.push(['alibiSlopes', alibiSlopes]);
   const out = checkOut(opts.out, outLength, 'B*H*Lq*Dv', inputs) ?? (allocateOutputs ? new Float32Array(outLength) : PLACEHOLDER);
 
-  const [qStrideB, qStrideH, qStrideL] = stridesOf(layout, H, Lq, D);
   // A cache is [B, Hkv, maxLength, D] whatever the layout of q and out.
-  const [kStrideB, kStrideH, kStrideL] = stridesOf(cached === null ? layout : 'bhld', Hkv, Lk, D);
-  const [vStrideB, vStrideH, vStrideL] = stridesOf(cached === null ? layout : 'bhld', Hkv, Lk, Dv);
-  const [oStrideB, oStrideH, oStrideL] = stridesOf(layout, H, Lq, Dv);
+  const kvLayout = cached === null ? layout : 'bhld';
+  const strides = {
+    q: stridesOf(layout, H, Lq, D),
+    k: stridesOf(kvLayout, Hkv, Lk, D),
+    v: stridesOf(kvLayout, Hkv, Lk, Dv),
+    out: stridesOf(layout, H, Lq, Dv),
+  };
+  const maskStrides = { B: maskStrideB, H: maskStrideH, Q: maskStrideQ, K: maskStrideK };
   const outShape = layout === 'bhld' ? [B, H, Lq, Dv] : [B, Lq, H, Dv];
-
-  return {
-    q: qt.data,
-    k: kData,
-    v: vData,
-    out,
-    B,
-    H,
-    Hkv,
-    Lq,
-    Lk,
-    D,
-    Dv,
-    qStrideB,
-    qStrideH,
-    qStrideL,
-    kStrideB,
-    kStrideH,
-    kStrideL,
-    vStrideB,
-    vStrideH,
-    vStrideL,
-    oStrideB,
-    oStrideH,
-    oStrideL,
-    mask,
-    maskStrideB: mask === null ? 0 : maskStrideB,
-    maskStrideH: mask === null ? 0 : maskStrideH,
-    maskStrideQ: mask === null ? 0 : maskStrideQ,
-    maskStrideK: mask === null ? 1 : maskStrideK,
-    boolMask,
-    boolMaskStrideB: boolMask === null ? 0 : maskStrideB,
-    boolMaskStrideH: boolMask === null ? 0 : maskStrideH,
-    boolMaskStrideQ: boolMask === null ? 0 : maskStrideQ,
-    boolMaskStrideK: boolMask === null ? 1 : maskStrideK,
+  const args = kernelArgs({ q: qt.data, k: kData, v: vData, out, B, H, Hkv, Lq, Lk, D, Dv }, strides, {
+    mask: mask === null ? null : { data: mask, strides: maskStrides },
+    boolMask: boolMask === null ? null : { data: boolMask, strides: maskStrides },
     keyPadding,
     keyLengths,
     scale,
@@ -287,9 +342,11 @@ export function resolveAttention(
     softcap,
     lse: !returnLse ? null : allocateOutputs ? new Float32Array(B * H * Lq) : PLACEHOLDER,
     weights: !returnWeights ? null : allocateOutputs ? new Float32Array(weightsLength) : PLACEHOLDER,
+  });
+  return Object.assign(args, {
     layout,
     outShape: rank === 4 ? outShape : outShape.slice(1),
     lseShape: rank === 4 ? [B, H, Lq] : [H, Lq],
     weightsShape: rank === 4 ? [B, H, Lq, Lk] : [H, Lq, Lk],
-  };
+  });
 }

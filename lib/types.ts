@@ -107,6 +107,9 @@ export interface AttentionPlan {
   scratchBytes: number;
 }
 
+/** A plan as a backend's kernel reports it: {@link AttentionPlan} less the backend. */
+export type KernelPlan = Omit<AttentionPlan, 'backend'>;
+
 /** Which implementation runs the kernels. */
 export interface BackendInfo {
   name: 'native' | 'js';

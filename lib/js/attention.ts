@@ -36,6 +36,7 @@
  * change the result beyond rounding, so both kernels may feed the same row.
  */
 import type { NativeAttentionArgs } from '../native';
+import type { KernelPlan } from '../types';
 
 /** Keys per block: 64 scores (512 bytes) stay in L1 next to the accumulator. */
 export const KEY_BLOCK = 64;
@@ -43,28 +44,18 @@ export const KEY_BLOCK = 64;
 /** Query rows computed together by the blocked kernel (see the header comment). */
 const ROWS = 4;
 
-/** How the JS kernel runs a call (see explain()): one query row at a time, on the calling thread. */
-export interface JsPlan {
-  path: 'reference';
-  blockQ: number;
-  blockK: number;
-  threads: number;
-  workItems: number;
-  scratchBytes: number;
-}
-
 /**
  * The plan explain() reports. It still counts a work item per query row and the
  * one-row scratch (the numbers test/explain.test.ts pins); attention_forward
  * now takes rows four at a time where their bands overlap (ROWS, see above).
  */
-export function plan_attention(p: NativeAttentionArgs): JsPlan {
+export function plan_attention(p: NativeAttentionArgs): KernelPlan {
   // The Scratch fields below: q and acc of ROWS rows, 8 per-row Float64Arrays, a
   // ROWS x KEY_BLOCK score block, the key list, and a whole score row for returnWeights.
   const scratchBytes =
     8 * ROWS * (p.D + p.Dv + 8 + KEY_BLOCK) + 4 * KEY_BLOCK + (p.weights !== null ? 8 * p.Lk : 0);
   const workItems = p.B * p.H * Math.ceil(p.Lq / ROWS);
-  return { path: 'reference', blockQ: ROWS, blockK: KEY_BLOCK, threads: 1, workItems, scratchBytes };
+  return { isa: 'js', path: 'reference', blockQ: ROWS, blockK: KEY_BLOCK, threads: 1, workItems, scratchBytes };
 }
 
 /**

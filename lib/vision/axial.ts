@@ -17,6 +17,7 @@ import { nativeAddon } from '../backend';
 import { attention_forward } from '../js/attention';
 import { type PackedLinear, packLinear } from '../linear';
 import type { NativeAttentionArgs } from '../native';
+import { kernelArgs, type Strides } from '../options';
 import type { Tensor } from '../types';
 import { checkBoolean, checkChoice, checkDimEqual, checkFloat32Factor, checkInteger, checkOptionKeys, checkOut, checkTensor, checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
@@ -51,22 +52,12 @@ function axialArgs(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
   const length = axis === 'height' ? H : W;
   const seqStride = axis === 'height' ? 1 : W; // in pixels
   const posStride = axis === 'height' ? W : 1; // in pixels
-  return {
-    q, k, v, out,
-    B: B * heads, H: sequences, Hkv: sequences, Lq: length, Lk: length, D, Dv,
-    qStrideB: H * W * D, qStrideH: seqStride * D, qStrideL: posStride * D,
-    kStrideB: H * W * D, kStrideH: seqStride * D, kStrideL: posStride * D,
-    vStrideB: H * W * Dv, vStrideH: seqStride * Dv, vStrideL: posStride * Dv,
-    oStrideB: H * W * Dv, oStrideH: seqStride * Dv, oStrideL: posStride * Dv,
-    mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
-    boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
-    keyPadding: null, keyLengths: null,
-    scale,
-    alignOffset: 0, // Lk - Lq
-    windowLeft: -1,
-    windowRight: causal ? 0 : -1,
-    alibiSlopes: null, softcap: 0, lse: null, weights: null,
-  };
+  const strides = (width: number): Strides => [H * W * width, seqStride * width, posStride * width];
+  return kernelArgs(
+    { q, k, v, out, B: B * heads, H: sequences, Hkv: sequences, Lq: length, Lk: length, D, Dv },
+    { q: strides(D), k: strides(D), v: strides(Dv), out: strides(Dv) },
+    { scale, windowRight: causal ? 0 : -1 },
+  );
 }
 
 /**
