@@ -44,10 +44,12 @@ export interface KvAppendOptions {
   counts?: ArrayLike<number>;
 }
 
+/** @internal The config keys (KvCachePool adds its own). */
 export const CONFIG_KEYS = ['batch', 'numKvHeads', 'headDim', 'valueDim', 'maxLength', 'dtype'] as const;
 const APPEND_KEYS = ['layout', 'counts'] as const;
 
 /**
+ * @internal
  * Rows of keys or values to copy into the cache: element (b, t, hk, d) at
  * `offset + b*strideB + t*strideT + hk*strideH + d` of `data`.
  */
@@ -65,12 +67,15 @@ export interface KvRows {
  * value is the version of what attention() and MultiHeadAttention read from a
  * cache: the config fields, `dtype`, `keys`, `values`, `lengths` and the
  * methods `view`, `widened`, `reading`, `checkCounts` and `appendRows`.
- * Bump it when any of these change meaning.
+ * Bump it when any of these change meaning. Those methods are marked
+ * `@internal`: stripped from the published declarations (not in the README),
+ * but kept on every instance, as other copies of the package call them.
  */
 const BRAND = Symbol.for('fused-attention.KvCache');
 const BRAND_VERSION = 1;
 
 /**
+ * @internal
  * The cache if `value` is a KvCache of this or another copy of the package
  * with the same brand version; null if it is no KvCache at all. A cache of an
  * incompatible copy throws (`op` names the function in the message).
@@ -91,7 +96,7 @@ export function asKvCache(value: unknown, op: string): KvCache | null {
 }
 
 export class KvCache {
-  /** See BRAND: lets asKvCache recognise caches made by other copies of the package. */
+  /** @internal See BRAND: lets asKvCache recognise caches made by other copies of the package. */
   get [BRAND](): number {
     return BRAND_VERSION;
   }
@@ -174,7 +179,7 @@ export class KvCache {
   /** Callbacks of {@link whenIdle}, run when the last pending reader settles. */
   #onIdle: Array<() => void> = [];
 
-  /** Runs `call` while counting it as a pending reader (see reset). */
+  /** @internal Runs `call` while counting it as a pending reader (see reset). */
   async reading<T>(call: Promise<T>): Promise<T> {
     this.#pending++;
     try {
@@ -240,6 +245,7 @@ export class KvCache {
   }
 
   /**
+   * @internal
    * Checks counts (undefined = T for every row) against T and the room left
    * in each row; returns them as an Int32Array.
    */
@@ -275,6 +281,7 @@ export class KvCache {
   }
 
   /**
+   * @internal
    * Copies counts[b] positions of each batch row from already-checked strided
    * sources (MultiHeadAttention passes views into its projection buffer) and
    * advances lengths. Callers have run checkCounts.
@@ -285,6 +292,7 @@ export class KvCache {
     for (let b = 0; b < this.batch; b++) this.#lengths[b] += counts[b];
   }
 
+  /** @internal */
   private copyRows(dst: Float32Array | Uint16Array, src: KvRows, width: number, counts: Int32Array): void {
     const { maxLength, numKvHeads: Hkv } = this;
     // bfloat16: gather the new rows into a float32 staging block laid out like
@@ -314,6 +322,7 @@ export class KvCache {
   }
 
   /**
+   * @internal
    * The cache as attention's keys and values: query t of row b sits at
    * position `queryStart[b] + t` (default `lengths[b] - Lq`: the queries are
    * the row's last Lq positions).
@@ -334,7 +343,7 @@ export class KvCache {
     };
   }
 
-  /** Keys and values of [0, max length) widened to float32 (the JS backend's view of a bfloat16 cache). */
+  /** @internal Keys and values of [0, max length) widened to float32 (the JS backend's view of a bfloat16 cache). */
   widened(): { k: Float32Array; v: Float32Array } {
     if (this.keys instanceof Float32Array && this.values instanceof Float32Array) return { k: this.keys, v: this.values };
     const k = new Float32Array(this.keys.length);

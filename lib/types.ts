@@ -92,7 +92,8 @@ export interface AttentionPlan {
   /**
    * `'tiled'`: query blocks × key blocks (prefill). `'decode-split-k'`: few
    * query rows, the keys split across threads and merged. `'reference'`: the
-   * readable row-at-a-time JS kernel.
+   * TypeScript kernel of the JS backend (four query rows at a time; its
+   * one-row specification is lib/js/attention_reference.ts).
    */
   path: 'tiled' | 'decode-split-k' | 'reference';
   /** Query rows per work item. */

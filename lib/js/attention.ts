@@ -1,19 +1,10 @@
 /**
- * The pure-TypeScript attention kernel, and the readable specification of
- * the native one (native/ uses the same names, attention_forward and
- * plan_attention, and the same argument object, NativeAttentionArgs).
- *
- *   out[b,h,i,:] = Σ_j p_ij · V[b,g,j,:] / Σ_j p_ij      over the keys j visible to (b,h,i)
- *   p_ij = exp(s_ij - max_j s_ij)
- *   s_ij = cap(scale · Q[b,h,i,:]·K[b,g,j,:]) + mask[b,h,i,j] - slope[h]·|i + alignOffset - j|
- *   (masks read with strides: 0 on an axis broadcasts it, the key axis included)
- *   cap(x) = softcap · tanh(x / softcap), or x without softcap
- *
- * with g = floor(h / (H/Hkv)) the kv head shared by a group of query heads.
- * Visibility (window, causal, key lengths) is a band of keys
- * [keyStart, keyEnd) per row, so invisible keys are not even looped over;
- * key padding and the boolean mask are tested per key. A hidden key's K and
- * V are never read, so NaN or Inf stored there cannot reach the output.
+ * The fast pure-TypeScript attention kernel, which the JS backend runs
+ * (attention_forward and plan_attention, the names of the native entry
+ * points, over the same argument object, NativeAttentionArgs). It computes
+ * what the specification in ./attention_reference.ts computes, equal up to
+ * rounding; read that file for the math and the order of the steps (score,
+ * finish the scores, softmax update, P·V, store). This file adds only speed.
  *
  * Keys are visited in blocks with an online softmax: a running row maximum m
  * and row sum l, and an accumulator that is rescaled by exp(m_old - m_new)
@@ -37,9 +28,7 @@
  */
 import type { NativeAttentionArgs } from '../native';
 import type { KernelPlan } from '../types';
-
-/** Keys per block: 64 scores (512 bytes) stay in L1 next to the accumulator. */
-export const KEY_BLOCK = 64;
+import { KEY_BLOCK } from './attention_reference';
 
 /** Query rows computed together by the blocked kernel (see the header comment). */
 const ROWS = 4;
