@@ -66,6 +66,9 @@ export interface StridedMask<T> {
   strides: { B: number; H: number; Q: number; K: number };
 }
 
+/** The strides of an absent mask (what the native kernel expects there). */
+const NO_MASK: StridedMask<null>['strides'] = { B: 0, H: 0, Q: 0, K: 1 };
+
 /** What a call turns on beyond plain softmax(scale·q·kᵀ)·v; absent means off. */
 export interface KernelExtras {
   scale: number;
@@ -89,40 +92,19 @@ export interface KernelExtras {
  */
 export function kernelArgs(dims: KernelDims, strides: Record<'q' | 'k' | 'v' | 'out', Strides>, extras: KernelExtras): NativeAttentionArgs {
   const { mask = null, boolMask = null } = extras;
+  const maskStrides = mask === null ? NO_MASK : mask.strides;
+  const boolStrides = boolMask === null ? NO_MASK : boolMask.strides;
   return {
-    q: dims.q,
-    k: dims.k,
-    v: dims.v,
-    out: dims.out,
-    B: dims.B,
-    H: dims.H,
-    Hkv: dims.Hkv,
-    Lq: dims.Lq,
-    Lk: dims.Lk,
-    D: dims.D,
-    Dv: dims.Dv,
-    qStrideB: strides.q[0],
-    qStrideH: strides.q[1],
-    qStrideL: strides.q[2],
-    kStrideB: strides.k[0],
-    kStrideH: strides.k[1],
-    kStrideL: strides.k[2],
-    vStrideB: strides.v[0],
-    vStrideH: strides.v[1],
-    vStrideL: strides.v[2],
-    oStrideB: strides.out[0],
-    oStrideH: strides.out[1],
-    oStrideL: strides.out[2],
+    q: dims.q, k: dims.k, v: dims.v, out: dims.out,
+    B: dims.B, H: dims.H, Hkv: dims.Hkv, Lq: dims.Lq, Lk: dims.Lk, D: dims.D, Dv: dims.Dv,
+    qStrideB: strides.q[0], qStrideH: strides.q[1], qStrideL: strides.q[2],
+    kStrideB: strides.k[0], kStrideH: strides.k[1], kStrideL: strides.k[2],
+    vStrideB: strides.v[0], vStrideH: strides.v[1], vStrideL: strides.v[2],
+    oStrideB: strides.out[0], oStrideH: strides.out[1], oStrideL: strides.out[2],
     mask: mask === null ? null : mask.data,
-    maskStrideB: mask === null ? 0 : mask.strides.B,
-    maskStrideH: mask === null ? 0 : mask.strides.H,
-    maskStrideQ: mask === null ? 0 : mask.strides.Q,
-    maskStrideK: mask === null ? 1 : mask.strides.K,
+    maskStrideB: maskStrides.B, maskStrideH: maskStrides.H, maskStrideQ: maskStrides.Q, maskStrideK: maskStrides.K,
     boolMask: boolMask === null ? null : boolMask.data,
-    boolMaskStrideB: boolMask === null ? 0 : boolMask.strides.B,
-    boolMaskStrideH: boolMask === null ? 0 : boolMask.strides.H,
-    boolMaskStrideQ: boolMask === null ? 0 : boolMask.strides.Q,
-    boolMaskStrideK: boolMask === null ? 1 : boolMask.strides.K,
+    boolMaskStrideB: boolStrides.B, boolMaskStrideH: boolStrides.H, boolMaskStrideQ: boolStrides.Q, boolMaskStrideK: boolStrides.K,
     keyPadding: extras.keyPadding ?? null,
     keyLengths: extras.keyLengths ?? null,
     scale: extras.scale,

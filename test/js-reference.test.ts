@@ -7,21 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { attention_forward } from '../lib/js/attention';
 import { attention_reference } from '../lib/js/attention_reference';
-import { resolveAttention } from '../lib/options';
+import { type KernelDims, resolveAttention } from '../lib/options';
 import type { AttentionOptions, Tensor } from '../lib/types';
 import { randn, referenceAttentionFull, relFrobenius } from './reference';
 
 const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
 
-interface Case {
+interface Case extends Omit<KernelDims, 'q' | 'k' | 'v' | 'out'> {
   name: string;
-  B: number;
-  H: number;
-  Hkv: number;
-  Lq: number;
-  Lk: number;
-  D: number;
-  Dv: number;
   options: AttentionOptions;
 }
 
