@@ -2,13 +2,13 @@
  * The public entry points. Each resolves and checks every argument first,
  * then runs (or, for explain, plans) on the backend chosen once by backend.ts.
  */
+import { checkSignal, runNative, yieldThenCheck } from './abort';
+import { nativeAddon } from './backend';
 import { attention_forward, plan_attention } from './js/attention';
 import { type KvCache, asKvCache } from './kv-cache';
 import { resolveAttention, type ResolvedAttention } from './options';
 import type { AttentionOptions, AttentionPlan, AttentionResult, Tensor } from './types';
-import { nativeAddon } from './backend';
-import { checkSignal, runNative, yieldThenCheck } from './abort';
-import { describe, invalidArgument, isRecord } from './validate';
+import { checkDimEqual, describe, invalidArgument, isRecord } from './validate';
 
 /** The output tensor, plus lse and weights when they were asked for. */
 function toResult(r: ResolvedAttention): AttentionResult {
@@ -115,9 +115,7 @@ function splitQueryStart(options: unknown, cache: KvCache): { queryStart: Int32A
   const { queryStart, ...rest } = options;
   if (queryStart === undefined) return { queryStart: undefined, rest };
   if (!(queryStart instanceof Int32Array)) throw invalidArgument(TypeError, 'queryStart to be an Int32Array', describe(queryStart));
-  if (queryStart.length !== cache.batch) {
-    throw invalidArgument(RangeError, `queryStart.length to equal cache.batch (${cache.batch})`, describe(queryStart.length));
-  }
+  checkDimEqual('queryStart.length', queryStart.length, 'cache.batch', cache.batch);
   for (let b = 0; b < queryStart.length; b++) {
     if (queryStart[b] < 0 || queryStart[b] > cache.maxLength) {
       throw invalidArgument(RangeError, `queryStart[${b}] to be an integer from 0 to cache.maxLength (${cache.maxLength})`, describe(queryStart[b]));

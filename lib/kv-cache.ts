@@ -8,7 +8,7 @@ import { nativeAddon } from './backend';
 import { fromBfloat16, toBfloat16 } from './js/bf16';
 import type { CachedKeysValues } from './options';
 import type { Layout, Tensor } from './types';
-import { MAX_ELEMENTS, checkChoice, checkInteger, checkOptionKeys, checkTensor, describe, invalidArgument, isRecord } from './validate';
+import { MAX_ELEMENTS, checkChoice, checkDimEqual, checkInteger, checkOptionKeys, checkTensor, describe, invalidArgument, isRecord } from './validate';
 
 /** Storage type of a {@link KvCache}. */
 export type KvCacheDtype = 'float32' | 'bfloat16';
@@ -213,17 +213,13 @@ export class KvCache {
     const opts = checkOptionKeys(options, APPEND_KEYS, op);
     const layout = checkChoice(opts.layout, 'options.layout', ['bhld', 'blhd'] as const, 'bhld', op);
     const rank = kt.shape.length;
-    if (vt.shape.length !== rank) throw invalidArgument(RangeError, `v.shape.length to equal k.shape.length (${rank})`, describe(vt.shape.length), op);
+    checkDimEqual('v.shape.length', vt.shape.length, 'k.shape.length', rank, op);
     const full = (shape: number[]): number[] => (rank === 4 ? shape : [1, ...shape]);
     const ks = full(kt.shape);
     const vs = full(vt.shape);
     const [hAxis, tAxis] = layout === 'bhld' ? [1, 2] : [2, 1];
-    const expect = (name: string, shape: number[], axis: number, what: string, value: number): void => {
-      if (shape[axis] !== value) {
-        const index = rank === 4 ? axis : axis - 1;
-        throw invalidArgument(RangeError, `${name}.shape[${index}] to equal ${what} (${value})`, describe(shape[axis]), op);
-      }
-    };
+    const expect = (name: string, shape: number[], axis: number, what: string, value: number): void =>
+      checkDimEqual(`${name}.shape[${rank === 4 ? axis : axis - 1}]`, shape[axis], what, value, op);
     if (rank === 3 && this.batch !== 1) {
       throw invalidArgument(RangeError, `k to be rank 4 ([B, ...]) for a cache of batch ${this.batch}`, 'a rank-3 tensor', op);
     }
@@ -258,7 +254,7 @@ export class KvCache {
         throw invalidArgument(TypeError, 'options.counts to be an array of integers', describe(value), op);
       }
       const list = value as ArrayLike<unknown>;
-      if (list.length !== this.batch) throw invalidArgument(RangeError, `options.counts.length to equal cache.batch (${this.batch})`, describe(list.length), op);
+      checkDimEqual('options.counts.length', list.length, 'cache.batch', this.batch, op);
       for (let b = 0; b < this.batch; b++) {
         const n = list[b];
         if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > T) {

@@ -291,11 +291,11 @@ export function checkWindow(value: unknown): [number, number] | null {
   return [value[0] as number, value[1] as number];
 }
 
-/** keyPadding: a Uint8Array of B*Lk flags; null when absent. */
-export function checkKeyPadding(value: unknown, B: number, Lk: number): Uint8Array | null {
+/** keyPadding: a Uint8Array of B*Lk flags (nonzero = real key); null when absent. `what` spells out B*Lk in messages. */
+export function checkKeyPadding(value: unknown, B: number, Lk: number, op = 'attention', name = 'keyPadding', what = `B*Lk (${B * Lk})`): Uint8Array | null {
   if (value === undefined || value === null) return null;
-  if (!isUint8Array(value)) throw invalidArgument(TypeError, 'keyPadding to be a Uint8Array', describe(value));
-  if (value.length !== B * Lk) throw invalidArgument(RangeError, `keyPadding.length to equal B*Lk (${B * Lk})`, describe(value.length));
+  if (!isUint8Array(value)) throw invalidArgument(TypeError, `${name} to be a Uint8Array`, describe(value), op);
+  if (value.length !== B * Lk) throw invalidArgument(RangeError, `${name}.length to equal ${what}`, describe(value.length), op);
   return value;
 }
 
