@@ -2,63 +2,13 @@
  * The public entry points. Each resolves and checks every argument first,
  * then runs (or, for explain, plans) on the backend chosen once by backend.ts.
  */
+import { checkSignal, runNative, yieldThenCheck } from './abort';
 import { nativeAddon } from './backend';
 import { attention_forward, plan_attention } from './js/attention';
 import { type KvCache, asKvCache } from './kv-cache';
-import type { NativeAttentionArgs } from './native';
 import { resolveAttention, type ResolvedAttention } from './options';
 import type { AttentionOptions, AttentionPlan, AttentionResult, Tensor } from './types';
-import { checkSignal, describe, invalidArgument, isRecord } from './validate';
-
-/** The addon's argument object: exactly the fields the binding reads. */
-function toNativeArgs(r: ResolvedAttention): NativeAttentionArgs {
-  return {
-    q: r.q,
-    k: r.k,
-    v: r.v,
-    out: r.out,
-    B: r.B,
-    H: r.H,
-    Hkv: r.Hkv,
-    Lq: r.Lq,
-    Lk: r.Lk,
-    D: r.D,
-    Dv: r.Dv,
-    qStrideB: r.qStrideB,
-    qStrideH: r.qStrideH,
-    qStrideL: r.qStrideL,
-    kStrideB: r.kStrideB,
-    kStrideH: r.kStrideH,
-    kStrideL: r.kStrideL,
-    vStrideB: r.vStrideB,
-    vStrideH: r.vStrideH,
-    vStrideL: r.vStrideL,
-    oStrideB: r.oStrideB,
-    oStrideH: r.oStrideH,
-    oStrideL: r.oStrideL,
-    mask: r.mask,
-    maskStrideB: r.maskStrideB,
-    maskStrideH: r.maskStrideH,
-    maskStrideQ: r.maskStrideQ,
-    maskStrideK: r.maskStrideK,
-    boolMask: r.boolMask,
-    boolMaskStrideB: r.boolMaskStrideB,
-    boolMaskStrideH: r.boolMaskStrideH,
-    boolMaskStrideQ: r.boolMaskStrideQ,
-    boolMaskStrideK: r.boolMaskStrideK,
-    keyPadding: r.keyPadding,
-    keyLengths: r.keyLengths,
-    scale: r.scale,
-    alignOffset: r.alignOffset,
-    rowOffsets: r.rowOffsets ?? null,
-    windowLeft: r.windowLeft,
-    windowRight: r.windowRight,
-    alibiSlopes: r.alibiSlopes,
-    softcap: r.softcap,
-    lse: r.lse,
-    weights: r.weights,
-  };
-}
+import { checkDimEqual, describe, invalidArgument, isRecord } from './validate';
 
 /** The output tensor, plus lse and weights when they were asked for. */
 function toResult(r: ResolvedAttention): AttentionResult {
@@ -92,7 +42,7 @@ export function attention(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAtt
   const r = resolveCall(q, k, v, options);
   const call = kernelCall(r);
   const addon = nativeAddon();
-  if (call !== null && addon !== null) addon.attention(toNativeArgs(call));
+  if (call !== null && addon !== null) addon.attention(call);
   else if (call !== null) attention_forward(forJs(call, k));
   return toResult(r);
 }
@@ -165,9 +115,7 @@ function splitQueryStart(options: unknown, cache: KvCache): { queryStart: Int32A
   const { queryStart, ...rest } = options;
   if (queryStart === undefined) return { queryStart: undefined, rest };
   if (!(queryStart instanceof Int32Array)) throw invalidArgument(TypeError, 'queryStart to be an Int32Array', describe(queryStart));
-  if (queryStart.length !== cache.batch) {
-    throw invalidArgument(RangeError, `queryStart.length to equal cache.batch (${cache.batch})`, describe(queryStart.length));
-  }
+  checkDimEqual('queryStart.length', queryStart.length, 'cache.batch', cache.batch);
   for (let b = 0; b < queryStart.length; b++) {
     if (queryStart[b] < 0 || queryStart[b] > cache.maxLength) {
       throw invalidArgument(RangeError, `queryStart[${b}] to be an integer from 0 to cache.maxLength (${cache.maxLength})`, describe(queryStart[b]));
@@ -204,27 +152,6 @@ function splitSignal(options: unknown): { signal: AbortSignal | null; rest: unkn
   return { signal: checkSignal(signal, 'attention'), rest };
 }
 
-/** Waits for a native call, rejecting as soon as `signal` aborts (and telling the kernel to stop). */
-export function raceAbort(run: Promise<void>, signal: AbortSignal, flag: Int32Array): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      Atomics.store(flag, 0, 1);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    run.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(signal.aborted ? signal.reason : err);
-      },
-    );
-  });
-}
-
 /**
  * Like {@link attention}, off the event loop: with the native backend the
  * kernel runs on the package's own dispatcher thread (never libuv's pool, which
@@ -255,13 +182,9 @@ async function runAsync(r: ResolvedAttention, source: unknown, signal: AbortSign
   const addon = nativeAddon();
   const call = kernelCall(r);
   if (addon !== null && call !== null) {
-    const flag = new Int32Array(1);
-    const run = addon.attentionAsync(toNativeArgs(call), flag);
-    await (signal ? raceAbort(run, signal, flag) : run);
+    await runNative((flag) => addon.attentionAsync(call, flag), signal);
   } else {
-    // Yield to the event loop once, so the JS kernel never runs before attentionAsync returns.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    signal?.throwIfAborted();
+    await yieldThenCheck(signal);
     if (call !== null) attention_forward(forJs(call, source));
   }
 }
@@ -284,8 +207,8 @@ export function explain(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAtten
     r === null
       ? { isa, path: addon !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }
       : addon !== null
-        ? addon.plan(toNativeArgs(r))
-        : { isa: 'js' as const, ...plan_attention(r) };
+        ? addon.plan(r)
+        : plan_attention(r);
   return {
     backend: addon !== null ? 'native' : 'js',
     isa: plan.isa,

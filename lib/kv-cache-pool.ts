@@ -6,8 +6,7 @@
  * dead caches (bench/kv-cache-churn.js); a pool never holds more than `max`.
  */
 import { CONFIG_KEYS, KvCache, type KvCacheConfig } from './kv-cache';
-import { checkInteger, checkOptionKeys } from './vision/check';
-import { describe, invalidArgument, isRecord } from './validate';
+import { checkInteger, checkOptionKeys, describe, invalidArgument, isRecord } from './validate';
 
 export interface KvCachePoolConfig extends KvCacheConfig {
   /** Most caches the pool creates; acquire() waits while all of them are in use. */

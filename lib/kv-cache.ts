@@ -8,8 +8,7 @@ import { nativeAddon } from './backend';
 import { fromBfloat16, toBfloat16 } from './js/bf16';
 import type { CachedKeysValues } from './options';
 import type { Layout, Tensor } from './types';
-import { checkChoice, checkInteger, checkOptionKeys } from './vision/check';
-import { MAX_ELEMENTS, checkTensor, describe, invalidArgument, isRecord } from './validate';
+import { MAX_ELEMENTS, checkChoice, checkDimEqual, checkInteger, checkOptionKeys, checkTensor, describe, invalidArgument, isRecord } from './validate';
 
 /** Storage type of a {@link KvCache}. */
 export type KvCacheDtype = 'float32' | 'bfloat16';
@@ -45,10 +44,12 @@ export interface KvAppendOptions {
   counts?: ArrayLike<number>;
 }
 
+/** @internal The config keys (KvCachePool adds its own). */
 export const CONFIG_KEYS = ['batch', 'numKvHeads', 'headDim', 'valueDim', 'maxLength', 'dtype'] as const;
 const APPEND_KEYS = ['layout', 'counts'] as const;
 
 /**
+ * @internal
  * Rows of keys or values to copy into the cache: element (b, t, hk, d) at
  * `offset + b*strideB + t*strideT + hk*strideH + d` of `data`.
  */
@@ -66,12 +67,15 @@ export interface KvRows {
  * value is the version of what attention() and MultiHeadAttention read from a
  * cache: the config fields, `dtype`, `keys`, `values`, `lengths` and the
  * methods `view`, `widened`, `reading`, `checkCounts` and `appendRows`.
- * Bump it when any of these change meaning.
+ * Bump it when any of these change meaning. Those methods are marked
+ * `@internal`: stripped from the published declarations (not in the README),
+ * but kept on every instance, as other copies of the package call them.
  */
 const BRAND = Symbol.for('fused-attention.KvCache');
 const BRAND_VERSION = 1;
 
 /**
+ * @internal
  * The cache if `value` is a KvCache of this or another copy of the package
  * with the same brand version; null if it is no KvCache at all. A cache of an
  * incompatible copy throws (`op` names the function in the message).
@@ -92,7 +96,7 @@ export function asKvCache(value: unknown, op: string): KvCache | null {
 }
 
 export class KvCache {
-  /** See BRAND: lets asKvCache recognise caches made by other copies of the package. */
+  /** @internal See BRAND: lets asKvCache recognise caches made by other copies of the package. */
   get [BRAND](): number {
     return BRAND_VERSION;
   }
@@ -175,7 +179,7 @@ export class KvCache {
   /** Callbacks of {@link whenIdle}, run when the last pending reader settles. */
   #onIdle: Array<() => void> = [];
 
-  /** Runs `call` while counting it as a pending reader (see reset). */
+  /** @internal Runs `call` while counting it as a pending reader (see reset). */
   async reading<T>(call: Promise<T>): Promise<T> {
     this.#pending++;
     try {
@@ -209,17 +213,13 @@ export class KvCache {
     const opts = checkOptionKeys(options, APPEND_KEYS, op);
     const layout = checkChoice(opts.layout, 'options.layout', ['bhld', 'blhd'] as const, 'bhld', op);
     const rank = kt.shape.length;
-    if (vt.shape.length !== rank) throw invalidArgument(RangeError, `v.shape.length to equal k.shape.length (${rank})`, describe(vt.shape.length), op);
+    checkDimEqual('v.shape.length', vt.shape.length, 'k.shape.length', rank, op);
     const full = (shape: number[]): number[] => (rank === 4 ? shape : [1, ...shape]);
     const ks = full(kt.shape);
     const vs = full(vt.shape);
     const [hAxis, tAxis] = layout === 'bhld' ? [1, 2] : [2, 1];
-    const expect = (name: string, shape: number[], axis: number, what: string, value: number): void => {
-      if (shape[axis] !== value) {
-        const index = rank === 4 ? axis : axis - 1;
-        throw invalidArgument(RangeError, `${name}.shape[${index}] to equal ${what} (${value})`, describe(shape[axis]), op);
-      }
-    };
+    const expect = (name: string, shape: number[], axis: number, what: string, value: number): void =>
+      checkDimEqual(`${name}.shape[${rank === 4 ? axis : axis - 1}]`, shape[axis], what, value, op);
     if (rank === 3 && this.batch !== 1) {
       throw invalidArgument(RangeError, `k to be rank 4 ([B, ...]) for a cache of batch ${this.batch}`, 'a rank-3 tensor', op);
     }
@@ -241,6 +241,7 @@ export class KvCache {
   }
 
   /**
+   * @internal
    * Checks counts (undefined = T for every row) against T and the room left
    * in each row; returns them as an Int32Array.
    */
@@ -253,7 +254,7 @@ export class KvCache {
         throw invalidArgument(TypeError, 'options.counts to be an array of integers', describe(value), op);
       }
       const list = value as ArrayLike<unknown>;
-      if (list.length !== this.batch) throw invalidArgument(RangeError, `options.counts.length to equal cache.batch (${this.batch})`, describe(list.length), op);
+      checkDimEqual('options.counts.length', list.length, 'cache.batch', this.batch, op);
       for (let b = 0; b < this.batch; b++) {
         const n = list[b];
         if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > T) {
@@ -276,6 +277,7 @@ export class KvCache {
   }
 
   /**
+   * @internal
    * Copies counts[b] positions of each batch row from already-checked strided
    * sources (MultiHeadAttention passes views into its projection buffer) and
    * advances lengths. Callers have run checkCounts.
@@ -286,6 +288,7 @@ export class KvCache {
     for (let b = 0; b < this.batch; b++) this.#lengths[b] += counts[b];
   }
 
+  /** @internal */
   private copyRows(dst: Float32Array | Uint16Array, src: KvRows, width: number, counts: Int32Array): void {
     const { maxLength, numKvHeads: Hkv } = this;
     // bfloat16: gather the new rows into a float32 staging block laid out like
@@ -315,6 +318,7 @@ export class KvCache {
   }
 
   /**
+   * @internal
    * The cache as attention's keys and values: query t of row b sits at
    * position `queryStart[b] + t` (default `lengths[b] - Lq`: the queries are
    * the row's last Lq positions).
@@ -335,7 +339,7 @@ export class KvCache {
     };
   }
 
-  /** Keys and values of [0, max length) widened to float32 (the JS backend's view of a bfloat16 cache). */
+  /** @internal Keys and values of [0, max length) widened to float32 (the JS backend's view of a bfloat16 cache). */
   widened(): { k: Float32Array; v: Float32Array } {
     if (this.keys instanceof Float32Array && this.values instanceof Float32Array) return { k: this.keys, v: this.values };
     const k = new Float32Array(this.keys.length);

@@ -5,13 +5,12 @@
  * weights once for many calls, and its `forward` can write the rows into a
  * wider buffer (outStride, outOffset) — Q, K and V side by side, say.
  */
-import { raceAbort } from './attention';
+import { checkSignal, runNative, yieldThenCheck } from './abort';
 import { nativeAddon } from './backend';
 import { type LinearCall, linear_forward } from './js/linear';
 import type { NativeLinearArgs, NativePackedLinear } from './native';
 import type { Tensor } from './types';
-import { MAX_ELEMENTS, checkSignal, checkTensor, describe, invalidArgument, isFloat32Array, overlaps } from './validate';
-import { checkImage, checkOptionKeys, checkSame } from './vision/check';
+import { MAX_ELEMENTS, checkDimEqual, checkDisjoint, checkInteger, checkOptionKeys, checkTensor, describe, invalidArgument, isFloat32Array } from './validate';
 
 /** Options of {@link linear}. */
 export interface LinearOptions {
@@ -55,26 +54,17 @@ const FORWARD_ASYNC_KEYS = ['out', 'outStride', 'outOffset', 'signal'] as const;
 function checkInput(value: unknown, K: number, kName: string, op: string): Tensor {
   const x = checkTensor(value, 'x', 1, Infinity, op, 0);
   const last = x.shape.length - 1;
-  checkSame(`x.shape[${last}]`, x.shape[last], kName, K, op);
+  checkDimEqual(`x.shape[${last}]`, x.shape[last], kName, K, op);
   return x;
 }
 
 /** weight [outFeatures, inFeatures] and bias [outFeatures] (or null). */
 function checkWeights(weight: unknown, bias: unknown, op: string): { weight: Tensor; bias: Tensor | null } {
-  const w = checkImage(weight, 'weight', 2, op);
+  const w = checkTensor(weight, 'weight', 2, 2, op);
   if (bias === undefined || bias === null) return { weight: w, bias: null };
-  const b = checkImage(bias, 'bias', 1, op);
-  checkSame('bias.shape[0]', b.shape[0], 'weight.shape[0]', w.shape[0], op);
+  const b = checkTensor(bias, 'bias', 1, 1, op);
+  checkDimEqual('bias.shape[0]', b.shape[0], 'weight.shape[0]', w.shape[0], op);
   return { weight: w, bias: b };
-}
-
-/** outStride / outOffset: an integer from `min` to MAX_ELEMENTS, or `fallback` when absent. */
-function checkIndex(value: unknown, name: string, min: number, minName: string, fallback: number, op: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw invalidArgument(TypeError, `${name} to be an integer >= ${minName}`, describe(value), op);
-  if (!Number.isInteger(value) || value < min) throw invalidArgument(RangeError, `${name} to be an integer >= ${minName}`, describe(value), op);
-  if (value > MAX_ELEMENTS) throw invalidArgument(RangeError, `${name} to be at most ${MAX_ELEMENTS}`, describe(value), op);
-  return value;
 }
 
 /** A resolved call plus the result's shape. */
@@ -99,8 +89,8 @@ function resolveCall(
   const M = xt.data.length / K;
   if (M * N > MAX_ELEMENTS) throw invalidArgument(RangeError, `rows*outFeatures to be at most ${MAX_ELEMENTS}`, describe(M * N), op);
   const strided = opts.outStride !== undefined || opts.outOffset !== undefined;
-  const outStride = checkIndex(opts.outStride, 'outStride', N, `outFeatures (${N})`, N, op);
-  const outOffset = checkIndex(opts.outOffset, 'outOffset', 0, '0', 0, op);
+  const outStride = checkInteger(opts.outStride, 'outStride', N, N, op, `outFeatures (${N})`, MAX_ELEMENTS);
+  const outOffset = checkInteger(opts.outOffset, 'outOffset', 0, 0, op, '0', MAX_ELEMENTS);
   const denseShape = [...xt.shape.slice(0, -1), N];
   let out: Float32Array;
   if (opts.out === undefined) {
@@ -116,9 +106,7 @@ function resolveCall(
     if (strided && out.length < need) {
       throw invalidArgument(RangeError, `out.length to be at least outOffset + (rows - 1)*outStride + outFeatures (${need})`, describe(out.length), op);
     }
-    for (const [name, input] of [['x.data', xt.data] as [string, ArrayBufferView], ...inputs]) {
-      if (overlaps(out, input)) throw invalidArgument(RangeError, `out not to share memory with ${name}`, 'an overlapping view of the same buffer', op);
-    }
+    checkDisjoint(out, [['x.data', xt.data], ...inputs], op);
   }
   // A slice of a wider buffer is returned as that whole buffer, flat.
   const dense = outOffset === 0 && outStride === N && out.length === M * N;
@@ -238,15 +226,12 @@ export class PackedLinear {
     signal?.throwIfAborted();
     const addon = nativeAddon();
     if (this.#packed !== null && addon !== null && r.M > 0) {
-      const flag = new Int32Array(1);
-      const run = addon.linearAsync(toNativeArgs(r, null, null, this.#packed), flag);
-      await (signal ? raceAbort(run, signal, flag) : run);
+      const packed = this.#packed;
+      await runNative((flag) => addon.linearAsync(toNativeArgs(r, null, null, packed), flag), signal);
     } else {
-      // Read x now, as the native path does; yield once, so the JS kernel
-      // never runs before forwardAsync returns.
+      // Read x now, as the native path does.
       const snapshot = { ...r, x: r.x.slice() };
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      signal?.throwIfAborted();
+      await yieldThenCheck(signal);
       this.#run(snapshot);
     }
     return { data: r.out, shape: r.shape };

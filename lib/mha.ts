@@ -13,11 +13,25 @@
  * packed (copied) once here; attention runs in the fused kernel.
  */
 import { attention, attentionAsync } from './attention';
+import { checkSignal } from './abort';
 import { KvCache, asKvCache } from './kv-cache';
 import { type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
-import { checkBoolean, checkChoice, checkInteger, checkOptionKeys } from './vision/check';
-import { MAX_ELEMENTS, checkMask, checkSignal, checkTensor, checkWeight, describe, invalidArgument, isRecord, isUint8Array } from './validate';
+import {
+  MAX_ELEMENTS,
+  checkBoolean,
+  checkChoice,
+  checkDimEqual,
+  checkInteger,
+  checkKeyPadding,
+  checkMask,
+  checkOptionKeys,
+  checkTensor,
+  checkWeight,
+  describe,
+  invalidArgument,
+  isRecord,
+} from './validate';
 
 const LAYER = 'MultiHeadAttention';
 
@@ -119,9 +133,7 @@ const STEP_KEYS = ['counts'] as const;
 function checkSequence(value: unknown, name: string, width: number, widthName: string, widest: [number, string], op: string, minDim: 0 | 1 = 1): { t: Tensor; B: number; L: number } {
   const t = checkTensor(value, name, 2, 3, op, minDim);
   const rank = t.shape.length;
-  if (t.shape[rank - 1] !== width) {
-    throw invalidArgument(RangeError, `${name}.shape[${rank - 1}] to equal ${widthName} (${width})`, describe(t.shape[rank - 1]), op);
-  }
+  checkDimEqual(`${name}.shape[${rank - 1}]`, t.shape[rank - 1], widthName, width, op);
   const B = rank === 3 ? t.shape[0] : 1;
   const L = t.shape[rank - 2];
   const [widestWidth, widestName] = widest;
@@ -129,16 +141,6 @@ function checkSequence(value: unknown, name: string, width: number, widthName: s
     throw invalidArgument(RangeError, `${name}'s positions times ${widestName} (${widestWidth}) to be at most ${MAX_ELEMENTS}`, describe(B * L * widestWidth), op);
   }
   return { t, B, L };
-}
-
-/** options.keyPadding: B*Lk flags (nonzero = real key), or null when absent. */
-function checkForwardKeyPadding(value: unknown, B: number, Lk: number): Uint8Array | null {
-  if (value === undefined || value === null) return null;
-  if (!isUint8Array(value)) throw invalidArgument(TypeError, 'options.keyPadding to be a Uint8Array', describe(value), LAYER);
-  if (value.length !== B * Lk) {
-    throw invalidArgument(RangeError, `options.keyPadding.length to equal B*Lk, the batch times the key length (${B}*${Lk} = ${B * Lk})`, describe(value.length), LAYER);
-  }
-  return value;
 }
 
 export class MultiHeadAttention {
@@ -243,7 +245,7 @@ export class MultiHeadAttention {
       );
     }
     const { t, B, L: T } = checkSequence(x, 'x', this.dModel, 'dModel', this.widest(true), op);
-    if (B !== cache.batch) throw invalidArgument(RangeError, `x's batch to equal cache.batch (${cache.batch})`, describe(B), op);
+    checkDimEqual("x's batch", B, 'cache.batch', cache.batch, op);
     const opts = checkOptionKeys(options, STEP_KEYS, op);
     // Checked before anything is written, so a full cache leaves it untouched.
     const counts = cache.checkCounts(opts.counts, T, op);
@@ -276,10 +278,8 @@ export class MultiHeadAttention {
     let Lk = Lq;
     if (opts.context !== undefined) {
       const ctx = checkSequence(opts.context, 'options.context', this.contextDim, 'contextDim', [this.numKvHeads * this.headDim, 'numKvHeads*headDim'], LAYER, 0);
-      if (ctx.t.shape.length !== rank) {
-        throw invalidArgument(RangeError, `options.context.shape.length to equal x.shape.length (${rank})`, describe(ctx.t.shape.length), LAYER);
-      }
-      if (ctx.B !== B) throw invalidArgument(RangeError, `options.context.shape[0] to equal x.shape[0] (${B})`, describe(ctx.B), LAYER);
+      checkDimEqual('options.context.shape.length', ctx.t.shape.length, 'x.shape.length', rank, LAYER);
+      checkDimEqual('options.context.shape[0]', ctx.B, 'x.shape[0]', B, LAYER);
       context = ctx.t;
       Lk = ctx.L;
     } else if (this.contextDim !== this.dModel) {
@@ -287,7 +287,7 @@ export class MultiHeadAttention {
     }
     const causal = checkBoolean(opts.causal, 'options.causal', false, LAYER);
     const mask = this.checkForwardMask(opts.mask, B, Lq, Lk);
-    const keyPadding = checkForwardKeyPadding(opts.keyPadding, B, Lk);
+    const keyPadding = checkKeyPadding(opts.keyPadding, B, Lk, LAYER, 'options.keyPadding', `B*Lk, the batch times the key length (${B}*${Lk} = ${B * Lk})`);
     return {
       B,
       Lq,

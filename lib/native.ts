@@ -4,6 +4,7 @@
  * re-checks what protects memory (array kinds, extents vs dims and strides,
  * overflow).
  */
+import type { KernelPlan } from './types';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
@@ -137,18 +138,6 @@ export interface NativeCrissCrossArgs {
   scale: number;
 }
 
-/** What a call would do, without computing (explain()). */
-export interface NativePlan {
-  path: 'tiled' | 'decode-split-k';
-  isa: NativeIsa;
-  blockQ: number;
-  blockK: number;
-  threads: number;
-  workItems: number;
-  /** Bytes of per-thread scratch, all participating threads together. */
-  scratchBytes: number;
-}
-
 export interface NativeInfo {
   /** ISA of the kernels in use. */
   isa: NativeIsa;
@@ -240,7 +229,7 @@ export interface NativeAddon {
    * read. out, lse and weights are only checked to be Float32Arrays (or null):
    * empty placeholders say which outputs are wanted without allocating them.
    */
-  plan(args: NativeAttentionArgs): NativePlan;
+  plan(args: NativeAttentionArgs): KernelPlan;
   info(): NativeInfo;
   setThreads(n: number): void;
   /** Internal (tests, benchmark): force an ISA this CPU supports. */

@@ -1,30 +1,31 @@
 /**
  * Turns the user's (q, k, v, options) into one fully checked and defaulted
  * object. Both backends run from it: the JS kernel reads it directly, the
- * native addon the same fields (see toNativeArgs in attention.ts).
+ * native addon the same object (kernelArgs builds its kernel fields).
  */
 import type { NativeAttentionArgs } from './native';
-import type { Layout } from './types';
+import type { AttentionOptions, Layout } from './types';
 import {
   MAX_ELEMENTS,
   MAX_WEIGHTS,
   checkAlibiSlopes,
+  checkBoolean,
   checkCausal,
+  checkChoice,
   checkDimEqual,
-  checkFlag,
+  checkFloat32Factor,
   checkKeyLengths,
   checkKeyPadding,
-  checkLayout,
   checkMask,
-  checkOptions,
+  checkOptionKeys,
   checkOut,
-  checkScale,
-  checkSoftcap,
   checkTensor,
   checkWindow,
   describe,
   invalidArgument,
   isFloat32Array,
+  LAYOUTS,
+  OPTION_KEYS,
 } from './validate';
 
 /**
@@ -49,8 +50,73 @@ const AXES: Record<Layout, { B: number; H: number; L: number; D: number }> = {
 };
 
 /** Element strides [over b, over h, over the sequence position] of a contiguous tensor in `layout`. */
-function stridesOf(layout: Layout, heads: number, length: number, width: number): [number, number, number] {
+function stridesOf(layout: Layout, heads: number, length: number, width: number): Strides {
   return layout === 'bhld' ? [heads * length * width, length * width, width] : [length * heads * width, width, heads * width];
+}
+
+/** Element strides [over b, over h, over the sequence position] of one tensor. */
+export type Strides = readonly [number, number, number];
+
+/** The tensors and sizes of one kernel call. */
+export type KernelDims = Pick<NativeAttentionArgs, 'q' | 'k' | 'v' | 'out' | 'B' | 'H' | 'Hkv' | 'Lq' | 'Lk' | 'D' | 'Dv'>;
+
+/** A mask and its strides over [B, H, Lq, Lk] (0 broadcasts an axis). */
+export interface StridedMask<T> {
+  data: T;
+  strides: { B: number; H: number; Q: number; K: number };
+}
+
+/** The strides of an absent mask (what the native kernel expects there). */
+const NO_MASK: StridedMask<null>['strides'] = { B: 0, H: 0, Q: 0, K: 1 };
+
+/** What a call turns on beyond plain softmax(scale·q·kᵀ)·v; absent means off. */
+export interface KernelExtras {
+  scale: number;
+  mask?: StridedMask<Float32Array> | null;
+  boolMask?: StridedMask<Uint8Array> | null;
+  keyPadding?: Uint8Array | null;
+  keyLengths?: Int32Array | null;
+  alignOffset?: number;
+  rowOffsets?: Int32Array | null;
+  windowLeft?: number;
+  windowRight?: number;
+  alibiSlopes?: Float32Array | null;
+  softcap?: number;
+  lse?: Float32Array | null;
+  weights?: Float32Array | null;
+}
+
+/**
+ * The one builder of kernel arguments (attention(), axialAttention()): every
+ * field of NativeAttentionArgs, in one order, with what `extras` leaves out off.
+ */
+export function kernelArgs(dims: KernelDims, strides: Record<'q' | 'k' | 'v' | 'out', Strides>, extras: KernelExtras): NativeAttentionArgs {
+  const { mask = null, boolMask = null } = extras;
+  const maskStrides = mask === null ? NO_MASK : mask.strides;
+  const boolStrides = boolMask === null ? NO_MASK : boolMask.strides;
+  return {
+    q: dims.q, k: dims.k, v: dims.v, out: dims.out,
+    B: dims.B, H: dims.H, Hkv: dims.Hkv, Lq: dims.Lq, Lk: dims.Lk, D: dims.D, Dv: dims.Dv,
+    qStrideB: strides.q[0], qStrideH: strides.q[1], qStrideL: strides.q[2],
+    kStrideB: strides.k[0], kStrideH: strides.k[1], kStrideL: strides.k[2],
+    vStrideB: strides.v[0], vStrideH: strides.v[1], vStrideL: strides.v[2],
+    oStrideB: strides.out[0], oStrideH: strides.out[1], oStrideL: strides.out[2],
+    mask: mask === null ? null : mask.data,
+    maskStrideB: maskStrides.B, maskStrideH: maskStrides.H, maskStrideQ: maskStrides.Q, maskStrideK: maskStrides.K,
+    boolMask: boolMask === null ? null : boolMask.data,
+    boolMaskStrideB: boolStrides.B, boolMaskStrideH: boolStrides.H, boolMaskStrideQ: boolStrides.Q, boolMaskStrideK: boolStrides.K,
+    keyPadding: extras.keyPadding ?? null,
+    keyLengths: extras.keyLengths ?? null,
+    scale: extras.scale,
+    alignOffset: extras.alignOffset ?? 0,
+    rowOffsets: extras.rowOffsets ?? null,
+    windowLeft: extras.windowLeft ?? -1,
+    windowRight: extras.windowRight ?? -1,
+    alibiSlopes: extras.alibiSlopes ?? null,
+    softcap: extras.softcap ?? 0,
+    lse: extras.lse ?? null,
+    weights: extras.weights ?? null,
+  };
 }
 
 /**
@@ -93,8 +159,8 @@ export function resolveAttention(
   const qt = checkTensor(q, 'q', 3, 4, 'attention', 0);
   const kt = cached === null ? checkTensor(k, 'k', 3, 4, 'attention', 0) : null;
   const vt = cached === null ? checkTensor(v, 'v', 3, 4, 'attention', 0) : null;
-  const opts = checkOptions(options);
-  const layout = checkLayout(opts.layout);
+  const opts: AttentionOptions = checkOptionKeys(options, OPTION_KEYS);
+  const layout = checkChoice(opts.layout, 'layout', LAYOUTS, 'bhld');
   const rank = qt.shape.length;
   // Index in these tensors' shapes of a logical axis (rank 3 drops the batch axis).
   const axes = AXES[layout];
@@ -162,7 +228,7 @@ export function resolveAttention(
     throw invalidArgument(RangeError, `the output B*H*Lq*Dv to have at most ${MAX_ELEMENTS} elements`, describe(outLength));
   }
 
-  const scale = checkScale(opts.scale) ?? 1 / Math.sqrt(D);
+  const scale = checkFloat32Factor(opts.scale, 'scale', 1 / Math.sqrt(D));
 
   // Visibility: causal and window become one band around the aligned position i + alignOffset.
   const causal = checkCausal(opts.causal);
@@ -210,9 +276,9 @@ export function resolveAttention(
   const keyPadding = checkKeyPadding(opts.keyPadding, B, Lk);
   const keyLengths = cached !== null ? cached.keyLengths : checkKeyLengths(opts.keyLengths, B, Lk);
   const alibiSlopes = checkAlibiSlopes(opts.alibiSlopes, H, Lq, Lk);
-  const softcap = checkSoftcap(opts.softcap);
-  const returnLse = checkFlag(opts.returnLse, 'returnLse');
-  const returnWeights = checkFlag(opts.returnWeights, 'returnWeights');
+  const softcap = checkFloat32Factor(opts.softcap, 'softcap', 0);
+  const returnLse = checkBoolean(opts.returnLse, 'returnLse');
+  const returnWeights = checkBoolean(opts.returnWeights, 'returnWeights');
   const weightsLength = B * H * Lq * Lk;
   if (returnWeights && weightsLength > MAX_WEIGHTS) {
     throw invalidArgument(
@@ -232,49 +298,21 @@ export function resolveAttention(
   if (keyPadding !== null) inputs.push(['keyPadding', keyPadding]);
   if (keyLengths !== null) inputs.push(['keyLengths', keyLengths]);
   if (alibiSlopes !== null) inputs.push(['alibiSlopes', alibiSlopes]);
-  const out = checkOut(opts.out, outLength, inputs) ?? (allocateOutputs ? new Float32Array(outLength) : PLACEHOLDER);
+  const out = checkOut(opts.out, outLength, 'B*H*Lq*Dv', inputs) ?? (allocateOutputs ? new Float32Array(outLength) : PLACEHOLDER);
 
-  const [qStrideB, qStrideH, qStrideL] = stridesOf(layout, H, Lq, D);
   // A cache is [B, Hkv, maxLength, D] whatever the layout of q and out.
-  const [kStrideB, kStrideH, kStrideL] = stridesOf(cached === null ? layout : 'bhld', Hkv, Lk, D);
-  const [vStrideB, vStrideH, vStrideL] = stridesOf(cached === null ? layout : 'bhld', Hkv, Lk, Dv);
-  const [oStrideB, oStrideH, oStrideL] = stridesOf(layout, H, Lq, Dv);
+  const kvLayout = cached === null ? layout : 'bhld';
+  const strides = {
+    q: stridesOf(layout, H, Lq, D),
+    k: stridesOf(kvLayout, Hkv, Lk, D),
+    v: stridesOf(kvLayout, Hkv, Lk, Dv),
+    out: stridesOf(layout, H, Lq, Dv),
+  };
+  const maskStrides = { B: maskStrideB, H: maskStrideH, Q: maskStrideQ, K: maskStrideK };
   const outShape = layout === 'bhld' ? [B, H, Lq, Dv] : [B, Lq, H, Dv];
-
-  return {
-    q: qt.data,
-    k: kData,
-    v: vData,
-    out,
-    B,
-    H,
-    Hkv,
-    Lq,
-    Lk,
-    D,
-    Dv,
-    qStrideB,
-    qStrideH,
-    qStrideL,
-    kStrideB,
-    kStrideH,
-    kStrideL,
-    vStrideB,
-    vStrideH,
-    vStrideL,
-    oStrideB,
-    oStrideH,
-    oStrideL,
-    mask,
-    maskStrideB: mask === null ? 0 : maskStrideB,
-    maskStrideH: mask === null ? 0 : maskStrideH,
-    maskStrideQ: mask === null ? 0 : maskStrideQ,
-    maskStrideK: mask === null ? 1 : maskStrideK,
-    boolMask,
-    boolMaskStrideB: boolMask === null ? 0 : maskStrideB,
-    boolMaskStrideH: boolMask === null ? 0 : maskStrideH,
-    boolMaskStrideQ: boolMask === null ? 0 : maskStrideQ,
-    boolMaskStrideK: boolMask === null ? 1 : maskStrideK,
+  const args = kernelArgs({ q: qt.data, k: kData, v: vData, out, B, H, Hkv, Lq, Lk, D, Dv }, strides, {
+    mask: mask === null ? null : { data: mask, strides: maskStrides },
+    boolMask: boolMask === null ? null : { data: boolMask, strides: maskStrides },
     keyPadding,
     keyLengths,
     scale,
@@ -286,9 +324,11 @@ export function resolveAttention(
     softcap,
     lse: !returnLse ? null : allocateOutputs ? new Float32Array(B * H * Lq) : PLACEHOLDER,
     weights: !returnWeights ? null : allocateOutputs ? new Float32Array(weightsLength) : PLACEHOLDER,
+  });
+  return Object.assign(args, {
     layout,
     outShape: rank === 4 ? outShape : outShape.slice(1),
     lseShape: rank === 4 ? [B, H, Lq] : [H, Lq],
     weightsShape: rank === 4 ? [B, H, Lq, Lk] : [H, Lq, Lk],
-  };
+  });
 }

@@ -92,7 +92,8 @@ export interface AttentionPlan {
   /**
    * `'tiled'`: query blocks × key blocks (prefill). `'decode-split-k'`: few
    * query rows, the keys split across threads and merged. `'reference'`: the
-   * readable JS kernel, four query rows at a time.
+   * TypeScript kernel of the JS backend (four query rows at a time; its
+   * one-row specification is lib/js/attention_reference.ts).
    */
   path: 'tiled' | 'decode-split-k' | 'reference';
   /** Query rows per work item. */
@@ -106,6 +107,9 @@ export interface AttentionPlan {
   /** Bytes of kernel scratch, all participating threads together. */
   scratchBytes: number;
 }
+
+/** A plan as a backend's kernel reports it: {@link AttentionPlan} less the backend. */
+export type KernelPlan = Omit<AttentionPlan, 'backend'>;
 
 /** Which implementation runs the kernels. */
 export interface BackendInfo {

@@ -5,7 +5,7 @@
  * wrong size or range. The native binding only re-checks what protects memory.
  */
 import { types } from 'node:util';
-import type { AttentionOptions, Layout, Tensor } from './types';
+import type { Layout, Tensor } from './types';
 
 /**
  * Largest element count of one tensor (q, k, v, mask or the output): 2**32.
@@ -200,28 +200,28 @@ export function checkMask(value: unknown, name = 'mask', op = 'attention'): { da
 }
 
 /** Cross-tensor size check: `k.shape[3] to equal q.shape[3] (64)`. */
-export function checkDimEqual(name: string, actual: number, refName: string, ref: number): void {
-  if (actual !== ref) throw invalidArgument(RangeError, `${name} to equal ${refName} (${ref})`, describe(actual));
+export function checkDimEqual(name: string, actual: number, refName: string, ref: number, op = 'attention'): void {
+  if (actual !== ref) throw invalidArgument(RangeError, `${name} to equal ${refName} (${ref})`, describe(actual), op);
 }
 
-/** Options must be undefined or a plain object with only known keys. */
-export function checkOptions(value: unknown): AttentionOptions {
+/** undefined → {}; otherwise a plain object whose keys are all in `keys` (`name`: "options", "config", "weights.bn1" ...). */
+export function checkOptionKeys(value: unknown, keys: readonly string[], op = 'attention', name = 'options'): Record<string, unknown> {
   if (value === undefined) return {};
-  if (!isRecord(value)) throw invalidArgument(TypeError, 'options to be an object', describe(value));
+  if (!isRecord(value)) throw invalidArgument(TypeError, `${name} to be an object`, describe(value), op);
   for (const key of Object.keys(value)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw invalidArgument(TypeError, `options keys to be among ${OPTION_KEYS.join(', ')}`, describe(key));
-    }
+    if (!keys.includes(key)) throw invalidArgument(TypeError, `${name} keys to be among ${keys.join(', ')}`, describe(key), op);
   }
-  return value as AttentionOptions;
+  return value;
 }
 
 /**
- * A factor the kernels apply in float32 (scale, softcap): a number from
- * MIN_FLOAT32_FACTOR to MAX_FLOAT32_FACTOR, so that both backends compute
- * the same thing (1e39 would overflow float32, 1e-46 round to 0).
+ * A factor the kernels apply in float32 (scale, softcap), `fallback` when
+ * undefined: a number from MIN_FLOAT32_FACTOR to MAX_FLOAT32_FACTOR, so that
+ * both backends compute the same thing (1e39 would overflow float32, 1e-46
+ * round to 0).
  */
-export function checkFloat32Factor(value: unknown, name: string, op = 'attention'): number {
+export function checkFloat32Factor(value: unknown, name: string, fallback: number, op = 'attention'): number {
+  if (value === undefined) return fallback;
   if (typeof value !== 'number') throw invalidArgument(TypeError, `${name} to be a number`, describe(value), op);
   if (!(value >= MIN_FLOAT32_FACTOR && value <= MAX_FLOAT32_FACTOR)) {
     throw invalidArgument(RangeError, `${name} to be a number from 2**-126 to 2**127 (the native kernels compute in float32)`, describe(value), op);
@@ -229,9 +229,12 @@ export function checkFloat32Factor(value: unknown, name: string, op = 'attention
   return value;
 }
 
-/** Returns the scale, or null when absent (the caller defaults it to 1/sqrt(D)). */
-export function checkScale(value: unknown): number | null {
-  return value === undefined ? null : checkFloat32Factor(value, 'scale');
+/** A finite number > 0 (an epsilon), or `fallback` when undefined. */
+export function checkPositive(value: unknown, name: string, fallback: number, op: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw invalidArgument(TypeError, `${name} to be a number`, describe(value), op);
+  if (!Number.isFinite(value) || value <= 0) throw invalidArgument(RangeError, `${name} to be a finite number > 0`, describe(value), op);
+  return value;
 }
 
 /** false, true (bottom-right aligned) or 'top-left'. */
@@ -243,18 +246,31 @@ export function checkCausal(value: unknown): boolean | 'top-left' {
   return value;
 }
 
-export function checkLayout(value: unknown): Layout {
-  if (value === undefined) return 'bhld';
-  if (!LAYOUTS.includes(value as Layout)) {
-    throw invalidArgument(TypeError, `layout to be ${LAYOUTS.map((l) => JSON.stringify(l)).join(' or ')}`, describe(value));
+/** One of `choices` (a layout, a dtype, an axis), or `fallback` when undefined and there is one. */
+export function checkChoice<T extends string>(value: unknown, name: string, choices: readonly T[], fallback: T | undefined, op = 'attention'): T {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (!choices.includes(value as T)) {
+    throw invalidArgument(TypeError, `${name} to be ${choices.map((c) => JSON.stringify(c)).join(' or ')}`, describe(value), op);
   }
-  return value as Layout;
+  return value as T;
 }
 
-/** returnLse, returnWeights: a boolean, false when absent. */
-export function checkFlag(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw invalidArgument(TypeError, `${name} to be a boolean`, describe(value));
+/** A boolean (returnLse, causal of a layer ...), or `fallback` when undefined. */
+export function checkBoolean(value: unknown, name: string, fallback = false, op = 'attention'): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidArgument(TypeError, `${name} to be a boolean`, describe(value), op);
+  return value;
+}
+
+/**
+ * An integer from `min` to `max`, or `fallback` when undefined and there is
+ * one. `minText` says where min comes from in messages ("outFeatures (8)").
+ */
+export function checkInteger(value: unknown, name: string, min: number, fallback: number | undefined, op: string, minText = String(min), max = Infinity): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'number') throw invalidArgument(TypeError, `${name} to be an integer >= ${minText}`, describe(value), op);
+  if (!Number.isInteger(value) || value < min) throw invalidArgument(RangeError, `${name} to be an integer >= ${minText}`, describe(value), op);
+  if (value > max) throw invalidArgument(RangeError, `${name} to be at most ${max}`, describe(value), op);
   return value;
 }
 
@@ -275,16 +291,11 @@ export function checkWindow(value: unknown): [number, number] | null {
   return [value[0] as number, value[1] as number];
 }
 
-/** Returns the softcap, or 0 (off) when absent. */
-export function checkSoftcap(value: unknown): number {
-  return value === undefined ? 0 : checkFloat32Factor(value, 'softcap');
-}
-
-/** keyPadding: a Uint8Array of B*Lk flags; null when absent. */
-export function checkKeyPadding(value: unknown, B: number, Lk: number): Uint8Array | null {
+/** keyPadding: a Uint8Array of B*Lk flags (nonzero = real key); null when absent. `what` spells out B*Lk in messages. */
+export function checkKeyPadding(value: unknown, B: number, Lk: number, op = 'attention', name = 'keyPadding', what = `B*Lk (${B * Lk})`): Uint8Array | null {
   if (value === undefined || value === null) return null;
-  if (!isUint8Array(value)) throw invalidArgument(TypeError, 'keyPadding to be a Uint8Array', describe(value));
-  if (value.length !== B * Lk) throw invalidArgument(RangeError, `keyPadding.length to equal B*Lk (${B * Lk})`, describe(value.length));
+  if (!isUint8Array(value)) throw invalidArgument(TypeError, `${name} to be a Uint8Array`, describe(value), op);
+  if (value.length !== B * Lk) throw invalidArgument(RangeError, `${name}.length to equal ${what}`, describe(value.length), op);
   return value;
 }
 
@@ -324,20 +335,23 @@ export function checkAlibiSlopes(value: unknown, H: number, Lq: number, Lk: numb
 }
 
 /**
- * Returns the caller's output buffer, or null when absent. It must hold
- * exactly `length` floats and must not share memory with any input: the
- * kernels write rows while still reading others.
+ * The caller's output buffer, or null when absent. It must hold exactly
+ * `length` floats (`what` says where the length comes from) and must not
+ * share memory with any input: the kernels write rows while still reading others.
  */
-export function checkOut(value: unknown, length: number, inputs: ReadonlyArray<[string, ArrayBufferView]>): Float32Array | null {
+export function checkOut(value: unknown, length: number, what: string, inputs: ReadonlyArray<[string, ArrayBufferView]>, op = 'attention'): Float32Array | null {
   if (value === undefined) return null;
-  if (!isFloat32Array(value)) throw invalidArgument(TypeError, 'out to be a Float32Array', describe(value));
-  if (value.length !== length) throw invalidArgument(RangeError, `out.length to equal B*H*Lq*Dv (${length})`, describe(value.length));
-  for (const [name, input] of inputs) {
-    if (overlaps(value, input)) {
-      throw invalidArgument(RangeError, `out not to share memory with ${name}`, 'an overlapping view of the same buffer');
-    }
-  }
+  if (!isFloat32Array(value)) throw invalidArgument(TypeError, 'out to be a Float32Array', describe(value), op);
+  if (value.length !== length) throw invalidArgument(RangeError, `out.length to equal ${what} (${length})`, describe(value.length), op);
+  checkDisjoint(value, inputs, op);
   return value;
+}
+
+/** An output `out` shares no memory with any of `inputs`. */
+export function checkDisjoint(out: Float32Array, inputs: ReadonlyArray<[string, ArrayBufferView]>, op: string): void {
+  for (const [name, input] of inputs) {
+    if (overlaps(out, input)) throw invalidArgument(RangeError, `out not to share memory with ${name}`, 'an overlapping view of the same buffer', op);
+  }
 }
 
 /** Thread count of setThreads(): an integer 1..256. */
@@ -397,11 +411,4 @@ export function checkFiniteElements(values: Float32Array, name: string, op: stri
       throw invalidArgument(RangeError, `${name}[${i}] to be ${expected}`, describe(values[i]), op);
     }
   }
-}
-
-/** An async call's `signal` option: an AbortSignal, or null when absent. */
-export function checkSignal(value: unknown, op: string): AbortSignal | null {
-  if (value === undefined) return null;
-  if (!(value instanceof AbortSignal)) throw invalidArgument(TypeError, 'signal to be an AbortSignal', describe(value), op);
-  return value;
 }

@@ -1,19 +1,10 @@
 /**
- * The pure-TypeScript attention kernel, and the readable specification of
- * the native one (native/ uses the same names, attention_forward and
- * plan_attention, and the same argument object, NativeAttentionArgs).
- *
- *   out[b,h,i,:] = Σ_j p_ij · V[b,g,j,:] / Σ_j p_ij      over the keys j visible to (b,h,i)
- *   p_ij = exp(s_ij - max_j s_ij)
- *   s_ij = cap(scale · Q[b,h,i,:]·K[b,g,j,:]) + mask[b,h,i,j] - slope[h]·|i + alignOffset - j|
- *   (masks read with strides: 0 on an axis broadcasts it, the key axis included)
- *   cap(x) = softcap · tanh(x / softcap), or x without softcap
- *
- * with g = floor(h / (H/Hkv)) the kv head shared by a group of query heads.
- * Visibility (window, causal, key lengths) is a band of keys
- * [keyStart, keyEnd) per row, so invisible keys are not even looped over;
- * key padding and the boolean mask are tested per key. A hidden key's K and
- * V are never read, so NaN or Inf stored there cannot reach the output.
+ * The fast pure-TypeScript attention kernel, which the JS backend runs
+ * (attention_forward and plan_attention, the names of the native entry
+ * points, over the same argument object, NativeAttentionArgs). It computes
+ * what the specification in ./attention_reference.ts computes, equal up to
+ * rounding; read that file for the math and the order of the steps (score,
+ * finish the scores, softmax update, P·V, store). This file adds only speed.
  *
  * Keys are visited in blocks with an online softmax: a running row maximum m
  * and row sum l, and an accumulator that is rescaled by exp(m_old - m_new)
@@ -36,31 +27,20 @@
  * change the result beyond rounding, so both kernels may feed the same row.
  */
 import type { NativeAttentionArgs } from '../native';
-
-/** Keys per block: 64 scores (512 bytes) stay in L1 next to the accumulator. */
-export const KEY_BLOCK = 64;
+import type { KernelPlan } from '../types';
+import { KEY_BLOCK } from './attention_reference';
 
 /** Query rows computed together by the blocked kernel (see the header comment). */
 const ROWS = 4;
 
-/** How the JS kernel runs a call (see explain()): up to ROWS (4) query rows at a time, on the calling thread. */
-export interface JsPlan {
-  path: 'reference';
-  blockQ: number;
-  blockK: number;
-  threads: number;
-  workItems: number;
-  scratchBytes: number;
-}
-
 /** The plan explain() reports: one work item per ROWS query rows of each (b, h), and Scratch's bytes. */
-export function plan_attention(p: NativeAttentionArgs): JsPlan {
+export function plan_attention(p: NativeAttentionArgs): KernelPlan {
   // The Scratch fields below: q and acc of ROWS rows, 8 per-row Float64Arrays, a
   // ROWS x KEY_BLOCK score block, the key list, and a whole score row for returnWeights.
   const scratchBytes =
     8 * ROWS * (p.D + p.Dv + 8 + KEY_BLOCK) + 4 * KEY_BLOCK + (p.weights !== null ? 8 * p.Lk : 0);
   const workItems = p.B * p.H * Math.ceil(p.Lq / ROWS);
-  return { path: 'reference', blockQ: ROWS, blockK: KEY_BLOCK, threads: 1, workItems, scratchBytes };
+  return { isa: 'js', path: 'reference', blockQ: ROWS, blockK: KEY_BLOCK, threads: 1, workItems, scratchBytes };
 }
 
 /**

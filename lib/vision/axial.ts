@@ -17,9 +17,9 @@ import { nativeAddon } from '../backend';
 import { attention_forward } from '../js/attention';
 import { type PackedLinear, packLinear } from '../linear';
 import type { NativeAttentionArgs } from '../native';
+import { kernelArgs, type Strides } from '../options';
 import type { Tensor } from '../types';
-import { checkBoolean, checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkScale, checkSame } from './check';
-import { checkWeight, describe, invalidArgument, isRecord } from '../validate';
+import { checkBoolean, checkChoice, checkDimEqual, checkFloat32Factor, checkInteger, checkOptionKeys, checkOut, checkTensor, checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
 const OP = 'axialAttention';
 
@@ -52,22 +52,12 @@ function axialArgs(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
   const length = axis === 'height' ? H : W;
   const seqStride = axis === 'height' ? 1 : W; // in pixels
   const posStride = axis === 'height' ? W : 1; // in pixels
-  return {
-    q, k, v, out,
-    B: B * heads, H: sequences, Hkv: sequences, Lq: length, Lk: length, D, Dv,
-    qStrideB: H * W * D, qStrideH: seqStride * D, qStrideL: posStride * D,
-    kStrideB: H * W * D, kStrideH: seqStride * D, kStrideL: posStride * D,
-    vStrideB: H * W * Dv, vStrideH: seqStride * Dv, vStrideL: posStride * Dv,
-    oStrideB: H * W * Dv, oStrideH: seqStride * Dv, oStrideL: posStride * Dv,
-    mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
-    boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
-    keyPadding: null, keyLengths: null,
-    scale,
-    alignOffset: 0, // Lk - Lq
-    windowLeft: -1,
-    windowRight: causal ? 0 : -1,
-    alibiSlopes: null, softcap: 0, lse: null, weights: null,
-  };
+  const strides = (width: number): Strides => [H * W * width, seqStride * width, posStride * width];
+  return kernelArgs(
+    { q, k, v, out, B: B * heads, H: sequences, Hkv: sequences, Lq: length, Lk: length, D, Dv },
+    { q: strides(D), k: strides(D), v: strides(Dv), out: strides(Dv) },
+    { scale, windowRight: causal ? 0 : -1 },
+  );
 }
 
 /**
@@ -77,21 +67,21 @@ function axialArgs(q: Float32Array, k: Float32Array, v: Float32Array, out: Float
  * each of the H rows a sequence of W positions.
  */
 export function axialAttention(q: Tensor, k: Tensor, v: Tensor, options: AxialAttentionOptions): Tensor {
-  const qt = checkImage(q, 'q', 5, OP);
-  const kt = checkImage(k, 'k', 5, OP);
-  const vt = checkImage(v, 'v', 5, OP);
+  const qt = checkTensor(q, 'q', 5, 5, OP);
+  const kt = checkTensor(k, 'k', 5, 5, OP);
+  const vt = checkTensor(v, 'v', 5, 5, OP);
   if (options === undefined) throw invalidArgument(TypeError, 'options to be an object { axis: "height" | "width", causal?, scale?, out? }', describe(options), OP);
   const opts = checkOptionKeys(options, AXIAL_KEYS, OP);
   const axis = checkChoice<Axis>(opts.axis, 'axis', ['height', 'width'], undefined, OP);
   const [B, heads, H, W, D] = qt.shape;
-  for (let d = 0; d < 5; d++) checkSame(`k.shape[${d}]`, kt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
-  for (let d = 0; d < 4; d++) checkSame(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
+  for (let d = 0; d < 5; d++) checkDimEqual(`k.shape[${d}]`, kt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
+  for (let d = 0; d < 4; d++) checkDimEqual(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
   const Dv = vt.shape[4];
   const causal = checkBoolean(opts.causal, 'causal', false, OP);
-  const scale = checkScale(opts.scale, 1 / Math.sqrt(D), OP);
+  const scale = checkFloat32Factor(opts.scale, 'scale', 1 / Math.sqrt(D), OP);
   const length = B * heads * H * W * Dv;
   const inputs: Array<[string, ArrayBufferView]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
-  const out = checkOutBuffer(opts.out, length, 'B*heads*H*W*Dv', inputs, OP) ?? new Float32Array(length);
+  const out = checkOut(opts.out, length, 'B*heads*H*W*Dv', inputs, OP) ?? new Float32Array(length);
   const args = axialArgs(qt.data, kt.data, vt.data, out, { B, heads, H, W, D, Dv }, axis, causal, scale);
   const addon = nativeAddon();
   if (addon !== null) addon.attention(args);
@@ -287,9 +277,9 @@ export class AxialAttention {
 
   /** Checks x; returns it as channels-last rows (x's own data when the channels are last already). */
   #rows(x: unknown): ImageRows {
-    const t = checkImage(x, 'x', 4, LAYER);
+    const t = checkTensor(x, 'x', 4, 4, LAYER);
     const axis = this.dimIndex;
-    checkSame(`x.shape[${axis}]`, t.shape[axis], 'dim', this.dim, LAYER);
+    checkDimEqual(`x.shape[${axis}]`, t.shape[axis], 'dim', this.dim, LAYER);
     const shape = [...t.shape];
     const [B, H, W] = shape.filter((_, a) => a !== axis);
     if (axis === 3) return { shape, B, H, W, rows: t.data };
@@ -408,10 +398,10 @@ export class AxialPositionalEmbedding {
 
   /** x + param_0 + param_1 (rounded to float32 after each add, as PyTorch does): x keeps its shape. */
   forward(x: Tensor): Tensor {
-    const t = checkImage(x, 'x', 4, EMBEDDING);
-    checkSame(`x.shape[${this.embDimIndex}]`, t.shape[this.embDimIndex], 'dim', this.dim, EMBEDDING);
+    const t = checkTensor(x, 'x', 4, 4, EMBEDDING);
+    checkDimEqual(`x.shape[${this.embDimIndex}]`, t.shape[this.embDimIndex], 'dim', this.dim, EMBEDDING);
     const spatialAxes = [1, 2, 3].filter((axis) => axis !== this.embDimIndex);
-    spatialAxes.forEach((axis, i) => checkSame(`x.shape[${axis}]`, t.shape[axis], `shape[${i}]`, this.shape[i], EMBEDDING));
+    spatialAxes.forEach((axis, i) => checkDimEqual(`x.shape[${axis}]`, t.shape[axis], `shape[${i}]`, this.shape[i], EMBEDDING));
     const [n0, n1, n2, n3] = t.shape;
     const [p0, p1] = this.#params;
     const [s0, s1] = this.#strides;

@@ -8,8 +8,7 @@
 import { nativeAddon } from '../backend';
 import { linear } from '../linear';
 import type { WeightTensor } from '../types';
-import { checkOptionKeys } from './check';
-import { checkWeight, describe, invalidArgument, isRecord } from '../validate';
+import { checkOptionKeys, checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
 /**
  * One Conv2d(Cin, Cout, kernel_size=1) of a PyTorch state_dict: `weight`

@@ -9,9 +9,8 @@
  * is O(B·C·(H·W + (H + W)·C/r)), no attention kernel is needed.
  */
 import type { Tensor, WeightTensor } from '../types';
-import { checkImage, checkInteger, checkOptionKeys, checkPositive, checkSame } from './check';
 import { type Conv1x1, type Conv1x1Weights, checkConv1x1, conv1x1 } from './conv1x1';
-import { checkFiniteElements, checkWeight, describe, invalidArgument, isRecord } from '../validate';
+import { checkDimEqual, checkFiniteElements, checkInteger, checkOptionKeys, checkPositive, checkTensor, checkWeight, describe, invalidArgument, isRecord } from '../validate';
 
 const LAYER = 'CoordinateAttention';
 
@@ -99,9 +98,9 @@ export class CoordinateAttention {
 
   /** x [B, C, H, W] → x · g_h · g_w, [B, C, H, W]. */
   forward(x: Tensor): Tensor {
-    const xt = checkImage(x, 'x', 4, LAYER);
+    const xt = checkTensor(x, 'x', 4, 4, LAYER);
     const [B, C, H, W] = xt.shape;
-    checkSame('x.shape[1]', C, 'channels', this.channels, LAYER);
+    checkDimEqual('x.shape[1]', C, 'channels', this.channels, LAYER);
     const L = H + W;
     const data = xt.data;
     // pooled [B, C, H + W]: the means over W (positions 0..H-1), then over H (H..H+W-1).

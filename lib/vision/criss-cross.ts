@@ -8,9 +8,8 @@ import { nativeAddon } from '../backend';
 import { criss_cross_forward } from '../js/criss_cross';
 import type { NativeCrissCrossArgs } from '../native';
 import type { Tensor, WeightTensor } from '../types';
-import { checkChoice, checkImage, checkInteger, checkOptionKeys, checkOutBuffer, checkScale, checkSame } from './check';
 import { type Conv1x1, type Conv1x1Weights, checkConv1x1, conv1x1 } from './conv1x1';
-import { checkWeight, describe, invalidArgument, isFloat32Array, isRecord } from '../validate';
+import { checkChoice, checkDimEqual, checkFloat32Factor, checkInteger, checkOptionKeys, checkOut, checkTensor, checkWeight, describe, invalidArgument, isFloat32Array, isRecord } from '../validate';
 
 const OP = 'crissCrossAttention';
 
@@ -40,22 +39,22 @@ function imageStrides(layout: ImageLayout, C: number, H: number, W: number): [nu
  * over the pixels (y, x) of column j and row i, the centre counted once.
  */
 export function crissCrossAttention(q: Tensor, k: Tensor, v: Tensor, options?: CrissCrossOptions): Tensor {
-  const qt = checkImage(q, 'q', 4, OP);
-  const kt = checkImage(k, 'k', 4, OP);
-  const vt = checkImage(v, 'v', 4, OP);
+  const qt = checkTensor(q, 'q', 4, 4, OP);
+  const kt = checkTensor(k, 'k', 4, 4, OP);
+  const vt = checkTensor(v, 'v', 4, 4, OP);
   const opts = checkOptionKeys(options, OPTION_KEYS, OP);
   const layout = checkChoice<ImageLayout>(opts.layout, 'layout', ['channels-first', 'channels-last'], 'channels-first', OP);
-  const scale = checkScale(opts.scale, 1, OP);
+  const scale = checkFloat32Factor(opts.scale, 'scale', 1, OP);
   // Axis of each logical dim in this layout.
   const [cAxis, yAxis, xAxis] = layout === 'channels-first' ? [1, 2, 3] : [3, 1, 2];
   const spatial = [0, yAxis, xAxis];
-  for (const d of spatial) checkSame(`k.shape[${d}]`, kt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
-  checkSame(`k.shape[${cAxis}]`, kt.shape[cAxis], `q.shape[${cAxis}]`, qt.shape[cAxis], OP);
-  for (const d of spatial) checkSame(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
+  for (const d of spatial) checkDimEqual(`k.shape[${d}]`, kt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
+  checkDimEqual(`k.shape[${cAxis}]`, kt.shape[cAxis], `q.shape[${cAxis}]`, qt.shape[cAxis], OP);
+  for (const d of spatial) checkDimEqual(`v.shape[${d}]`, vt.shape[d], `q.shape[${d}]`, qt.shape[d], OP);
   const B = qt.shape[0], H = qt.shape[yAxis], W = qt.shape[xAxis];
   const Cqk = qt.shape[cAxis], Cv = vt.shape[cAxis];
   const inputs: Array<[string, ArrayBufferView]> = [['q.data', qt.data], ['k.data', kt.data], ['v.data', vt.data]];
-  const out = checkOutBuffer(opts.out, vt.data.length, 'the element count of v', inputs, OP) ?? new Float32Array(vt.data.length);
+  const out = checkOut(opts.out, vt.data.length, 'the element count of v', inputs, OP) ?? new Float32Array(vt.data.length);
 
   const [qStrideB, qStrideC, qStrideY, qStrideX] = imageStrides(layout, Cqk, H, W);
   const [vStrideB, vStrideC, vStrideY, vStrideX] = imageStrides(layout, Cv, H, W);
@@ -153,9 +152,9 @@ export class CrissCrossAttention {
 
   /** x [B, C, H, W] → [B, C, H, W]. */
   forward(x: Tensor): Tensor {
-    const xt = checkImage(x, 'x', 4, LAYER);
+    const xt = checkTensor(x, 'x', 4, 4, LAYER);
     const [B, C, H, W] = xt.shape;
-    checkSame('x.shape[1]', C, 'channels', this.channels, LAYER);
+    checkDimEqual('x.shape[1]', C, 'channels', this.channels, LAYER);
     const HW = H * W;
     let features = xt.data;
     for (let r = 0; r < this.recurrence; r++) {
