@@ -10,39 +10,21 @@
  * (copies, tensor form, unknown and missing names) and argument errors.
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
-import { nativeAddon } from '../lib/backend';
-import { randn, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceAxial, relFrobenius, softmaxCombine } from './oracle/attention.mjs';
+import { tensorSequence, loadJsLib, backendRunners, product } from './helpers';
 
 const TOLERANCE = 1e-5;
 
 type Lib = typeof nativeLib;
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-jsLib.backend();
-vi.unstubAllEnvs();
+const jsLib: Lib = await loadJsLib();
 
-interface Runner {
-  name: string;
-  lib: Lib;
-  prepare: () => void;
-}
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-const addon = nativeAddon();
-for (const mode of nativeModes(addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
-
-let seed = 1;
-const tensor = (shape: number[], scale = 1): Tensor => {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed++);
-  for (let i = 0; i < data.length; i++) data[i] *= scale;
-  return { data, shape };
-};
+const tensor = tensorSequence();
 
 // Inputs and references are computed once per case and shared by every runner.
 const cache = new Map<string, unknown>();
@@ -51,39 +33,7 @@ function once<T>(key: string, make: () => T): T {
   return cache.get(key) as T;
 }
 
-/** softmax(s)·values over a list of scores and value vectors, in float64. */
-function softmaxCombine(scores: number[], values: number[][]): number[] {
-  const max = Math.max(...scores);
-  const weights = scores.map((s) => Math.exp(s - max));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const out = new Array<number>(values[0].length).fill(0);
-  weights.forEach((w, n) => values[n].forEach((x, e) => (out[e] += (w / total) * x)));
-  return out;
-}
-
 // ---- the bare op ---------------------------------------------------------------------
-
-/** Axial attention on [B,heads,H,W,D]: each column (height) or row (width) is a sequence. */
-function referenceAxial(q: Tensor, k: Tensor, v: Tensor, axis: 'height' | 'width', causal: boolean, scale: number): Float64Array {
-  const [B, heads, H, W, D] = q.shape;
-  const Dv = v.shape[4];
-  const at = (t: Tensor, width: number, b: number, h: number, y: number, x: number): number[] =>
-    Array.from(t.data.subarray((((b * heads + h) * H + y) * W + x) * width, (((b * heads + h) * H + y) * W + x + 1) * width));
-  const out = new Float64Array(B * heads * H * W * Dv);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < heads; h++)
-      for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) {
-          const query = at(q, D, b, h, y, x);
-          const position = axis === 'height' ? y : x;
-          const keys: Array<[number, number]> = [];
-          for (let p = 0; p < (axis === 'height' ? H : W); p++) if (!causal || p <= position) keys.push(axis === 'height' ? [p, x] : [y, p]);
-          const scores = keys.map(([ky, kx]) => scale * at(k, D, b, h, ky, kx).reduce((s, kd, d) => s + kd * query[d], 0));
-          const result = softmaxCombine(scores, keys.map(([ky, kx]) => at(v, Dv, b, h, ky, kx)));
-          out.set(result, (((b * heads + h) * H + y) * W + x) * Dv);
-        }
-  return out;
-}
 
 const MAPS: Array<[number, number]> = [[1, 1], [1, 7], [13, 5], [64, 64]];
 
@@ -119,8 +69,6 @@ interface Nd {
   data: Float64Array;
   shape: number[];
 }
-
-const product = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** torch.permute(...).contiguous(): out.shape[i] = t.shape[perm[i]]. */
 function permute(t: Nd, perm: number[]): Nd {

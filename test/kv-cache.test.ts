@@ -6,31 +6,18 @@
  * cache's bounds, and its argument errors — on the JS backend and on every
  * native ISA × 1/2 threads.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
-import { nativeAddon } from '../lib/backend';
 import { roundToBfloat16, toBfloat16 } from '../lib/js/bf16';
-import { randn, referenceAttention, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
+import { tensor, loadJsLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | 'KvCache'>;
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-(jsLib as typeof nativeLib).backend();
-vi.unstubAllEnvs();
+const jsLib: Lib = await loadJsLib();
 
-interface Runner {
-  name: string;
-  lib: Lib;
-  prepare: () => void;
-}
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-for (const mode of nativeModes(nativeAddon())) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
-
-const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
 /** Rows [t0, t1) of a [B, H, L, D] tensor. */
 function slice(x: Tensor, t0: number, t1: number): Tensor {

@@ -6,23 +6,18 @@
  * (float32 cache ≤ 1e-5, bfloat16 cache ≤ 1e-2). JS backend and every native
  * ISA × 1/2 threads.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { MultiHeadAttentionWeights, Tensor } from '../lib/index';
-import { nativeAddon } from '../lib/backend';
-import { randn, referenceAttention, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
+import { tensor, filledTensor, loadJsLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'MultiHeadAttention' | 'KvCache'>;
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-(jsLib as typeof nativeLib).backend();
-vi.unstubAllEnvs();
+const jsLib: Lib = await loadJsLib();
 
-const runners: Array<{ name: string; lib: Lib; prepare: () => void }> = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-for (const mode of nativeModes(nativeAddon())) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
 interface Config {
   dModel: number;
@@ -89,8 +84,6 @@ function refMha(c: Config, w: Weights, x: Tensor, context: Tensor | null, opts: 
   );
   return refLinear(o, B * Lq, c.numHeads * c.headDim, w.wo, c.dModel, w.bo);
 }
-
-const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
 
 const CASES: Array<{ name: string; c: Config; B: number; Lq: number; Lk?: number; causal?: boolean; padding?: boolean; rank2?: boolean }> = [
   { name: 'self, biases', c: { dModel: 64, numHeads: 4, numKvHeads: 4, headDim: 16, contextDim: 64, bias: true }, B: 2, Lq: 17 },
@@ -239,14 +232,13 @@ describe('MultiHeadAttention errors', () => {
     // B = 2, Lq = 5, Lk = 12.
     const x = tensor([2, 5, 16], 1);
     const context = tensor([2, 12, 16], 2);
-    const zeros = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
     it.each([
-      [{ mask: zeros([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to be 1 or the key length Lk (12) but received 7')],
-      [{ mask: zeros([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to be 1 or the key length Lk (12) but received 5')],
-      [{ mask: zeros([3, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the batch B (2) but received 3')],
-      [{ mask: zeros([4, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or numHeads (2) but received 4')],
-      [{ mask: zeros([6, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the query length Lq (5) but received 6')],
-      [{ mask: zeros([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 1, 2, 3 or 4 but received 5')],
+      [{ mask: filledTensor([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to be 1 or the key length Lk (12) but received 7')],
+      [{ mask: filledTensor([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to be 1 or the key length Lk (12) but received 5')],
+      [{ mask: filledTensor([3, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the batch B (2) but received 3')],
+      [{ mask: filledTensor([4, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or numHeads (2) but received 4')],
+      [{ mask: filledTensor([6, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the query length Lq (5) but received 6')],
+      [{ mask: filledTensor([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 1, 2, 3 or 4 but received 5')],
       [{ mask: new Float32Array(120) }, new TypeError('MultiHeadAttention: expected options.mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array(120)')],
       [{ mask: { data: new Int8Array(60), shape: [5, 12] } }, new TypeError('MultiHeadAttention: expected options.mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array(60)')],
       [{ mask: { data: new Uint8Array(59), shape: [5, 12] } }, new RangeError('MultiHeadAttention: expected options.mask.data.length to equal the product of options.mask.shape (60) but received 59')],
@@ -258,7 +250,7 @@ describe('MultiHeadAttention errors', () => {
     });
 
     it('a rank-2 x has a batch of 1', () => {
-      expect(() => mha.forward(tensor([5, 16], 3), { mask: zeros([2, 1, 5, 5]) })).toThrow(
+      expect(() => mha.forward(tensor([5, 16], 3), { mask: filledTensor([2, 1, 5, 5]) })).toThrow(
         new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 (the batch B) but received 2'),
       );
     });

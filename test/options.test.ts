@@ -7,51 +7,29 @@
  * 2 threads. Also: keys a boolean mask, key padding, key lengths, window or
  * causal exclude never reach the output, even when their K/V hold NaN or Inf.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { AttentionOptions, AttentionResult, Layout, Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
-import { randn, referenceAttentionFull, referenceVisibility, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceAttentionFull, referenceVisibility, relFrobenius } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
+import { tensor, lseError, loadJsLib, backendRunners, type Runner, type Dims, type PartialDims } from './helpers';
 
 const TOLERANCE = 1e-5;
 
 type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | 'backend'>;
 
-// A module instance of lib/ whose backend is the JS kernel, whatever the environment.
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-jsLib.backend(); // the choice is made on first use: make it while the variable is set
-vi.unstubAllEnvs();
-
-interface Runner {
-  name: string;
-  lib: Lib;
-  /** Selects the ISA and thread count before each call (native), or nothing (js). */
-  prepare: () => void;
-}
+const jsLib: Lib = await loadJsLib();
 
 // When the addon is loaded, the native variants run; otherwise they show as skipped.
 const probe = { addon: nativeAddon(), skipReason: null as string | null };
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-for (const mode of nativeModes(probe.addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
 // ---- inputs ---------------------------------------------------------------------------
 
-interface Dims {
-  B: number;
-  H: number;
-  Hkv: number;
-  Lq: number;
-  Lk: number;
-  D: number;
-  Dv: number;
-}
-
 interface OptionCase {
   name: string;
-  dims: Partial<Dims> & Pick<Dims, 'Lq' | 'Lk' | 'D'>;
+  dims: PartialDims;
   layout?: Layout;
   /** Drop B from every shape (needs B = 1). */
   rank3?: boolean;
@@ -72,20 +50,14 @@ function shapeOf(layout: Layout, rank3: boolean, B: number, heads: number, lengt
   return rank3 ? shape.slice(1) : shape;
 }
 
-function randomTensor(shape: number[], seed: number, amplitude = 1): Tensor {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
-  if (amplitude !== 1) for (let i = 0; i < data.length; i++) data[i] *= amplitude;
-  return { data, shape };
-}
-
 function makeInputs(c: OptionCase, seed: number) {
   const d = fullDims(c);
   const layout = c.layout ?? 'bhld';
   const rank3 = c.rank3 ?? false;
   const amplitude = c.amplitude ?? 1;
-  const q = randomTensor(shapeOf(layout, rank3, d.B, d.H, d.Lq, d.D), seed, amplitude);
-  const k = randomTensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.D), seed + 1, amplitude);
-  const v = randomTensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.Dv), seed + 2);
+  const q = tensor(shapeOf(layout, rank3, d.B, d.H, d.Lq, d.D), seed, amplitude);
+  const k = tensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.D), seed + 1, amplitude);
+  const v = tensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.Dv), seed + 2);
   const options: AttentionOptions = { ...(c.options?.(d) ?? {}) };
   if (c.layout !== undefined) options.layout = c.layout;
   return { d, q, k, v, options, outShape: shapeOf(layout, rank3, d.B, d.H, d.Lq, d.Dv), rank3 };
@@ -118,21 +90,6 @@ function alibi(H: number): Float32Array {
 
 // ---- checks ----------------------------------------------------------------------------
 
-/** lse vs the oracle: -Infinity exactly where the oracle has it, the rest by relative Frobenius error. */
-function lseError(actual: Float32Array, expected: Float64Array): number {
-  const a: number[] = [];
-  const e: number[] = [];
-  for (let i = 0; i < expected.length; i++) {
-    if (expected[i] === -Infinity) {
-      if (actual[i] !== -Infinity) return Infinity;
-    } else {
-      a.push(actual[i]);
-      e.push(expected[i]);
-    }
-  }
-  return relFrobenius(a, e);
-}
-
 function expectFinite(data: ArrayLike<number>, what: string): void {
   let bad = -1;
   for (let i = 0; i < data.length && bad < 0; i++) if (!Number.isFinite(data[i])) bad = i;
@@ -140,7 +97,7 @@ function expectFinite(data: ArrayLike<number>, what: string): void {
 }
 
 /** Runs one case with and without lse/weights and checks everything against the oracle. */
-function checkCase(runner: Runner, c: OptionCase, seed: number): void {
+function checkCase(runner: Runner<Lib>, c: OptionCase, seed: number): void {
   const { d, q, k, v, options, outShape, rank3 } = makeInputs(c, seed);
   const oracle = referenceAttentionFull(q, k, v, options, true);
   const lib = runner.lib;
