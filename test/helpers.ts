@@ -1,5 +1,5 @@
 /**
- * What the vitest suites share: seeded tensors, the lse and error assertions, the
+ * What the vitest suites share: seeded tensors, the error assertion, the
  * JS-backend copy of the library, and the runners (js + every native mode) a file loops over.
  */
 import { expect, vi } from 'vitest';
@@ -7,8 +7,11 @@ import type * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { nativeModes } from './native-modes';
-import { relFrobenius, type ReferenceDims } from './oracle/attention.mjs';
-import { randn } from './oracle/prng.mjs';
+import type { ReferenceDims } from './oracle/attention.mjs';
+import { randomTensor } from './oracle/inputs.mjs';
+
+/** N(0, 1) samples of `shape` from `seed`, times `amplitude`. */
+export const tensor: (shape: number[], seed?: number, amplitude?: number) => Tensor = randomTensor;
 
 export type Lib = typeof nativeLib;
 export type ErrorType = TypeErrorConstructor | RangeErrorConstructor;
@@ -27,37 +30,15 @@ export interface Runner<L = Lib> {
 
 export const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** N(0, 1) samples of `shape` from `seed`, times `amplitude`. */
-export function tensor(shape: number[], seed = 1, amplitude = 1): Tensor {
-  const data = randn(product(shape), seed);
-  if (amplitude !== 1) for (let i = 0; i < data.length; i++) data[i] *= amplitude;
-  return { data, shape };
-}
-
 /** A tensor maker that takes the next seed on every call, starting at `firstSeed`. */
 export function tensorSequence(firstSeed = 1): (shape: number[], amplitude?: number) => Tensor {
   let seed = firstSeed;
-  return (shape, amplitude = 1) => tensor(shape, seed++, amplitude);
+  return (shape, amplitude = 1) => randomTensor(shape, seed++, amplitude);
 }
 
 /** A tensor of `shape` with every element `value`. */
 export function filledTensor(shape: number[], value = 0): Tensor {
   return { data: new Float32Array(product(shape)).fill(value), shape };
-}
-
-/** lse vs the oracle: -Infinity exactly where the oracle has it, the rest by relative Frobenius error. */
-export function lseError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  const a: number[] = [];
-  const e: number[] = [];
-  for (let i = 0; i < expected.length; i++) {
-    if (expected[i] === -Infinity) {
-      if (actual[i] !== -Infinity) return Infinity;
-    } else {
-      a.push(actual[i]);
-      e.push(expected[i]);
-    }
-  }
-  return relFrobenius(a, e);
 }
 
 /** Runs `fn` and expects it to throw exactly this error: the same class and the whole message. */

@@ -11,9 +11,9 @@ import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { AttentionOptions, AttentionResult, Layout, Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
-import { referenceAttentionFull, referenceVisibility, relFrobenius } from './oracle/attention.mjs';
-import { randn } from './oracle/prng.mjs';
-import { tensor, lseError, loadJsLib, backendRunners, type Runner, type Dims, type PartialDims } from './helpers';
+import { lseError, referenceAttentionFull, referenceVisibility, relFrobenius } from './oracle/attention.mjs';
+import { additiveMask, alibi, boolMask, caseInputs, flags } from './oracle/inputs.mjs';
+import { loadJsLib, backendRunners, type Runner, type Dims, type PartialDims } from './helpers';
 
 const TOLERANCE = 1e-5;
 
@@ -39,55 +39,6 @@ interface OptionCase {
   options?: (d: Dims) => AttentionOptions;
 }
 
-function fullDims(c: OptionCase): Dims {
-  const { B = 2, H = 2, Lq, Lk, D } = c.dims;
-  const Hkv = c.dims.Hkv ?? H;
-  return { B, H, Hkv, Lq, Lk, D, Dv: c.dims.Dv ?? D };
-}
-
-function shapeOf(layout: Layout, rank3: boolean, B: number, heads: number, length: number, width: number): number[] {
-  const shape = layout === 'bhld' ? [B, heads, length, width] : [B, length, heads, width];
-  return rank3 ? shape.slice(1) : shape;
-}
-
-function makeInputs(c: OptionCase, seed: number) {
-  const d = fullDims(c);
-  const layout = c.layout ?? 'bhld';
-  const rank3 = c.rank3 ?? false;
-  const amplitude = c.amplitude ?? 1;
-  const q = tensor(shapeOf(layout, rank3, d.B, d.H, d.Lq, d.D), seed, amplitude);
-  const k = tensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.D), seed + 1, amplitude);
-  const v = tensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.Dv), seed + 2);
-  const options: AttentionOptions = { ...(c.options?.(d) ?? {}) };
-  if (c.layout !== undefined) options.layout = c.layout;
-  return { d, q, k, v, options, outShape: shapeOf(layout, rank3, d.B, d.H, d.Lq, d.Dv), rank3 };
-}
-
-/** n flags, about `hiddenFraction` of them 0; visible ones hold `on` (any nonzero means visible). */
-function flags(n: number, seed: number, hiddenFraction = 0.3, on = 1): Uint8Array {
-  const normal = randn(n, seed);
-  // P(|N(0,1)| < z) = hiddenFraction, for the few fractions used here.
-  const z = hiddenFraction === 0.3 ? 0.385 : hiddenFraction === 0.5 ? 0.674 : 0.126;
-  return Uint8Array.from(normal, (x) => (Math.abs(x) < z ? 0 : on));
-}
-
-function boolMask(shape: number[], seed: number, hiddenFraction = 0.3, on = 1) {
-  return { data: flags(shape.reduce((a, b) => a * b, 1), seed, hiddenFraction, on), shape };
-}
-
-/** Additive float mask: N(0,1) values with about 30% -Infinity. */
-function additiveMask(shape: number[], seed: number): Tensor {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
-  const hidden = flags(data.length, seed + 7);
-  for (let i = 0; i < data.length; i++) if (hidden[i] === 0) data[i] = -Infinity;
-  return { data, shape };
-}
-
-/** The ALiBi paper's slopes for H heads: 2^(-8(h+1)/H). */
-function alibi(H: number): Float32Array {
-  return Float32Array.from({ length: H }, (_, h) => 2 ** ((-8 * (h + 1)) / H));
-}
-
 // ---- checks ----------------------------------------------------------------------------
 
 function expectFinite(data: ArrayLike<number>, what: string): void {
@@ -98,7 +49,7 @@ function expectFinite(data: ArrayLike<number>, what: string): void {
 
 /** Runs one case with and without lse/weights and checks everything against the oracle. */
 function checkCase(runner: Runner<Lib>, c: OptionCase, seed: number): void {
-  const { d, q, k, v, options, outShape, rank3 } = makeInputs(c, seed);
+  const { d, q, k, v, options, outShape, rank3 } = caseInputs(c, seed);
   const oracle = referenceAttentionFull(q, k, v, options, true);
   const lib = runner.lib;
   runner.prepare();
@@ -407,7 +358,7 @@ describe.each(runners)('options on $name', (runner) => {
 
   it('attentionAsync resolves to the same out, lse and weights as attention', async () => {
     for (const c of cases.filter((x) => /everything|blhd, GQA|decode Lq=1 Lk=513/.test(x.name))) {
-      const { q, k, v, options } = makeInputs(c, 5);
+      const { q, k, v, options } = caseInputs(c, 5);
       runner.prepare();
       const sync = runner.lib.attention(q, k, v, { ...options, returnLse: true, returnWeights: true });
       const async = await runner.lib.attentionAsync(q, k, v, { ...options, returnLse: true, returnWeights: true });
@@ -424,7 +375,7 @@ describe.each(runners)('options on $name', (runner) => {
 
   it('the result is the output tensor itself: out is written and returned, lse and weights ride along', () => {
     const c = cases.find((x) => x.name.startsWith('layout blhd, GQA'))!;
-    const { q, k, v, options, outShape } = makeInputs(c, 6);
+    const { q, k, v, options, outShape } = caseInputs(c, 6);
     const out = new Float32Array(outShape.reduce((a, b) => a * b, 1)).fill(Number.NaN);
     runner.prepare();
     const result = runner.lib.attention(q, k, v, { ...options, out, returnLse: true });
@@ -434,13 +385,13 @@ describe.each(runners)('options on $name', (runner) => {
   });
 
   it('causal true and window [-1, 0] agree; causal top-left equals causal true when Lq = Lk', () => {
-    const { q, k, v } = makeInputs({ name: '', dims: { Lq: 17, Lk: 129, D: 16 } }, 7);
+    const { q, k, v } = caseInputs({ name: '', dims: { Lq: 17, Lk: 129, D: 16 } }, 7);
     runner.prepare();
     const causal = runner.lib.attention(q, k, v, { causal: true, returnLse: true });
     const band = runner.lib.attention(q, k, v, { window: [-1, 0], returnLse: true });
     expect(relFrobenius(band.data, causal.data)).toBeLessThanOrEqual(TOLERANCE);
     expect(lseError(band.lse.data, Float64Array.from(causal.lse.data))).toBeLessThanOrEqual(TOLERANCE);
-    const square = makeInputs({ name: '', dims: { Lq: 33, Lk: 33, D: 16 } }, 8);
+    const square = caseInputs({ name: '', dims: { Lq: 33, Lk: 33, D: 16 } }, 8);
     const bottomRight = runner.lib.attention(square.q, square.k, square.v, { causal: true });
     const topLeft = runner.lib.attention(square.q, square.k, square.v, { causal: 'top-left' });
     expect(relFrobenius(topLeft.data, bottomRight.data)).toBeLessThanOrEqual(TOLERANCE);
@@ -448,7 +399,7 @@ describe.each(runners)('options on $name', (runner) => {
 
   it('layout blhd gives the transpose of layout bhld', () => {
     const d = { B: 2, H: 4, Hkv: 2, Lq: 17, Lk: 40, D: 8, Dv: 5 };
-    const bhld = makeInputs({ name: '', dims: d }, 9);
+    const bhld = caseInputs({ name: '', dims: d }, 9);
     // [B, H, L, X] -> [B, L, H, X]
     const transpose = (t: Tensor): Tensor => {
       const [B, H, L, X] = t.shape;
@@ -471,7 +422,7 @@ describe.each(runners)('options on $name', (runner) => {
   });
 
   it('lse merges two halves of the keys into the whole (the reason to return it)', () => {
-    const { q, k, v } = makeInputs({ name: '', dims: { B: 1, H: 2, Lq: 9, Lk: 100, D: 16 } }, 10);
+    const { q, k, v } = caseInputs({ name: '', dims: { B: 1, H: 2, Lq: 9, Lk: 100, D: 16 } }, 10);
     runner.prepare();
     const whole = runner.lib.attention(q, k, v, { returnLse: true });
     const first = runner.lib.attention(q, k, v, { keyLengths: Int32Array.from([60]), returnLse: true });
@@ -612,7 +563,7 @@ describe.each(runners)('excluded K/V never reach the output on $name', (runner) 
     { ...c, kValue: Number.NaN, vValue: Infinity, label: 'K NaN, V Inf' },
     { ...c, kValue: -Infinity, vValue: Number.NaN, label: 'K -Inf, V NaN' },
   ]))('$name: $label', (c) => {
-    const { d, q, k, v, options } = makeInputs(c, 300);
+    const { d, q, k, v, options } = caseInputs(c, 300);
     const layout = c.layout ?? 'bhld';
     const keys = c.poison(d, options);
     expect(keys.length).toBeGreaterThan(0);

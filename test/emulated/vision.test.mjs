@@ -4,7 +4,9 @@
 // widths with every tail length of a 4-lane vector), C' != C, batch 2.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TOLERANCE, fa, nativeModes, referenceAxial, referenceCrissCross, relFrobenius, restoreMode, tensor, toChannelsLast } from './helpers.mjs';
+import { TOLERANCE, fa, nativeModes, restoreMode } from './helpers.mjs';
+import { referenceAxial, referenceCrissCross, relFrobenius, toChannelsLast } from '../oracle/attention.mjs';
+import { randomTensor as tensor } from '../oracle/inputs.mjs';
 
 after(restoreMode());
 

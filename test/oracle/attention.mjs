@@ -316,6 +316,27 @@ export function relFrobenius(a, b) {
   return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
 }
 
+/**
+ * lse vs the oracle: -Infinity exactly where the oracle has it, the rest by relative Frobenius error.
+ * @param {ArrayLike<number>} actual @param {ArrayLike<number>} expected
+ * @returns {number}
+ */
+export function lseError(actual, expected) {
+  /** @type {number[]} */
+  const a = [];
+  /** @type {number[]} */
+  const e = [];
+  for (let i = 0; i < expected.length; i++) {
+    if (expected[i] === -Infinity) {
+      if (actual[i] !== -Infinity) return Infinity;
+    } else {
+      a.push(actual[i]);
+      e.push(expected[i]);
+    }
+  }
+  return relFrobenius(a, e);
+}
+
 // ---- layouts ---------------------------------------------------------------------------
 
 /**
