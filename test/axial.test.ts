@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { referenceAxial, relFrobenius, softmaxCombine } from './oracle/attention.mjs';
+import { referenceLinear } from './oracle/linear.mjs';
 import { tensorSequence, loadJsLib, backendRunners, product } from './helpers';
 
 const TOLERANCE = 1e-5;
@@ -98,23 +99,11 @@ function calculatePermutations(numDimensions: number, embDim: number): number[][
   });
 }
 
-/** y[r] = W·x[r] (+ bias) for rows of x [rows, inputs]; W [outputs, inputs]. */
-function linearRows(x: Float64Array, rows: number, inputs: number, weight: Float32Array, outputs: number, bias?: Float32Array): Float64Array {
-  const y = new Float64Array(rows * outputs);
-  for (let r = 0; r < rows; r++)
-    for (let o = 0; o < outputs; o++) {
-      let s = bias ? bias[o] : 0;
-      for (let i = 0; i < inputs; i++) s += weight[o * inputs + i] * x[r * inputs + i];
-      y[r * outputs + o] = s;
-    }
-  return y;
-}
-
 /** SelfAttention.forward on x [n, t, dim] with the weights under `prefix` (e.g. "axial_attentions.0.fn."). */
 function selfAttention(x: Float64Array, n: number, t: number, dim: number, heads: number, dimHeads: number, weights: Record<string, Float32Array>, prefix: string): Float64Array {
   const hidden = heads * dimHeads;
-  const q = linearRows(x, n * t, dim, weights[`${prefix}to_q.weight`], hidden);
-  const kv = linearRows(x, n * t, dim, weights[`${prefix}to_kv.weight`], 2 * hidden); // chunk(2, dim=-1): k, then v
+  const q = referenceLinear(x, n * t, dim, weights[`${prefix}to_q.weight`], hidden);
+  const kv = referenceLinear(x, n * t, dim, weights[`${prefix}to_kv.weight`], 2 * hidden); // chunk(2, dim=-1): k, then v
   const merged = new Float64Array(n * t * hidden);
   for (let s = 0; s < n; s++)
     for (let h = 0; h < heads; h++)
@@ -131,7 +120,7 @@ function selfAttention(x: Float64Array, n: number, t: number, dim: number, heads
         }
         softmaxCombine(scores, values).forEach((value, e) => (merged[(s * t + i) * hidden + h * dimHeads + e] = value));
       }
-  return linearRows(merged, n * t, hidden, weights[`${prefix}to_out.weight`], dim, weights[`${prefix}to_out.bias`]);
+  return referenceLinear(merged, n * t, hidden, weights[`${prefix}to_out.weight`], dim, weights[`${prefix}to_out.bias`]);
 }
 
 interface LayerCase {

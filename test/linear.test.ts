@@ -19,6 +19,7 @@ import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import type { NativeIsa, NativeLinearArgs } from '../lib/native';
 import { relFrobenius } from './oracle/attention.mjs';
+import { referenceLinear } from './oracle/linear.mjs';
 import { randn } from './oracle/prng.mjs';
 import { restoreNativeModeAfterAll } from './native-modes';
 import { tensor, filledTensor, expectError, loadJsLib, product, backendRunners, type ErrorType } from './helpers';
@@ -33,19 +34,6 @@ const addon = nativeAddon();
 
 const runners = backendRunners<Lib>(jsLib, nativeLib);
 const isas: NativeIsa[] = addon ? addon.info().supportedIsas : [];
-
-/** float64 y[i][j] = b[j] + Σ_k x[i][k]·w[j][k], from the definition. */
-function reference(x: Float32Array, M: number, K: number, w: Float32Array, N: number, b: Float32Array | null): Float64Array {
-  const y = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = b ? b[j] : 0;
-      for (let k = 0; k < K; k++) s += x[i * K + k] * w[j * K + k];
-      y[i * N + j] = s;
-    }
-  }
-  return y;
-}
 
 /** Σ_k |x_k·w_jk| + |b_j| per output: the scale a float32 dot product's rounding error is relative to. */
 function magnitudes(x: Float32Array, M: number, K: number, w: Float32Array, N: number, b: Float32Array | null): Float64Array {
@@ -96,7 +84,7 @@ function gridCases(M: number): GridCase[] {
       const bias = tensor([N], seed++);
       for (const withBias of [false, true]) {
         const b = withBias ? bias : null;
-        cases.push({ K, N, bias: withBias, x, weight, b, expected: reference(x.data, M, K, weight.data, N, b ? b.data : null) });
+        cases.push({ K, N, bias: withBias, x, weight, b, expected: referenceLinear(x.data, M, K, weight.data, N, b ? b.data : null) });
       }
     }
   }
@@ -128,7 +116,7 @@ describe.each(runners)('linear on $name', ({ lib, prepare }) => {
     for (const shape of [[16], [5, 16], [2, 3, 16], [2, 1, 3, 16]]) {
       const x = tensor(shape, 9);
       const M = product(shape) / 16;
-      const expected = reference(x.data, M, 16, weight.data, 33, bias.data);
+      const expected = referenceLinear(x.data, M, 16, weight.data, 33, bias.data);
       const outShape = [...shape.slice(0, -1), 33];
       for (const y of [lib.linear(x, weight, bias), packed.forward(x)]) {
         expect(y.shape).toEqual(outShape);
@@ -146,7 +134,7 @@ describe.each(runners)('linear on $name', ({ lib, prepare }) => {
     expect(y.data).toBe(out);
     const out2 = new Float32Array(700);
     expect(lib.packLinear(weight).forward(x, { out: out2 }).data).toBe(out2);
-    const expected = reference(x.data, 7, 80, weight.data, 100, null);
+    const expected = referenceLinear(x.data, 7, 80, weight.data, 100, null);
     expect(relFrobenius(out, expected)).toBeLessThanOrEqual(TOLERANCE);
     expect(relFrobenius(out2, expected)).toBeLessThanOrEqual(TOLERANCE);
   });
@@ -238,7 +226,7 @@ describe.each(runners)('linear on $name', ({ lib, prepare }) => {
           const x = { data: xBuffer.subarray(GUARD, GUARD + M * K), shape: [...leading, K] };
           const weight = tensor([N, K], seed + 1);
           const b = bias ? tensor([N], seed + 2) : null;
-          const expected = reference(x.data, M, K, weight.data, N, b ? b.data : null);
+          const expected = referenceLinear(x.data, M, K, weight.data, N, b ? b.data : null);
           const scale = magnitudes(x.data, M, K, weight.data, N, b ? b.data : null);
           const stride = N + extraStride;
           const extent = offset + (M - 1) * stride + N;
@@ -277,7 +265,7 @@ describe.runIf(addon !== null)('native linear', () => {
     const x = tensor([129, 80], 40);
     const weight = tensor([100, 80], 41);
     const bias = tensor([100], 42);
-    const expected = reference(x.data, 129, 80, weight.data, 100, bias.data);
+    const expected = referenceLinear(x.data, 129, 80, weight.data, 100, bias.data);
     const packedUnder = new Map<NativeIsa, nativeLib.PackedLinear>();
     for (const isa of isas) {
       native.setIsa(isa);

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { MultiHeadAttentionWeights, Tensor } from '../lib/index';
 import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
+import { referenceLinear } from './oracle/linear.mjs';
 import { randn } from './oracle/prng.mjs';
 import { tensor, filledTensor, loadJsLib, backendRunners } from './helpers';
 
@@ -56,33 +57,21 @@ function makeWeights(c: Config, seed: number): Weights {
   };
 }
 
-/** rows [n, in] · wᵀ + b in float64, rounded to float32 (as a layer would hand it on). */
-function refLinear(x: ArrayLike<number>, n: number, inF: number, w: Float32Array, outF: number, b: Float32Array | null | undefined): Float32Array {
-  const y = new Float32Array(n * outF);
-  for (let r = 0; r < n; r++)
-    for (let o = 0; o < outF; o++) {
-      let s = b ? b[o] : 0;
-      for (let i = 0; i < inF; i++) s += x[r * inF + i] * w[o * inF + i];
-      y[r * outF + o] = s;
-    }
-  return y;
-}
-
 function refMha(c: Config, w: Weights, x: Tensor, context: Tensor | null, opts: { causal?: boolean; keyPadding?: Uint8Array }): Float32Array {
   const B = x.shape.length === 3 ? x.shape[0] : 1;
   const Lq = x.shape[x.shape.length - 2];
   const ctx = context ?? x;
   const Lk = ctx.shape[ctx.shape.length - 2];
-  const q = refLinear(x.data, B * Lq, c.dModel, w.wq, c.numHeads * c.headDim, w.bq);
-  const k = refLinear(ctx.data, B * Lk, c.contextDim, w.wk, c.numKvHeads * c.headDim, w.bk);
-  const v = refLinear(ctx.data, B * Lk, c.contextDim, w.wv, c.numKvHeads * c.headDim, w.bv);
+  const q = Float32Array.from(referenceLinear(x.data, B * Lq, c.dModel, w.wq, c.numHeads * c.headDim, w.bq)); // rounded to float32, as a layer hands it on
+  const k = Float32Array.from(referenceLinear(ctx.data, B * Lk, c.contextDim, w.wk, c.numKvHeads * c.headDim, w.bk));
+  const v = Float32Array.from(referenceLinear(ctx.data, B * Lk, c.contextDim, w.wv, c.numKvHeads * c.headDim, w.bv));
   const o = referenceAttention(
     { data: q, shape: [B, Lq, c.numHeads, c.headDim] },
     { data: k, shape: [B, Lk, c.numKvHeads, c.headDim] },
     { data: v, shape: [B, Lk, c.numKvHeads, c.headDim] },
     { layout: 'blhd', causal: opts.causal, keyPadding: opts.keyPadding },
   );
-  return refLinear(o, B * Lq, c.numHeads * c.headDim, w.wo, c.dModel, w.bo);
+  return Float32Array.from(referenceLinear(o, B * Lq, c.numHeads * c.headDim, w.wo, c.dModel, w.bo));
 }
 
 const CASES: Array<{ name: string; c: Config; B: number; Lq: number; Lk?: number; causal?: boolean; padding?: boolean; rank2?: boolean }> = [
