@@ -138,6 +138,7 @@ function attentionRow(q, k, v, options) {
   const scores = new Float64Array(Lk);
   return (b, h, i, outRow, weightsRow) => {
     const g = Math.floor((h * Hkv) / H); // kv head of query head h
+    const qRow = qAt(b, h, i, 0); // d is the innermost index in both layouts
     outRow.fill(0);
     weightsRow?.fill(0);
     let max = -Infinity;
@@ -145,7 +146,8 @@ function attentionRow(q, k, v, options) {
       let s = -Infinity;
       if (visible(b, h, i, j)) {
         s = 0;
-        for (let d = 0; d < D; d++) s += q.data[qAt(b, h, i, d)] * k.data[kAt(b, g, j, d)];
+        const kRow = kAt(b, g, j, 0);
+        for (let d = 0; d < D; d++) s += q.data[qRow + d] * k.data[kRow + d];
         s *= scale;
         if (softcap > 0) s = softcap * Math.tanh(s / softcap);
         if (additive && additiveAt) s += additive[additiveAt(b, h, i, j)];
@@ -161,7 +163,8 @@ function attentionRow(q, k, v, options) {
       const p = scores[j] / sum;
       if (weightsRow) weightsRow[j] = p;
       if (p === 0) continue; // a hidden key: its v is never read
-      for (let d = 0; d < Dv; d++) outRow[d] += p * v.data[vAt(b, g, j, d)];
+      const vRow = vAt(b, g, j, 0);
+      for (let d = 0; d < Dv; d++) outRow[d] += p * v.data[vRow + d];
     }
     return max + Math.log(sum);
   };

@@ -48,3 +48,14 @@ export function randn(n, seed) {
   }
   return out;
 }
+
+/**
+ * n uniforms in [-1, 1) from a seed, as float32.
+ * @param {number} n
+ * @param {number} seed
+ * @returns {Float32Array}
+ */
+export function uniforms(n, seed) {
+  const uniform = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => 2 * uniform() - 1);
+}
