@@ -15,11 +15,10 @@ import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { referenceAxial, relFrobenius, softmaxCombine } from './oracle/attention.mjs';
 import { referenceLinear } from './oracle/linear.mjs';
-import { tensorSequence, loadJsLib, backendRunners, product } from './helpers';
+import { tensorSequence, loadJsLib, backendRunners, product, type Lib } from './helpers';
+import { onceCache } from './oracle/inputs.mjs';
 
 const TOLERANCE = 1e-5;
-
-type Lib = typeof nativeLib;
 
 const jsLib: Lib = await loadJsLib();
 
@@ -28,11 +27,7 @@ const runners = backendRunners<Lib>(jsLib, nativeLib);
 const tensor = tensorSequence();
 
 // Inputs and references are computed once per case and shared by every runner.
-const cache = new Map<string, unknown>();
-function once<T>(key: string, make: () => T): T {
-  if (!cache.has(key)) cache.set(key, make());
-  return cache.get(key) as T;
-}
+const once = onceCache();
 
 // ---- the bare op ---------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { roundToBfloat16, toBfloat16 } from '../lib/js/bf16';
-import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
+import { referenceAttention, relFrobenius, toBlhd } from './oracle/attention.mjs';
 import { tensor, loadJsLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | 'KvCache'>;
@@ -26,17 +26,6 @@ function slice(x: Tensor, t0: number, t1: number): Tensor {
   const data = new Float32Array(B * H * T * D);
   for (let bh = 0; bh < B * H; bh++) data.set(x.data.subarray((bh * L + t0) * D, (bh * L + t1) * D), bh * T * D);
   return { data, shape: [B, H, T, D] };
-}
-
-/** [B, H, L, D] → [B, L, H, D]. */
-function toBlhd(x: Tensor): Tensor {
-  const [B, H, L, D] = x.shape;
-  const data = new Float32Array(x.data.length);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let l = 0; l < L; l++)
-        for (let d = 0; d < D; d++) data[((b * L + l) * H + h) * D + d] = x.data[((b * H + h) * L + l) * D + d];
-  return { data, shape: [B, L, H, D] };
 }
 
 /** x with every element rounded through bfloat16. */

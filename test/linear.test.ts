@@ -22,11 +22,9 @@ import { relFrobenius } from './oracle/attention.mjs';
 import { referenceLinear } from './oracle/linear.mjs';
 import { randn } from './oracle/prng.mjs';
 import { restoreNativeModeAfterAll } from './native-modes';
-import { tensor, filledTensor, expectError, loadJsLib, product, backendRunners, type ErrorType } from './helpers';
+import { tensor, filledTensor, expectError, loadJsLib, product, backendRunners, type ErrorType, type Lib } from './helpers';
 
 const TOLERANCE = 1e-5;
-
-type Lib = typeof nativeLib;
 
 const jsLib: Lib = await loadJsLib();
 

@@ -10,11 +10,10 @@ import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { referenceCrissCross, toChannelsLast, relFrobenius } from './oracle/attention.mjs';
-import { tensorSequence, loadJsLib, backendRunners } from './helpers';
+import { tensorSequence, loadJsLib, backendRunners, type Lib } from './helpers';
+import { onceCache } from './oracle/inputs.mjs';
 
 const TOLERANCE = 1e-5;
-
-type Lib = typeof nativeLib;
 
 const jsLib: Lib = await loadJsLib();
 
@@ -47,11 +46,7 @@ function referenceConv(c: Conv, x: ArrayLike<number>, B: number, cin: number, P:
 const f32 = (x: ArrayLike<number>): Float32Array => Float32Array.from(x);
 
 // Inputs and references are computed once per case and shared by every runner.
-const cache = new Map<string, unknown>();
-function once<T>(key: string, make: () => T): T {
-  if (!cache.has(key)) cache.set(key, make());
-  return cache.get(key) as T;
-}
+const once = onceCache();
 
 // ---- functions -------------------------------------------------------------------------
 

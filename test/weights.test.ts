@@ -11,9 +11,7 @@ import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { randn } from './oracle/prng.mjs';
-import { loadJsLib, expectError, product } from './helpers';
-
-type Lib = typeof nativeLib;
+import { loadJsLib, expectError, product, type Lib } from './helpers';
 
 const jsLib: Lib = await loadJsLib();
 
@@ -129,7 +127,6 @@ describe.each(backends)('tensor-form weights give the bare arrays\' output ($nam
     expect(noBias).not.toEqual(bare);
   });
 });
-
 
 describe('unknown weight keys are refused, with the accepted ones listed', () => {
   const { MultiHeadAttention, CrissCrossAttention, CoordinateAttention } = nativeLib;

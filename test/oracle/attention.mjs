@@ -340,6 +340,34 @@ export function lseError(actual, expected) {
   return relFrobenius(a, e);
 }
 
+/**
+ * The first way attention weights break the softmax's rules, or null: every row sums to 1
+ * within `tolerance` (to exactly 0 when its lse is -Infinity: it sees no key), and every
+ * key hidden by the options has weight exactly 0.
+ * @param {ArrayLike<number>} weights [B, H, Lq, Lk]
+ * @param {ReferenceDims} dims @param {ReferenceOptions} options
+ * @param {ArrayLike<number>} lse the oracle's [B, H, Lq]
+ * @param {number} tolerance
+ * @returns {string | null}
+ */
+export function weightsProblem(weights, dims, options, lse, tolerance) {
+  const { B, H, Lq, Lk } = dims;
+  const visible = referenceVisibility(dims, options);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < Lq; i++) {
+        const row = (b * H + h) * Lq + i;
+        let sum = 0;
+        for (let j = 0; j < Lk; j++) {
+          const w = weights[row * Lk + j];
+          sum += w;
+          if (!visible(b, h, i, j) && w !== 0) return `hidden key (${b}, ${h}, ${i}, ${j}) has weight ${w}`;
+        }
+        if (lse[row] === -Infinity ? sum !== 0 : !(Math.abs(sum - 1) <= tolerance)) return `row ${row} of the weights sums to ${sum}`;
+      }
+  return null;
+}
+
 // ---- layouts ---------------------------------------------------------------------------
 
 /**
@@ -352,4 +380,19 @@ export function toChannelsLast(t) {
   const data = new Float32Array(t.data.length);
   for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) data[(b * H * W + p) * C + c] = t.data[(b * C + c) * H * W + p];
   return { data, shape: [B, H, W, C] };
+}
+
+/**
+ * [B, H, L, X] -> [B, L, H, X].
+ * @param {Tensor} t
+ * @returns {{ data: Float32Array, shape: number[] }}
+ */
+export function toBlhd(t) {
+  const [B, H, L, X] = t.shape;
+  const data = new Float32Array(t.data.length);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let l = 0; l < L; l++)
+        for (let x = 0; x < X; x++) data[((b * L + l) * H + h) * X + x] = t.data[((b * H + h) * L + l) * X + x];
+  return { data, shape: [B, L, H, X] };
 }

@@ -88,3 +88,16 @@ export function caseInputs(c, seed) {
   if (c.layout !== undefined) options.layout = c.layout;
   return { d, q, k, v, options, outShape: shapeOf(layout, rank3, d.B, d.H, d.Lq, d.Dv), rank3 };
 }
+
+/**
+ * A cache of inputs and references, so a case computes them once for all its runners:
+ * `once(key, make)` calls make() the first time it sees `key` and returns that value after.
+ * @returns {<T>(key: string, make: () => T) => T}
+ */
+export function onceCache() {
+  const cache = new Map();
+  return (key, make) => {
+    if (!cache.has(key)) cache.set(key, make());
+    return cache.get(key);
+  };
+}
