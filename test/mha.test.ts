@@ -1,6 +1,6 @@
 /**
  * MultiHeadAttention against a float64 reference built from the same weights
- * (projections in float64, the oracle of reference.ts for attention): self,
+ * (projections in float64, the oracle of test/oracle/attention.mjs for attention): self,
  * cross, causal, key padding, GQA, with and without biases; forwardAsync ==
  * forward; step-by-step decoding with a KvCache == one causal forward pass
  * (float32 cache ≤ 1e-5, bfloat16 cache ≤ 1e-2). JS backend and every native

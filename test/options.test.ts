@@ -2,7 +2,7 @@
  * The attention options (mask kinds, key padding and lengths, layouts,
  * sliding window, ALiBi, softcap, causal alignment, lse and weights), alone
  * and combined with causal, masks, GQA and odd sizes, against the float64
- * oracle of reference.ts, through attention() and attentionAsync(): on the JS
+ * oracle (test/oracle/attention.mjs), through attention() and attentionAsync(): on the JS
  * backend, and on the native one for every ISA this CPU supports with 1 and
  * 2 threads. Also: keys a boolean mask, key padding, key lengths, window or
  * causal exclude never reach the output, even when their K/V hold NaN or Inf.
