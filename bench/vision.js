@@ -21,7 +21,7 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
 }
 const fa = require(ROOT);
 const { conv1x1 } = require(path.join(ROOT, 'dist', 'vision', 'conv1x1.js'));
-const { hashString, makeUniform } = require('./reference.js');
+const { hashString, uniforms } = require('../test/oracle/prng.mjs');
 
 const B = 1, C = 512, H = 97, W = 97, HW = H * W;
 const outFlag = process.argv.indexOf('--out');
@@ -31,14 +31,9 @@ const loadBefore = os.loadavg()[0];
 
 // ---------------------------------------------------------------- inputs
 
-// Seeded uniforms in [-scale, scale): the bench's own PRNG (bench/reference.js).
+// Seeded uniforms in [-scale, scale), from the tests' generator (test/oracle/prng.mjs).
 let seed = 1;
-function uniform(n, scale) {
-  const next = makeUniform(hashString(`vision/${seed++}`));
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (2 * next() - 1) * scale;
-  return out;
-}
+const uniform = (n, scale) => uniforms(n, hashString(`vision/${seed++}`)).map((x) => x * scale);
 const conv = (cout, cin) => ({ weight: uniform(cout * cin, 1 / Math.sqrt(cin)), bias: uniform(cout, 0.1) });
 const checked = (c, cin, cout) => ({ weight: c.weight, bias: c.bias, cin, cout });
 

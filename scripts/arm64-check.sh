@@ -77,14 +77,15 @@ mkdir -p "$stage/package/prebuilds" "$stage/package/node_modules"
 cp -R package.json dist "$stage/package/"
 cp -R prebuilds/linux-arm64 "$stage/package/prebuilds/"
 cp -RL node_modules/node-gyp-build "$stage/package/node_modules/"
-cp -R test/emulated "$stage/tests"
+mkdir -p "$stage/test"
+cp -R test/emulated test/oracle "$stage/test/" # the suite imports the shared oracle from ../oracle
 
 export FUSED_ATTENTION_PACKAGE_DIR="$stage/package"
 export FUSED_ATTENTION_BACKEND=native # the prebuild or an error that says why
 export FA_EMULATOR="${emulator[*]}"   # child processes of the tests start through qemu too
 unset FUSED_ATTENTION_ISA
 pass=0 failed=0 total=0
-for test_file in "$stage"/tests/*.test.mjs; do
+for test_file in "$stage"/test/emulated/*.test.mjs; do
   name="$(basename "$test_file")"
   tap="$stage/${name%.test.mjs}.tap"
   echo "== $name (qemu-aarch64, Node v$node_version)"

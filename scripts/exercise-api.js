@@ -26,6 +26,8 @@ const { nativeAddon } = require(path.join(dist, 'backend.js'));
 const { resolveAttention } = require(path.join(dist, 'options.js'));
 const { attention_forward } = require(path.join(dist, 'js', 'attention.js'));
 const { linear_forward } = require(path.join(dist, 'js', 'linear.js'));
+const { uniforms } = require('../test/oracle/prng.mjs');
+const { relFrobenius } = require('../test/oracle/attention.mjs');
 
 let failures = 0;
 let checks = 0;
@@ -34,41 +36,18 @@ function fail(message) {
   console.error(`FAIL: ${message}`);
 }
 
-/** Deterministic values in [-1, 1). */
-function values(n, seed) {
-  const out = new Float32Array(n);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = ((state >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
-function relError(got, want) {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff += (got[i] - want[i]) ** 2;
-    norm += want[i] ** 2;
-  }
-  return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
-}
-
 /** One call's inputs; `variant` picks the options. */
 function makeCall(seed, { B, H, Hkv, Lq, Lk, D, Dv }, variant) {
-  const q = { data: values(B * H * Lq * D, seed), shape: [B, H, Lq, D] };
-  const k = { data: values(B * Hkv * Lk * D, seed + 1), shape: [B, Hkv, Lk, D] };
-  const v = { data: values(B * Hkv * Lk * Dv, seed + 2), shape: [B, Hkv, Lk, Dv] };
+  const q = { data: uniforms(B * H * Lq * D, seed), shape: [B, H, Lq, D] };
+  const k = { data: uniforms(B * Hkv * Lk * D, seed + 1), shape: [B, Hkv, Lk, D] };
+  const v = { data: uniforms(B * Hkv * Lk * Dv, seed + 2), shape: [B, Hkv, Lk, Dv] };
   const options = {};
   switch (variant % 8) {
     case 1:
       options.causal = true;
       break;
     case 2: {
-      const data = values(Lq * Lk, seed + 3);
+      const data = uniforms(Lq * Lk, seed + 3);
       for (let i = 0; i < data.length; i += 3) data[i] = -Infinity;
       options.mask = { data, shape: [Lq, Lk] };
       break;
@@ -110,7 +89,7 @@ function expected(call) {
 
 function check(what, got, want) {
   checks++;
-  const err = relError(got.data, want.out);
+  const err = relFrobenius(got.data, want.out);
   if (!(err <= 1e-5)) fail(`${what}: output rel error ${err}`);
   if (want.lse) {
     for (let i = 0; i < want.lse.length; i++) {
@@ -122,7 +101,7 @@ function check(what, got, want) {
       }
     }
   }
-  if (want.weights && !(relError(got.weights.data, want.weights) <= 1e-5)) fail(`${what}: weights differ`);
+  if (want.weights && !(relFrobenius(got.weights.data, want.weights) <= 1e-5)) fail(`${what}: weights differ`);
 }
 
 function expectArgumentError(what, fn) {
@@ -162,14 +141,14 @@ const LINEAR_SHAPES = {
 
 /** linear, packLinear().forward (dense and into a wider buffer) and forwardAsync against the JS kernel. */
 async function exerciseLinear(what, [M, K, N], seed) {
-  const x = { data: values(M * K, seed), shape: [M, K] };
-  const weight = { data: values(N * K, seed + 1), shape: [N, K] };
-  const bias = { data: values(N, seed + 2), shape: [N] };
+  const x = { data: uniforms(M * K, seed), shape: [M, K] };
+  const weight = { data: uniforms(N * K, seed + 1), shape: [N, K] };
+  const bias = { data: uniforms(N, seed + 2), shape: [N] };
   const want = new Float32Array(M * N);
   linear_forward({ x: x.data, M, K, N, weight: weight.data, bias: bias.data, out: want, outStride: N, outOffset: 0 });
   const linearCheck = (label, got) => {
     checks++;
-    const err = relError(got, want);
+    const err = relFrobenius(got, want);
     if (!(err <= 1e-5)) fail(`${what} ${label} [${M}, ${K}, ${N}]: rel error ${err}`);
   };
   linearCheck('linear', fa.linear(x, weight, bias).data);
@@ -223,10 +202,10 @@ async function main() {
     const packedFirst = await exerciseLinear(`packed under ${isas[0]}`, [13, 20, 70], 900);
     for (const isa of isas.slice(1)) {
       addon.setIsa(isa);
-      const x = { data: values(13 * 20, 900), shape: [13, 20] };
-      const want = fa.packLinear({ data: values(70 * 20, 901), shape: [70, 20] }, { data: values(70, 902), shape: [70] }).forward(x).data;
+      const x = { data: uniforms(13 * 20, 900), shape: [13, 20] };
+      const want = fa.packLinear({ data: uniforms(70 * 20, 901), shape: [70, 20] }, { data: uniforms(70, 902), shape: [70] }).forward(x).data;
       checks++;
-      if (relError(packedFirst.forward(x).data, want) !== 0) fail(`weights packed under ${isas[0]}, run under ${isa}: results differ`);
+      if (relFrobenius(packedFirst.forward(x).data, want) !== 0) fail(`weights packed under ${isas[0]}, run under ${isa}: results differ`);
     }
   }
 

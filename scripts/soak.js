@@ -52,18 +52,7 @@ dist = path.resolve(dist);
 const fa = require(path.join(dist, 'index.js'));
 const { resolveAttention } = require(path.join(dist, 'options.js'));
 const { attention_forward } = require(path.join(dist, 'js', 'attention.js'));
-
-function values(n, seed) {
-  const out = new Float32Array(n);
-  let state = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = ((state >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
+const { uniforms } = require('../test/oracle/prng.mjs');
 
 /** Call number i: a small shape and one of eight option mixes; fresh arrays every time. */
 function makeCall(i) {
@@ -80,7 +69,7 @@ function makeCall(i) {
       options.causal = true;
       break;
     case 2:
-      options.mask = { data: values(Lq * Lk, i), shape: [Lq, Lk] };
+      options.mask = { data: uniforms(Lq * Lk, i), shape: [Lq, Lk] };
       break;
     case 3:
       options.mask = { data: new Uint8Array(B * Lk).fill(1), shape: [B, 1, 1, Lk] };
@@ -103,9 +92,9 @@ function makeCall(i) {
       break;
   }
   return {
-    q: { data: values(B * H * Lq * D, i), shape: [B, H, Lq, D] },
-    k: { data: values(B * Hkv * Lk * D, i + 1), shape: [B, Hkv, Lk, D] },
-    v: { data: values(B * Hkv * Lk * Dv, i + 2), shape: [B, Hkv, Lk, Dv] },
+    q: { data: uniforms(B * H * Lq * D, i), shape: [B, H, Lq, D] },
+    k: { data: uniforms(B * Hkv * Lk * D, i + 1), shape: [B, Hkv, Lk, D] },
+    v: { data: uniforms(B * Hkv * Lk * Dv, i + 2), shape: [B, Hkv, Lk, Dv] },
     options,
   };
 }

@@ -8,15 +8,10 @@ import { describe, expect, it, vi } from 'vitest';
 import * as nativeLib from '../lib/index';
 import { attention, attentionAsync, packLinear } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
-import { randn } from './reference';
+import { loadJsLib, tensor as t } from './helpers';
+import { randn } from './oracle/prng.mjs';
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: typeof nativeLib = await import('../lib/index');
-jsLib.backend();
-vi.unstubAllEnvs();
-
-const t = (shape: number[], seed: number) => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
+const jsLib = await loadJsLib();
 
 /** Keeps the JS thread busy (so no promise settles and no native result is delivered) for `ms`. */
 function blockJsThread(ms: number): void {

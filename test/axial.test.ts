@@ -10,80 +10,26 @@
  * (copies, tensor form, unknown and missing names) and argument errors.
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
-import { nativeAddon } from '../lib/backend';
-import { randn, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceAxial, relFrobenius, softmaxCombine } from './oracle/attention.mjs';
+import { referenceLinear } from './oracle/linear.mjs';
+import { tensorSequence, loadJsLib, backendRunners, product, type Lib } from './helpers';
+import { onceCache } from './oracle/inputs.mjs';
 
 const TOLERANCE = 1e-5;
 
-type Lib = typeof nativeLib;
+const jsLib: Lib = await loadJsLib();
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-jsLib.backend();
-vi.unstubAllEnvs();
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
-interface Runner {
-  name: string;
-  lib: Lib;
-  prepare: () => void;
-}
-
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-const addon = nativeAddon();
-for (const mode of nativeModes(addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
-
-let seed = 1;
-const tensor = (shape: number[], scale = 1): Tensor => {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed++);
-  for (let i = 0; i < data.length; i++) data[i] *= scale;
-  return { data, shape };
-};
+const tensor = tensorSequence();
 
 // Inputs and references are computed once per case and shared by every runner.
-const cache = new Map<string, unknown>();
-function once<T>(key: string, make: () => T): T {
-  if (!cache.has(key)) cache.set(key, make());
-  return cache.get(key) as T;
-}
-
-/** softmax(s)·values over a list of scores and value vectors, in float64. */
-function softmaxCombine(scores: number[], values: number[][]): number[] {
-  const max = Math.max(...scores);
-  const weights = scores.map((s) => Math.exp(s - max));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const out = new Array<number>(values[0].length).fill(0);
-  weights.forEach((w, n) => values[n].forEach((x, e) => (out[e] += (w / total) * x)));
-  return out;
-}
+const once = onceCache();
 
 // ---- the bare op ---------------------------------------------------------------------
-
-/** Axial attention on [B,heads,H,W,D]: each column (height) or row (width) is a sequence. */
-function referenceAxial(q: Tensor, k: Tensor, v: Tensor, axis: 'height' | 'width', causal: boolean, scale: number): Float64Array {
-  const [B, heads, H, W, D] = q.shape;
-  const Dv = v.shape[4];
-  const at = (t: Tensor, width: number, b: number, h: number, y: number, x: number): number[] =>
-    Array.from(t.data.subarray((((b * heads + h) * H + y) * W + x) * width, (((b * heads + h) * H + y) * W + x + 1) * width));
-  const out = new Float64Array(B * heads * H * W * Dv);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < heads; h++)
-      for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) {
-          const query = at(q, D, b, h, y, x);
-          const position = axis === 'height' ? y : x;
-          const keys: Array<[number, number]> = [];
-          for (let p = 0; p < (axis === 'height' ? H : W); p++) if (!causal || p <= position) keys.push(axis === 'height' ? [p, x] : [y, p]);
-          const scores = keys.map(([ky, kx]) => scale * at(k, D, b, h, ky, kx).reduce((s, kd, d) => s + kd * query[d], 0));
-          const result = softmaxCombine(scores, keys.map(([ky, kx]) => at(v, Dv, b, h, ky, kx)));
-          out.set(result, (((b * heads + h) * H + y) * W + x) * Dv);
-        }
-  return out;
-}
 
 const MAPS: Array<[number, number]> = [[1, 1], [1, 7], [13, 5], [64, 64]];
 
@@ -120,8 +66,6 @@ interface Nd {
   shape: number[];
 }
 
-const product = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
 /** torch.permute(...).contiguous(): out.shape[i] = t.shape[perm[i]]. */
 function permute(t: Nd, perm: number[]): Nd {
   const shape = perm.map((axis) => t.shape[axis]);
@@ -150,23 +94,11 @@ function calculatePermutations(numDimensions: number, embDim: number): number[][
   });
 }
 
-/** y[r] = W·x[r] (+ bias) for rows of x [rows, inputs]; W [outputs, inputs]. */
-function linearRows(x: Float64Array, rows: number, inputs: number, weight: Float32Array, outputs: number, bias?: Float32Array): Float64Array {
-  const y = new Float64Array(rows * outputs);
-  for (let r = 0; r < rows; r++)
-    for (let o = 0; o < outputs; o++) {
-      let s = bias ? bias[o] : 0;
-      for (let i = 0; i < inputs; i++) s += weight[o * inputs + i] * x[r * inputs + i];
-      y[r * outputs + o] = s;
-    }
-  return y;
-}
-
 /** SelfAttention.forward on x [n, t, dim] with the weights under `prefix` (e.g. "axial_attentions.0.fn."). */
 function selfAttention(x: Float64Array, n: number, t: number, dim: number, heads: number, dimHeads: number, weights: Record<string, Float32Array>, prefix: string): Float64Array {
   const hidden = heads * dimHeads;
-  const q = linearRows(x, n * t, dim, weights[`${prefix}to_q.weight`], hidden);
-  const kv = linearRows(x, n * t, dim, weights[`${prefix}to_kv.weight`], 2 * hidden); // chunk(2, dim=-1): k, then v
+  const q = referenceLinear(x, n * t, dim, weights[`${prefix}to_q.weight`], hidden);
+  const kv = referenceLinear(x, n * t, dim, weights[`${prefix}to_kv.weight`], 2 * hidden); // chunk(2, dim=-1): k, then v
   const merged = new Float64Array(n * t * hidden);
   for (let s = 0; s < n; s++)
     for (let h = 0; h < heads; h++)
@@ -183,7 +115,7 @@ function selfAttention(x: Float64Array, n: number, t: number, dim: number, heads
         }
         softmaxCombine(scores, values).forEach((value, e) => (merged[(s * t + i) * hidden + h * dimHeads + e] = value));
       }
-  return linearRows(merged, n * t, hidden, weights[`${prefix}to_out.weight`], dim, weights[`${prefix}to_out.bias`]);
+  return referenceLinear(merged, n * t, hidden, weights[`${prefix}to_out.weight`], dim, weights[`${prefix}to_out.bias`]);
 }
 
 interface LayerCase {

@@ -10,8 +10,10 @@ import { nativeAddon } from '../lib/backend';
 import { resolveAttention } from '../lib/options';
 import type { NativeAttentionArgs } from '../lib/native';
 import type { AttentionOptions, BoolTensor, Tensor } from '../lib/types';
-import { randn, referenceAttentionFull, relFrobenius, type ReferenceOptions } from './reference';
+import { referenceAttentionFull, relFrobenius, type ReferenceOptions } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
 import { nativeModes, restoreNativeModeAfterAll } from './native-modes';
+import { tensor } from './helpers';
 
 const addon = nativeAddon();
 const TOL_WIDENED = 1e-5;
@@ -184,10 +186,6 @@ interface Case {
   deadRows?: (c: Case) => Array<[number, number, number]>;
 }
 
-function tensor(shape: number[], seed: number): Tensor {
-  return { data: randn(shape.reduce((a, b) => a * b, 1), seed), shape };
-}
-
 function paddingOf(c: Case, hidden: (b: number, j: number) => boolean): Uint8Array {
   const pad = new Uint8Array(c.B * c.Lk);
   for (let b = 0; b < c.B; b++) for (let j = 0; j < c.Lk; j++) pad[b * c.Lk + j] = hidden(b, j) ? 0 : 1;
@@ -328,7 +326,7 @@ function prepare(c: Case): Prepared {
 }
 
 /** Max abs difference of lse, with -Infinity required to match exactly. */
-function lseError(got: Float32Array, want: Float64Array): number {
+function lseWorstError(got: Float32Array, want: Float64Array): number {
   let worst = 0;
   for (let i = 0; i < want.length; i++) {
     if (want[i] === -Infinity) {
@@ -364,7 +362,7 @@ describe.runIf(addon !== null)('attention with bf16 K/V and rowOffsets', () => {
           const vWide: Tensor = { data: widen(p.vBits), shape: p.v.shape };
           const ref = referenceAttentionFull(p.q, kWide, vWide, p.refOptions, wantWeights);
           expect(relFrobenius(got, ref.out)).toBeLessThanOrEqual(TOL_WIDENED);
-          if (p.args.lse) expect(lseError(p.args.lse, ref.lse)).toBeLessThanOrEqual(TOL_WIDENED);
+          if (p.args.lse) expect(lseWorstError(p.args.lse, ref.lse)).toBeLessThanOrEqual(TOL_WIDENED);
           if (p.args.weights) expect(relFrobenius(p.args.weights, ref.weights!)).toBeLessThanOrEqual(TOL_WIDENED);
 
           if (!c.poisonKeys) {

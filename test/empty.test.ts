@@ -6,24 +6,18 @@
  * PackedLinear and MultiHeadAttention with no rows. On the JS backend and the
  * native one (which never sees a zero dim: the TypeScript layer settles them).
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
-import type { AttentionOptions, Tensor } from '../lib/index';
+import type { AttentionOptions } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
-import { randn, relFrobenius } from './reference';
+import { relFrobenius } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
+import { tensor, loadJsLib } from './helpers';
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: typeof nativeLib = await import('../lib/index');
-jsLib.backend(); // the choice is made on first use: make it while the variable is set
-vi.unstubAllEnvs();
+const jsLib: typeof nativeLib = await loadJsLib();
 
 const libs = nativeAddon() === null ? [jsLib] : [jsLib, nativeLib];
 const each = libs.map((lib) => ({ lib, name: lib.backend().name }));
-
-function tensor(shape: number[], seed = 1): Tensor {
-  return { data: randn(shape.reduce((a, b) => a * b, 1), seed), shape };
-}
 
 const everything = { returnLse: true, returnWeights: true } as const;
 

@@ -15,15 +15,11 @@ import { describe, expect, it } from 'vitest';
 import { attention, attentionAsync } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import type { Tensor } from '../lib/types';
-import { randn } from './reference';
+import { tensor } from './helpers';
 
 const addon = nativeAddon();
 const LIMIT_MS = 20;
 const SMALL_FILE = new URL('../package.json', import.meta.url);
-
-function tensor(shape: number[], seed: number): Tensor {
-  return { data: randn(shape.reduce((a, b) => a * b, 1), seed), shape };
-}
 
 /** B=1, H=8, D=64, non-causal, with L chosen so that one call takes about `targetMs` on this machine. */
 function calibratedCall(targetMs: number): { q: Tensor; k: Tensor; v: Tensor; L: number; syncMs: number } {

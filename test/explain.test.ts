@@ -3,25 +3,18 @@
  * (a module instance forced to it) and, when the addon is loaded and accepts
  * the new arguments, on the native one for every ISA.
  */
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
-import type { AttentionOptions, Tensor } from '../lib/index';
+import type { AttentionOptions } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
+import { filledTensor, loadJsLib } from './helpers';
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: typeof nativeLib = await import('../lib/index');
-jsLib.backend(); // the choice is made on first use: make it while the variable is set
-vi.unstubAllEnvs();
-
-function tensor(shape: number[], fill = 0.5): Tensor {
-  return { data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill), shape };
-}
+const jsLib: typeof nativeLib = await loadJsLib();
 
 // B=2, H=8, Hkv=2, Lq=100, Lk=300, D=64, Dv=32
-const q = tensor([2, 8, 100, 64]);
-const k = tensor([2, 2, 300, 64]);
-const v = tensor([2, 2, 300, 32]);
+const q = filledTensor([2, 8, 100, 64], 0.5);
+const k = filledTensor([2, 2, 300, 64], 0.5);
+const v = filledTensor([2, 2, 300, 32], 0.5);
 const everything: AttentionOptions = {
   causal: 'top-left',
   window: [64, -1],
@@ -55,7 +48,7 @@ describe('explain() on the JS backend', () => {
 
   it('accepts every option, including layout blhd, and computes nothing', () => {
     const out = new Float32Array(2 * 8 * 100 * 32).fill(7);
-    const plan = jsLib.explain(tensor([2, 100, 8, 64]), tensor([2, 300, 2, 64]), tensor([2, 300, 2, 32]), { ...everything, layout: 'blhd', out });
+    const plan = jsLib.explain(filledTensor([2, 100, 8, 64], 0.5), filledTensor([2, 300, 2, 64], 0.5), filledTensor([2, 300, 2, 32], 0.5), { ...everything, layout: 'blhd', out });
     expect(plan.path).toBe('reference');
     expect(out.every((x) => x === 7)).toBe(true);
   });
@@ -105,7 +98,7 @@ describe('explain() on the native backend', () => {
 
   it('a single query row against many keys is planned as decode or tiled, and says which', () => {
     addon.setThreads(2);
-    const plan = nativeLib.explain(tensor([1, 8, 1, 128]), tensor([1, 2, 4096, 128]), tensor([1, 2, 4096, 128]));
+    const plan = nativeLib.explain(filledTensor([1, 8, 1, 128], 0.5), filledTensor([1, 2, 4096, 128], 0.5), filledTensor([1, 2, 4096, 128], 0.5));
     expect(['tiled', 'decode-split-k']).toContain(plan.path);
   });
 });
@@ -113,9 +106,9 @@ describe('explain() on the native backend', () => {
 // out is 64*4096*4096 floats (4 GiB) and the weights 64*4096*1024 (1 GiB, the returnWeights
 // limit), while q, k and v hold 17 MiB: explain() must allocate neither.
 describe('explain() allocates nothing the size of the problem', () => {
-  const bigQ = tensor([1, 64, 4096, 1]);
-  const bigK = tensor([1, 1, 1024, 1]);
-  const bigV = tensor([1, 1, 1024, 4096]);
+  const bigQ = filledTensor([1, 64, 4096, 1], 0.5);
+  const bigK = filledTensor([1, 1, 1024, 1], 0.5);
+  const bigV = filledTensor([1, 1, 1024, 4096], 0.5);
   const backends = probe.addon === null ? [jsLib] : [jsLib, nativeLib];
 
   it.each(backends.map((lib) => ({ lib, name: lib.backend().name })))('on the $name backend, tensors and KvCache forms', ({ lib }) => {
@@ -132,8 +125,8 @@ describe('explain() allocates nothing the size of the problem', () => {
   });
 
   it.runIf(probe.addon !== null)('natively, an unallocated returnWeights still picks the tiled path for one query row', () => {
-    const row = tensor([1, 8, 1, 64]);
-    const keys = tensor([1, 2, 4096, 64]);
+    const row = filledTensor([1, 8, 1, 64], 0.5);
+    const keys = filledTensor([1, 2, 4096, 64], 0.5);
     expect(nativeLib.explain(row, keys, keys).path).toBe('decode-split-k');
     expect(nativeLib.explain(row, keys, keys, { returnWeights: true }).path).toBe('tiled');
   });

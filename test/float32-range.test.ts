@@ -5,26 +5,17 @@
  * accepted edge values give the same finite result on both backends (every
  * native ISA, 1 and 2 threads).
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
-import type { AttentionOptions, Tensor } from '../lib/index';
+import type { AttentionOptions } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import { nativeModes } from './native-modes';
-import { randn, relFrobenius } from './reference';
+import { relFrobenius } from './oracle/attention.mjs';
+import { tensor, loadJsLib } from './helpers';
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: typeof nativeLib = await import('../lib/index');
-jsLib.backend(); // the choice is made on first use: make it while the variable is set
-vi.unstubAllEnvs();
+const jsLib: typeof nativeLib = await loadJsLib();
 
 const modes = nativeModes(nativeAddon());
-
-function tensor(shape: number[], seed: number, factor = 1): Tensor {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
-  for (let i = 0; i < data.length; i++) data[i] *= factor;
-  return { data, shape };
-}
 
 function expectFinite(data: Float32Array): void {
   expect(data.every((x) => Number.isFinite(x))).toBe(true);

@@ -16,8 +16,10 @@ import { nativeAddon } from '../lib/backend';
 import { attention_forward } from '../lib/js/attention';
 import { resolveAttention } from '../lib/options';
 import type { AttentionOptions, AttentionResult, Tensor } from '../lib/types';
-import { randn, relFrobenius } from './reference';
+import { relFrobenius } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
 import { restoreNativeModeAfterAll } from './native-modes';
+import { filledTensor, product, type Dims as AttentionDims } from './helpers';
 
 const addon = nativeAddon();
 const isas = addon ? addon.info().supportedIsas : [];
@@ -52,15 +54,8 @@ function thrownBy(fn: () => unknown): unknown {
 
 // ---- shapes ------------------------------------------------------------------
 
-interface Dims {
+interface Dims extends AttentionDims {
   rank: 3 | 4;
-  B: number;
-  H: number;
-  Hkv: number;
-  Lq: number;
-  Lk: number;
-  D: number;
-  Dv: number;
 }
 
 const dimsArb = (maxL: number, maxD: number): fc.Arbitrary<Dims> =>
@@ -81,9 +76,6 @@ function shapesOf(d: Dims): { q: number[]; k: number[]; v: number[] } {
   const lead = d.rank === 4 ? [d.B] : [];
   return { q: [...lead, d.H, d.Lq, d.D], k: [...lead, d.Hkv, d.Lk, d.D], v: [...lead, d.Hkv, d.Lk, d.Dv] };
 }
-
-const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-const zeros = (shape: number[]): Tensor => ({ data: new Float32Array(product(shape)), shape });
 
 /** A Float32Array view whose underlying buffer was transferred away (length 0). */
 function detachedFloat32(n: number): Float32Array {
@@ -219,11 +211,11 @@ const corruptionArb = fc.oneof(
 type Corruption = typeof corruptionArb extends fc.Arbitrary<infer C> ? C : never;
 
 // Inputs for the size limits that follow from several tensors together, built once (256 KiB each).
-const wideHeads = zeros([1, 65536, 1, 1]);
-const oneKey = zeros([1, 1, 1, 1]);
-const wideValue = zeros([1, 1, 1, 65537]); // out = 65536 * 65537 > 2**32
-const longQ = zeros([1, 1, 16384, 1]);
-const longK = zeros([1, 1, 16385, 1]); // Lq*Lk > 2**28 with returnWeights
+const wideHeads = filledTensor([1, 65536, 1, 1]);
+const oneKey = filledTensor([1, 1, 1, 1]);
+const wideValue = filledTensor([1, 1, 1, 65537]); // out = 65536 * 65537 > 2**32
+const longQ = filledTensor([1, 1, 16384, 1]);
+const longK = filledTensor([1, 1, 16385, 1]); // Lq*Lk > 2**28 with returnWeights
 
 /** Where the logical axis sits in this rank's shape (bhld). */
 function axisIndex(rank: number, axis: 'B' | 'H' | 'L' | 'D'): number {
@@ -233,7 +225,7 @@ function axisIndex(rank: number, axis: 'B' | 'H' | 'L' | 'D'): number {
 
 function buildBadCall(d: Dims, c: Corruption): Call {
   const s = shapesOf(d);
-  const t: Record<'q' | 'k' | 'v', Tensor> = { q: zeros(s.q), k: zeros(s.k), v: zeros(s.v) };
+  const t: Record<'q' | 'k' | 'v', Tensor> = { q: filledTensor(s.q), k: filledTensor(s.k), v: filledTensor(s.v) };
   const opts: Record<string, unknown> = {};
   const lead = d.rank === 4 ? [d.B] : [];
   const set = (which: 'q' | 'k' | 'v', value: unknown): void => {
@@ -249,7 +241,7 @@ function buildBadCall(d: Dims, c: Corruption): Call {
     }
     case 'rank': {
       const shape = Array.from({ length: c.rank }, (_, i) => (i % 2) + 1);
-      set(c.which, zeros(shape));
+      set(c.which, filledTensor(shape));
       break;
     }
     case 'mismatch': {
@@ -258,11 +250,11 @@ function buildBadCall(d: Dims, c: Corruption): Call {
         // no batch axis: mismatch H of v instead
         const shape = [...t.v.shape];
         shape[axisIndex(3, 'H')] += c.delta;
-        set('v', zeros(shape));
+        set('v', filledTensor(shape));
       } else {
         const shape = [...t[which].shape];
         shape[axisIndex(d.rank, axis)] += c.delta;
-        set(which, zeros(shape));
+        set(which, filledTensor(shape));
       }
       break;
     }
@@ -270,13 +262,13 @@ function buildBadCall(d: Dims, c: Corruption): Call {
       // k and v get Hkv' heads with H % Hkv' != 0
       let hkv = d.H + c.extra;
       if (d.H % hkv === 0) hkv += 1;
-      set('k', zeros([...lead, hkv, d.Lk, d.D]));
-      set('v', zeros([...lead, hkv, d.Lk, d.Dv]));
+      set('k', filledTensor([...lead, hkv, d.Lk, d.D]));
+      set('v', filledTensor([...lead, hkv, d.Lk, d.Dv]));
       break;
     }
     case 'rankMismatch': {
       const shape = t[c.which].shape;
-      set(c.which, zeros(d.rank === 4 ? shape.slice(1) : [1, ...shape]));
+      set(c.which, filledTensor(d.rank === 4 ? shape.slice(1) : [1, ...shape]));
       break;
     }
     case 'arrayKind':

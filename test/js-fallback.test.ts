@@ -7,31 +7,17 @@ import { describe, expect, it } from 'vitest';
 import { attention_forward } from '../lib/js/attention';
 import { resolveAttention } from '../lib/options';
 import type { AttentionOptions, Tensor } from '../lib/types';
-import { randn, referenceAttention, relFrobenius } from './reference';
+import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
+import { tensor, type PartialDims } from './helpers';
 
 const TOLERANCE = 1e-5;
 
-interface Dims {
-  B?: number;
-  H?: number;
-  Hkv?: number;
-  Lq: number;
-  Lk: number;
-  D: number;
-  Dv?: number;
-}
-
-function randomTensor(shape: number[], seed: number, factor = 1): Tensor {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
-  if (factor !== 1) for (let i = 0; i < data.length; i++) data[i] *= factor;
-  return { data, shape };
-}
-
-function inputs({ B = 1, H = 2, Hkv = H, Lq, Lk, D, Dv = D }: Dims, seed = 1, factor = 1) {
+function inputs({ B = 1, H = 2, Hkv = H, Lq, Lk, D, Dv = D }: PartialDims, seed = 1, factor = 1) {
   return {
-    q: randomTensor([B, H, Lq, D], seed, factor),
-    k: randomTensor([B, Hkv, Lk, D], seed + 1, factor),
-    v: randomTensor([B, Hkv, Lk, Dv], seed + 2),
+    q: tensor([B, H, Lq, D], seed, factor),
+    k: tensor([B, Hkv, Lk, D], seed + 1, factor),
+    v: tensor([B, Hkv, Lk, Dv], seed + 2),
   };
 }
 
@@ -58,7 +44,7 @@ function expectMatchesReference(q: Tensor, k: Tensor, v: Tensor, options: Attent
 
 /** Float32 mask of `shape`: N(0,1) values with a fraction of -Infinity (keeps key 0 visible so no row is fully masked). */
 function randomMask(shape: number[], seed: number, maskedFraction = 0.3): Tensor {
-  const t = randomTensor(shape, seed);
+  const t = tensor(shape, seed);
   const Lk = shape[shape.length - 1];
   const uniform = randn(t.data.length, seed + 99);
   for (let i = 0; i < t.data.length; i++) {
@@ -88,7 +74,7 @@ describe('JS kernel: square grid L × D, causal and not', () => {
 });
 
 describe('JS kernel: rectangular shapes', () => {
-  const cases: Array<Dims & { causal: boolean }> = [
+  const cases: Array<PartialDims & { causal: boolean }> = [
     // Dv != D
     { Lq: 17, Lk: 17, D: 16, Dv: 7, causal: false },
     { Lq: 17, Lk: 129, D: 7, Dv: 80, causal: true },

@@ -7,13 +7,11 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import * as thisCopy from '../lib/index';
-import type { Tensor } from '../lib/index';
-import { randn } from './reference';
+import { randn } from './oracle/prng.mjs';
+import { tensor } from './helpers';
 
 vi.resetModules();
 const otherCopy: typeof thisCopy = await import('../lib/index');
-
-const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
 
 describe('a KvCache from another copy of the package', () => {
   it('is a different class (instanceof fails), so the brand is what is checked', () => {

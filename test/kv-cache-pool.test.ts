@@ -3,19 +3,14 @@
  * never handed out again while an attentionAsync call still reads them, and
  * release() refusing what the pool did not hand out.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
-import { KvCache, KvCachePool, type Tensor } from '../lib/index';
-import { randn } from './reference';
+import { KvCache, KvCachePool } from '../lib/index';
+import { tensor, loadJsLib } from './helpers';
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: typeof nativeLib = await import('../lib/index');
-jsLib.backend();
-vi.unstubAllEnvs();
+const jsLib: typeof nativeLib = await loadJsLib();
 
 const CONFIG = { batch: 2, numKvHeads: 2, headDim: 8, maxLength: 16 };
-const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
 
 describe('KvCachePool', () => {
   it('checks its config: max is required, unknown keys are named with the accepted ones', () => {

@@ -6,31 +6,18 @@
  * cache's bounds, and its argument errors — on the JS backend and on every
  * native ISA × 1/2 threads.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
-import { nativeAddon } from '../lib/backend';
 import { roundToBfloat16, toBfloat16 } from '../lib/js/bf16';
-import { randn, referenceAttention, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceAttention, relFrobenius, toBlhd } from './oracle/attention.mjs';
+import { tensor, loadJsLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | 'KvCache'>;
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-(jsLib as typeof nativeLib).backend();
-vi.unstubAllEnvs();
+const jsLib: Lib = await loadJsLib();
 
-interface Runner {
-  name: string;
-  lib: Lib;
-  prepare: () => void;
-}
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-for (const mode of nativeModes(nativeAddon())) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
-
-const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
 /** Rows [t0, t1) of a [B, H, L, D] tensor. */
 function slice(x: Tensor, t0: number, t1: number): Tensor {
@@ -39,17 +26,6 @@ function slice(x: Tensor, t0: number, t1: number): Tensor {
   const data = new Float32Array(B * H * T * D);
   for (let bh = 0; bh < B * H; bh++) data.set(x.data.subarray((bh * L + t0) * D, (bh * L + t1) * D), bh * T * D);
   return { data, shape: [B, H, T, D] };
-}
-
-/** [B, H, L, D] → [B, L, H, D]. */
-function toBlhd(x: Tensor): Tensor {
-  const [B, H, L, D] = x.shape;
-  const data = new Float32Array(x.data.length);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let l = 0; l < L; l++)
-        for (let d = 0; d < D; d++) data[((b * L + l) * H + h) * D + d] = x.data[((b * H + h) * L + l) * D + d];
-  return { data, shape: [B, L, H, D] };
 }
 
 /** x with every element rounded through bfloat16. */

@@ -13,54 +13,25 @@ import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import fc from 'fast-check';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
 import type { NativeIsa, NativeLinearArgs } from '../lib/native';
-import { randn, relFrobenius } from './reference';
-import { nativeModes, restoreNativeModeAfterAll } from './native-modes';
+import { relFrobenius } from './oracle/attention.mjs';
+import { referenceLinear } from './oracle/linear.mjs';
+import { randn } from './oracle/prng.mjs';
+import { restoreNativeModeAfterAll } from './native-modes';
+import { tensor, filledTensor, expectError, loadJsLib, product, backendRunners, type ErrorType, type Lib } from './helpers';
 
 const TOLERANCE = 1e-5;
 
-type Lib = typeof nativeLib;
-
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-jsLib.backend();
-vi.unstubAllEnvs();
+const jsLib: Lib = await loadJsLib();
 
 const addon = nativeAddon();
 
-interface Runner {
-  name: string;
-  lib: Lib;
-  prepare: () => void;
-}
-
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-for (const mode of nativeModes(addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 const isas: NativeIsa[] = addon ? addon.info().supportedIsas : [];
-
-const product = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
-function tensor(shape: number[], seed: number): Tensor {
-  return { data: randn(product(shape), seed), shape };
-}
-
-/** float64 y[i][j] = b[j] + Σ_k x[i][k]·w[j][k], from the definition. */
-function reference(x: Float32Array, M: number, K: number, w: Float32Array, N: number, b: Float32Array | null): Float64Array {
-  const y = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = b ? b[j] : 0;
-      for (let k = 0; k < K; k++) s += x[i * K + k] * w[j * K + k];
-      y[i * N + j] = s;
-    }
-  }
-  return y;
-}
 
 /** Σ_k |x_k·w_jk| + |b_j| per output: the scale a float32 dot product's rounding error is relative to. */
 function magnitudes(x: Float32Array, M: number, K: number, w: Float32Array, N: number, b: Float32Array | null): Float64Array {
@@ -111,7 +82,7 @@ function gridCases(M: number): GridCase[] {
       const bias = tensor([N], seed++);
       for (const withBias of [false, true]) {
         const b = withBias ? bias : null;
-        cases.push({ K, N, bias: withBias, x, weight, b, expected: reference(x.data, M, K, weight.data, N, b ? b.data : null) });
+        cases.push({ K, N, bias: withBias, x, weight, b, expected: referenceLinear(x.data, M, K, weight.data, N, b ? b.data : null) });
       }
     }
   }
@@ -143,7 +114,7 @@ describe.each(runners)('linear on $name', ({ lib, prepare }) => {
     for (const shape of [[16], [5, 16], [2, 3, 16], [2, 1, 3, 16]]) {
       const x = tensor(shape, 9);
       const M = product(shape) / 16;
-      const expected = reference(x.data, M, 16, weight.data, 33, bias.data);
+      const expected = referenceLinear(x.data, M, 16, weight.data, 33, bias.data);
       const outShape = [...shape.slice(0, -1), 33];
       for (const y of [lib.linear(x, weight, bias), packed.forward(x)]) {
         expect(y.shape).toEqual(outShape);
@@ -161,7 +132,7 @@ describe.each(runners)('linear on $name', ({ lib, prepare }) => {
     expect(y.data).toBe(out);
     const out2 = new Float32Array(700);
     expect(lib.packLinear(weight).forward(x, { out: out2 }).data).toBe(out2);
-    const expected = reference(x.data, 7, 80, weight.data, 100, null);
+    const expected = referenceLinear(x.data, 7, 80, weight.data, 100, null);
     expect(relFrobenius(out, expected)).toBeLessThanOrEqual(TOLERANCE);
     expect(relFrobenius(out2, expected)).toBeLessThanOrEqual(TOLERANCE);
   });
@@ -253,7 +224,7 @@ describe.each(runners)('linear on $name', ({ lib, prepare }) => {
           const x = { data: xBuffer.subarray(GUARD, GUARD + M * K), shape: [...leading, K] };
           const weight = tensor([N, K], seed + 1);
           const b = bias ? tensor([N], seed + 2) : null;
-          const expected = reference(x.data, M, K, weight.data, N, b ? b.data : null);
+          const expected = referenceLinear(x.data, M, K, weight.data, N, b ? b.data : null);
           const scale = magnitudes(x.data, M, K, weight.data, N, b ? b.data : null);
           const stride = N + extraStride;
           const extent = offset + (M - 1) * stride + N;
@@ -292,7 +263,7 @@ describe.runIf(addon !== null)('native linear', () => {
     const x = tensor([129, 80], 40);
     const weight = tensor([100, 80], 41);
     const bias = tensor([100], 42);
-    const expected = reference(x.data, 129, 80, weight.data, 100, bias.data);
+    const expected = referenceLinear(x.data, 129, 80, weight.data, 100, bias.data);
     const packedUnder = new Map<NativeIsa, nativeLib.PackedLinear>();
     for (const isa of isas) {
       native.setIsa(isa);
@@ -459,23 +430,8 @@ describe.runIf(addon !== null)('native linear', () => {
 
 // ---- argument errors ------------------------------------------------------------
 
-type ErrorType = TypeErrorConstructor | RangeErrorConstructor;
-
-function expectError(fn: () => unknown, Type: ErrorType, message: string): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, message).not.toBeNull();
-  expect((caught as Error).message).toBe(message);
-  expect((caught as Error).constructor).toBe(Type);
-}
-
-const zeros = (shape: number[]): Tensor => ({ data: new Float32Array(product(shape)), shape });
-const W = () => zeros([5, 3]);
-const X = () => zeros([2, 3]);
+const W = () => filledTensor([5, 3]);
+const X = () => filledTensor([2, 3]);
 
 interface ErrorCase {
   name: string;
@@ -495,15 +451,15 @@ const errorCases: ErrorCase[] = [
   { name: 'x data Float64Array', run: (l) => l.linear({ data: new Float64Array(6) as never, shape: [2, 3] }, W()), type: TypeError, message: 'linear: expected x.data to be a Float32Array but received Float64Array(6)' },
   { name: 'x data too short', run: (l) => l.linear({ data: new Float32Array(5), shape: [2, 3] }, W()), type: RangeError, message: 'linear: expected x.data.length to equal the product of x.shape (6) but received 5' },
   { name: 'x huge', run: (l) => l.linear({ data: new Float32Array(3), shape: [2 ** 31, 2 ** 31, 3] }, W()), type: RangeError, message: 'linear: expected x.shape to describe at most 4294967296 elements but received 13835058055282164000' },
-  { name: 'in-feature mismatch', run: (l) => l.linear(zeros([2, 4]), W()), type: RangeError, message: 'linear: expected x.shape[1] to equal weight.shape[1] (3) but received 4' },
-  { name: 'in-feature mismatch, rank 3', run: (l) => l.linear(zeros([2, 2, 4]), W()), type: RangeError, message: 'linear: expected x.shape[2] to equal weight.shape[1] (3) but received 4' },
-  { name: 'weight rank 1', run: (l) => l.linear(X(), zeros([15])), type: RangeError, message: 'linear: expected weight.shape.length to be 2 but received 1' },
-  { name: 'weight rank 3', run: (l) => l.linear(X(), zeros([1, 5, 3])), type: RangeError, message: 'linear: expected weight.shape.length to be 2 but received 3' },
+  { name: 'in-feature mismatch', run: (l) => l.linear(filledTensor([2, 4]), W()), type: RangeError, message: 'linear: expected x.shape[1] to equal weight.shape[1] (3) but received 4' },
+  { name: 'in-feature mismatch, rank 3', run: (l) => l.linear(filledTensor([2, 2, 4]), W()), type: RangeError, message: 'linear: expected x.shape[2] to equal weight.shape[1] (3) but received 4' },
+  { name: 'weight rank 1', run: (l) => l.linear(X(), filledTensor([15])), type: RangeError, message: 'linear: expected weight.shape.length to be 2 but received 1' },
+  { name: 'weight rank 3', run: (l) => l.linear(X(), filledTensor([1, 5, 3])), type: RangeError, message: 'linear: expected weight.shape.length to be 2 but received 3' },
   { name: 'weight data Int32Array', run: (l) => l.linear(X(), { data: new Int32Array(15) as never, shape: [5, 3] }), type: TypeError, message: 'linear: expected weight.data to be a Float32Array but received Int32Array(15)' },
   { name: 'weight data length', run: (l) => l.linear(X(), { data: new Float32Array(14), shape: [5, 3] }), type: RangeError, message: 'linear: expected weight.data.length to equal the product of weight.shape (15) but received 14' },
   { name: 'weight missing', run: (l) => l.linear(X(), undefined as never), type: TypeError, message: 'linear: expected weight to be an object { data: Float32Array, shape: number[] } but received undefined' },
-  { name: 'bias rank 2', run: (l) => l.linear(X(), W(), zeros([1, 5])), type: RangeError, message: 'linear: expected bias.shape.length to be 1 but received 2' },
-  { name: 'bias length vs outFeatures', run: (l) => l.linear(X(), W(), zeros([4])), type: RangeError, message: 'linear: expected bias.shape[0] to equal weight.shape[0] (5) but received 4' },
+  { name: 'bias rank 2', run: (l) => l.linear(X(), W(), filledTensor([1, 5])), type: RangeError, message: 'linear: expected bias.shape.length to be 1 but received 2' },
+  { name: 'bias length vs outFeatures', run: (l) => l.linear(X(), W(), filledTensor([4])), type: RangeError, message: 'linear: expected bias.shape[0] to equal weight.shape[0] (5) but received 4' },
   { name: 'bias a bare array', run: (l) => l.linear(X(), W(), [1, 2, 3, 4, 5] as never), type: TypeError, message: 'linear: expected bias to be an object { data: Float32Array, shape: number[] } but received Array' },
   { name: 'linear options with outStride', run: (l) => l.linear(X(), W(), null, { outStride: 5 } as never), type: TypeError, message: 'linear: expected options keys to be among out but received "outStride"' },
   { name: 'linear out wrong kind', run: (l) => l.linear(X(), W(), null, { out: new Float64Array(10) as never }), type: TypeError, message: 'linear: expected out to be a Float32Array but received Float64Array(10)' },
@@ -526,10 +482,10 @@ const errorCases: ErrorCase[] = [
     type: RangeError,
     message: 'linear: expected out not to share memory with weight.data but received an overlapping view of the same buffer',
   },
-  { name: 'packLinear weight rank', run: (l) => l.packLinear(zeros([15])), type: RangeError, message: 'packLinear: expected weight.shape.length to be 2 but received 1' },
-  { name: 'packLinear bias length', run: (l) => l.packLinear(W(), zeros([6])), type: RangeError, message: 'packLinear: expected bias.shape[0] to equal weight.shape[0] (5) but received 6' },
+  { name: 'packLinear weight rank', run: (l) => l.packLinear(filledTensor([15])), type: RangeError, message: 'packLinear: expected weight.shape.length to be 2 but received 1' },
+  { name: 'packLinear bias length', run: (l) => l.packLinear(W(), filledTensor([6])), type: RangeError, message: 'packLinear: expected bias.shape[0] to equal weight.shape[0] (5) but received 6' },
   { name: 'new PackedLinear weight kind', run: (l) => new l.PackedLinear({ data: [1, 2] as never, shape: [1, 2] }), type: TypeError, message: 'packLinear: expected weight.data to be a Float32Array but received Array' },
-  { name: 'forward in-feature mismatch', run: (l) => l.packLinear(W()).forward(zeros([4, 2])), type: RangeError, message: 'PackedLinear.forward: expected x.shape[1] to equal inFeatures (3) but received 2' },
+  { name: 'forward in-feature mismatch', run: (l) => l.packLinear(W()).forward(filledTensor([4, 2])), type: RangeError, message: 'PackedLinear.forward: expected x.shape[1] to equal inFeatures (3) but received 2' },
   { name: 'forward x data kind', run: (l) => l.packLinear(W()).forward({ data: new Uint8Array(6) as never, shape: [2, 3] }), type: TypeError, message: 'PackedLinear.forward: expected x.data to be a Float32Array but received Uint8Array(6)' },
   { name: 'forward unknown option', run: (l) => l.packLinear(W()).forward(X(), { stride: 5 } as never), type: TypeError, message: 'PackedLinear.forward: expected options keys to be among out, outStride, outOffset but received "stride"' },
   { name: 'forward options not an object', run: (l) => l.packLinear(W()).forward(X(), 5 as never), type: TypeError, message: 'PackedLinear.forward: expected options to be an object but received 5' },
@@ -551,7 +507,7 @@ const errorCases: ErrorCase[] = [
     type: RangeError,
     message: 'PackedLinear.forward: expected out not to share memory with x.data but received an overlapping view of the same buffer',
   },
-  { name: 'output too large', run: (l) => l.packLinear(zeros([2 ** 12, 1])).forward({ data: new Float32Array(2 ** 21), shape: [2 ** 21, 1] }), type: RangeError, message: 'PackedLinear.forward: expected rows*outFeatures to be at most 4294967296 but received 8589934592' },
+  { name: 'output too large', run: (l) => l.packLinear(filledTensor([2 ** 12, 1])).forward({ data: new Float32Array(2 ** 21), shape: [2 ** 21, 1] }), type: RangeError, message: 'PackedLinear.forward: expected rows*outFeatures to be at most 4294967296 but received 8589934592' },
 ];
 
 describe.each([{ name: 'js', lib: jsLib }, ...(addon ? [{ name: 'native', lib: nativeLib }] : [])])('linear argument errors ($name)', ({ lib }) => {
@@ -561,7 +517,7 @@ describe.each([{ name: 'js', lib: jsLib }, ...(addon ? [{ name: 'native', lib: n
 
   it('forwardAsync rejects (never throws) with the same messages, prefixed by its own name', async () => {
     const packed = lib.packLinear(W());
-    const bad = packed.forwardAsync(zeros([4, 2]));
+    const bad = packed.forwardAsync(filledTensor([4, 2]));
     await expect(bad).rejects.toThrow(new RangeError('PackedLinear.forwardAsync: expected x.shape[1] to equal inFeatures (3) but received 2'));
     await expect(packed.forwardAsync(X(), { signal: 'stop' as never })).rejects.toThrow(
       new TypeError('PackedLinear.forwardAsync: expected signal to be an AbortSignal but received "stop"'),

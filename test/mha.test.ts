@@ -1,28 +1,24 @@
 /**
  * MultiHeadAttention against a float64 reference built from the same weights
- * (projections in float64, the oracle of reference.ts for attention): self,
+ * (projections in float64, the oracle of test/oracle/attention.mjs for attention): self,
  * cross, causal, key padding, GQA, with and without biases; forwardAsync ==
  * forward; step-by-step decoding with a KvCache == one causal forward pass
  * (float32 cache ≤ 1e-5, bfloat16 cache ≤ 1e-2). JS backend and every native
  * ISA × 1/2 threads.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { MultiHeadAttentionWeights, Tensor } from '../lib/index';
-import { nativeAddon } from '../lib/backend';
-import { randn, referenceAttention, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
+import { referenceLinear } from './oracle/linear.mjs';
+import { randn } from './oracle/prng.mjs';
+import { tensor, filledTensor, loadJsLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'MultiHeadAttention' | 'KvCache'>;
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-(jsLib as typeof nativeLib).backend();
-vi.unstubAllEnvs();
+const jsLib: Lib = await loadJsLib();
 
-const runners: Array<{ name: string; lib: Lib; prepare: () => void }> = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-for (const mode of nativeModes(nativeAddon())) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
 interface Config {
   dModel: number;
@@ -61,36 +57,22 @@ function makeWeights(c: Config, seed: number): Weights {
   };
 }
 
-/** rows [n, in] · wᵀ + b in float64, rounded to float32 (as a layer would hand it on). */
-function refLinear(x: ArrayLike<number>, n: number, inF: number, w: Float32Array, outF: number, b: Float32Array | null | undefined): Float32Array {
-  const y = new Float32Array(n * outF);
-  for (let r = 0; r < n; r++)
-    for (let o = 0; o < outF; o++) {
-      let s = b ? b[o] : 0;
-      for (let i = 0; i < inF; i++) s += x[r * inF + i] * w[o * inF + i];
-      y[r * outF + o] = s;
-    }
-  return y;
-}
-
 function refMha(c: Config, w: Weights, x: Tensor, context: Tensor | null, opts: { causal?: boolean; keyPadding?: Uint8Array }): Float32Array {
   const B = x.shape.length === 3 ? x.shape[0] : 1;
   const Lq = x.shape[x.shape.length - 2];
   const ctx = context ?? x;
   const Lk = ctx.shape[ctx.shape.length - 2];
-  const q = refLinear(x.data, B * Lq, c.dModel, w.wq, c.numHeads * c.headDim, w.bq);
-  const k = refLinear(ctx.data, B * Lk, c.contextDim, w.wk, c.numKvHeads * c.headDim, w.bk);
-  const v = refLinear(ctx.data, B * Lk, c.contextDim, w.wv, c.numKvHeads * c.headDim, w.bv);
+  const q = Float32Array.from(referenceLinear(x.data, B * Lq, c.dModel, w.wq, c.numHeads * c.headDim, w.bq)); // rounded to float32, as a layer hands it on
+  const k = Float32Array.from(referenceLinear(ctx.data, B * Lk, c.contextDim, w.wk, c.numKvHeads * c.headDim, w.bk));
+  const v = Float32Array.from(referenceLinear(ctx.data, B * Lk, c.contextDim, w.wv, c.numKvHeads * c.headDim, w.bv));
   const o = referenceAttention(
     { data: q, shape: [B, Lq, c.numHeads, c.headDim] },
     { data: k, shape: [B, Lk, c.numKvHeads, c.headDim] },
     { data: v, shape: [B, Lk, c.numKvHeads, c.headDim] },
     { layout: 'blhd', causal: opts.causal, keyPadding: opts.keyPadding },
   );
-  return refLinear(o, B * Lq, c.numHeads * c.headDim, w.wo, c.dModel, w.bo);
+  return Float32Array.from(referenceLinear(o, B * Lq, c.numHeads * c.headDim, w.wo, c.dModel, w.bo));
 }
-
-const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
 
 const CASES: Array<{ name: string; c: Config; B: number; Lq: number; Lk?: number; causal?: boolean; padding?: boolean; rank2?: boolean }> = [
   { name: 'self, biases', c: { dModel: 64, numHeads: 4, numKvHeads: 4, headDim: 16, contextDim: 64, bias: true }, B: 2, Lq: 17 },
@@ -239,14 +221,13 @@ describe('MultiHeadAttention errors', () => {
     // B = 2, Lq = 5, Lk = 12.
     const x = tensor([2, 5, 16], 1);
     const context = tensor([2, 12, 16], 2);
-    const zeros = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
     it.each([
-      [{ mask: zeros([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to be 1 or the key length Lk (12) but received 7')],
-      [{ mask: zeros([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to be 1 or the key length Lk (12) but received 5')],
-      [{ mask: zeros([3, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the batch B (2) but received 3')],
-      [{ mask: zeros([4, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or numHeads (2) but received 4')],
-      [{ mask: zeros([6, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the query length Lq (5) but received 6')],
-      [{ mask: zeros([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 1, 2, 3 or 4 but received 5')],
+      [{ mask: filledTensor([2, 2, 5, 7]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[3] to be 1 or the key length Lk (12) but received 7')],
+      [{ mask: filledTensor([5, 5]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[1] to be 1 or the key length Lk (12) but received 5')],
+      [{ mask: filledTensor([3, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the batch B (2) but received 3')],
+      [{ mask: filledTensor([4, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or numHeads (2) but received 4')],
+      [{ mask: filledTensor([6, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 or the query length Lq (5) but received 6')],
+      [{ mask: filledTensor([1, 1, 1, 5, 12]) }, new RangeError('MultiHeadAttention: expected options.mask.shape.length to be 1, 2, 3 or 4 but received 5')],
       [{ mask: new Float32Array(120) }, new TypeError('MultiHeadAttention: expected options.mask to be an object { data: Float32Array | Uint8Array, shape: number[] } but received Float32Array(120)')],
       [{ mask: { data: new Int8Array(60), shape: [5, 12] } }, new TypeError('MultiHeadAttention: expected options.mask.data to be a Float32Array (additive) or a Uint8Array (boolean) but received Int8Array(60)')],
       [{ mask: { data: new Uint8Array(59), shape: [5, 12] } }, new RangeError('MultiHeadAttention: expected options.mask.data.length to equal the product of options.mask.shape (60) but received 59')],
@@ -258,7 +239,7 @@ describe('MultiHeadAttention errors', () => {
     });
 
     it('a rank-2 x has a batch of 1', () => {
-      expect(() => mha.forward(tensor([5, 16], 3), { mask: zeros([2, 1, 5, 5]) })).toThrow(
+      expect(() => mha.forward(tensor([5, 16], 3), { mask: filledTensor([2, 1, 5, 5]) })).toThrow(
         new RangeError('MultiHeadAttention: expected options.mask.shape[0] to be 1 (the batch B) but received 2'),
       );
     });

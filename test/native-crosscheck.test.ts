@@ -9,8 +9,10 @@ import { attention_forward } from '../lib/js/attention';
 import { resolveAttention } from '../lib/options';
 import type { NativeAttentionArgs } from '../lib/native';
 import type { AttentionOptions, Tensor } from '../lib/types';
-import { randn, referenceAttention, relFrobenius } from './reference';
+import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
 import { restoreNativeModeAfterAll } from './native-modes';
+import { tensor } from './helpers';
 
 const addon = nativeAddon();
 const TOL = 1e-5;
@@ -22,12 +24,6 @@ interface Case {
   scale?: number;
   mask?: 'none' | 'full' | 'broadcast' | 'holes' | 'rowOff';
   amplitude?: number;
-}
-
-function tensor(shape: number[], seed: number, amplitude = 1): Tensor {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
-  if (amplitude !== 1) for (let i = 0; i < data.length; i++) data[i] *= amplitude;
-  return { data, shape };
 }
 
 /** A mask of the requested kind; 'rowOff' masks every key of query rows 0 and 2. */

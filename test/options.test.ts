@@ -2,56 +2,34 @@
  * The attention options (mask kinds, key padding and lengths, layouts,
  * sliding window, ALiBi, softcap, causal alignment, lse and weights), alone
  * and combined with causal, masks, GQA and odd sizes, against the float64
- * oracle of reference.ts, through attention() and attentionAsync(): on the JS
+ * oracle (test/oracle/attention.mjs), through attention() and attentionAsync(): on the JS
  * backend, and on the native one for every ISA this CPU supports with 1 and
  * 2 threads. Also: keys a boolean mask, key padding, key lengths, window or
  * causal exclude never reach the output, even when their K/V hold NaN or Inf.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { AttentionOptions, AttentionResult, Layout, Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
-import { randn, referenceAttentionFull, referenceVisibility, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { lseError, referenceAttentionFull, referenceVisibility, relFrobenius, toBlhd, weightsProblem } from './oracle/attention.mjs';
+import { additiveMask, alibi, boolMask, caseInputs, flags } from './oracle/inputs.mjs';
+import { loadJsLib, backendRunners, type Runner, type Dims, type PartialDims } from './helpers';
 
 const TOLERANCE = 1e-5;
 
 type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | 'backend'>;
 
-// A module instance of lib/ whose backend is the JS kernel, whatever the environment.
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-jsLib.backend(); // the choice is made on first use: make it while the variable is set
-vi.unstubAllEnvs();
-
-interface Runner {
-  name: string;
-  lib: Lib;
-  /** Selects the ISA and thread count before each call (native), or nothing (js). */
-  prepare: () => void;
-}
+const jsLib: Lib = await loadJsLib();
 
 // When the addon is loaded, the native variants run; otherwise they show as skipped.
 const probe = { addon: nativeAddon(), skipReason: null as string | null };
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-for (const mode of nativeModes(probe.addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
 // ---- inputs ---------------------------------------------------------------------------
 
-interface Dims {
-  B: number;
-  H: number;
-  Hkv: number;
-  Lq: number;
-  Lk: number;
-  D: number;
-  Dv: number;
-}
-
 interface OptionCase {
   name: string;
-  dims: Partial<Dims> & Pick<Dims, 'Lq' | 'Lk' | 'D'>;
+  dims: PartialDims;
   layout?: Layout;
   /** Drop B from every shape (needs B = 1). */
   rank3?: boolean;
@@ -61,77 +39,7 @@ interface OptionCase {
   options?: (d: Dims) => AttentionOptions;
 }
 
-function fullDims(c: OptionCase): Dims {
-  const { B = 2, H = 2, Lq, Lk, D } = c.dims;
-  const Hkv = c.dims.Hkv ?? H;
-  return { B, H, Hkv, Lq, Lk, D, Dv: c.dims.Dv ?? D };
-}
-
-function shapeOf(layout: Layout, rank3: boolean, B: number, heads: number, length: number, width: number): number[] {
-  const shape = layout === 'bhld' ? [B, heads, length, width] : [B, length, heads, width];
-  return rank3 ? shape.slice(1) : shape;
-}
-
-function randomTensor(shape: number[], seed: number, amplitude = 1): Tensor {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
-  if (amplitude !== 1) for (let i = 0; i < data.length; i++) data[i] *= amplitude;
-  return { data, shape };
-}
-
-function makeInputs(c: OptionCase, seed: number) {
-  const d = fullDims(c);
-  const layout = c.layout ?? 'bhld';
-  const rank3 = c.rank3 ?? false;
-  const amplitude = c.amplitude ?? 1;
-  const q = randomTensor(shapeOf(layout, rank3, d.B, d.H, d.Lq, d.D), seed, amplitude);
-  const k = randomTensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.D), seed + 1, amplitude);
-  const v = randomTensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.Dv), seed + 2);
-  const options: AttentionOptions = { ...(c.options?.(d) ?? {}) };
-  if (c.layout !== undefined) options.layout = c.layout;
-  return { d, q, k, v, options, outShape: shapeOf(layout, rank3, d.B, d.H, d.Lq, d.Dv), rank3 };
-}
-
-/** n flags, about `hiddenFraction` of them 0; visible ones hold `on` (any nonzero means visible). */
-function flags(n: number, seed: number, hiddenFraction = 0.3, on = 1): Uint8Array {
-  const normal = randn(n, seed);
-  // P(|N(0,1)| < z) = hiddenFraction, for the few fractions used here.
-  const z = hiddenFraction === 0.3 ? 0.385 : hiddenFraction === 0.5 ? 0.674 : 0.126;
-  return Uint8Array.from(normal, (x) => (Math.abs(x) < z ? 0 : on));
-}
-
-function boolMask(shape: number[], seed: number, hiddenFraction = 0.3, on = 1) {
-  return { data: flags(shape.reduce((a, b) => a * b, 1), seed, hiddenFraction, on), shape };
-}
-
-/** Additive float mask: N(0,1) values with about 30% -Infinity. */
-function additiveMask(shape: number[], seed: number): Tensor {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed);
-  const hidden = flags(data.length, seed + 7);
-  for (let i = 0; i < data.length; i++) if (hidden[i] === 0) data[i] = -Infinity;
-  return { data, shape };
-}
-
-/** The ALiBi paper's slopes for H heads: 2^(-8(h+1)/H). */
-function alibi(H: number): Float32Array {
-  return Float32Array.from({ length: H }, (_, h) => 2 ** ((-8 * (h + 1)) / H));
-}
-
 // ---- checks ----------------------------------------------------------------------------
-
-/** lse vs the oracle: -Infinity exactly where the oracle has it, the rest by relative Frobenius error. */
-function lseError(actual: Float32Array, expected: Float64Array): number {
-  const a: number[] = [];
-  const e: number[] = [];
-  for (let i = 0; i < expected.length; i++) {
-    if (expected[i] === -Infinity) {
-      if (actual[i] !== -Infinity) return Infinity;
-    } else {
-      a.push(actual[i]);
-      e.push(expected[i]);
-    }
-  }
-  return relFrobenius(a, e);
-}
 
 function expectFinite(data: ArrayLike<number>, what: string): void {
   let bad = -1;
@@ -140,8 +48,8 @@ function expectFinite(data: ArrayLike<number>, what: string): void {
 }
 
 /** Runs one case with and without lse/weights and checks everything against the oracle. */
-function checkCase(runner: Runner, c: OptionCase, seed: number): void {
-  const { d, q, k, v, options, outShape, rank3 } = makeInputs(c, seed);
+function checkCase(runner: Runner<Lib>, c: OptionCase, seed: number): void {
+  const { d, q, k, v, options, outShape, rank3 } = caseInputs(c, seed);
   const oracle = referenceAttentionFull(q, k, v, options, true);
   const lib = runner.lib;
   runner.prepare();
@@ -164,31 +72,9 @@ function checkCase(runner: Runner, c: OptionCase, seed: number): void {
   expect(relFrobenius(full.data, oracle.out)).toBeLessThanOrEqual(TOLERANCE);
   expect(lseError(full.lse.data, oracle.lse)).toBeLessThanOrEqual(TOLERANCE);
   expect(relFrobenius(full.weights.data, oracle.weights!)).toBeLessThanOrEqual(TOLERANCE);
-  checkWeights(full, d, options, oracle.lse);
+  expect(weightsProblem(full.weights.data, d, options, oracle.lse, TOLERANCE)).toBeNull();
 }
 
-/** Each row of the weights sums to 1 (or is all 0 when it sees no key), and every hidden key has weight exactly 0. */
-function checkWeights(result: AttentionResult, d: Dims, options: AttentionOptions, lse: Float64Array): void {
-  const weights = result.weights!.data;
-  const visible = referenceVisibility(d, options);
-  let hiddenNonzero = 0;
-  for (let b = 0; b < d.B; b++) {
-    for (let h = 0; h < d.H; h++) {
-      for (let i = 0; i < d.Lq; i++) {
-        const row = (b * d.H + h) * d.Lq + i;
-        let sum = 0;
-        for (let j = 0; j < d.Lk; j++) {
-          const w = weights[row * d.Lk + j];
-          sum += w;
-          if (!visible(b, h, i, j) && w !== 0) hiddenNonzero++;
-        }
-        if (lse[row] === -Infinity) expect(sum).toBe(0);
-        else expect(Math.abs(sum - 1)).toBeLessThanOrEqual(TOLERANCE);
-      }
-    }
-  }
-  expect(hiddenNonzero).toBe(0);
-}
 
 // ---- the cases ---------------------------------------------------------------------------
 
@@ -450,7 +336,7 @@ describe.each(runners)('options on $name', (runner) => {
 
   it('attentionAsync resolves to the same out, lse and weights as attention', async () => {
     for (const c of cases.filter((x) => /everything|blhd, GQA|decode Lq=1 Lk=513/.test(x.name))) {
-      const { q, k, v, options } = makeInputs(c, 5);
+      const { q, k, v, options } = caseInputs(c, 5);
       runner.prepare();
       const sync = runner.lib.attention(q, k, v, { ...options, returnLse: true, returnWeights: true });
       const async = await runner.lib.attentionAsync(q, k, v, { ...options, returnLse: true, returnWeights: true });
@@ -467,7 +353,7 @@ describe.each(runners)('options on $name', (runner) => {
 
   it('the result is the output tensor itself: out is written and returned, lse and weights ride along', () => {
     const c = cases.find((x) => x.name.startsWith('layout blhd, GQA'))!;
-    const { q, k, v, options, outShape } = makeInputs(c, 6);
+    const { q, k, v, options, outShape } = caseInputs(c, 6);
     const out = new Float32Array(outShape.reduce((a, b) => a * b, 1)).fill(Number.NaN);
     runner.prepare();
     const result = runner.lib.attention(q, k, v, { ...options, out, returnLse: true });
@@ -477,13 +363,13 @@ describe.each(runners)('options on $name', (runner) => {
   });
 
   it('causal true and window [-1, 0] agree; causal top-left equals causal true when Lq = Lk', () => {
-    const { q, k, v } = makeInputs({ name: '', dims: { Lq: 17, Lk: 129, D: 16 } }, 7);
+    const { q, k, v } = caseInputs({ name: '', dims: { Lq: 17, Lk: 129, D: 16 } }, 7);
     runner.prepare();
     const causal = runner.lib.attention(q, k, v, { causal: true, returnLse: true });
     const band = runner.lib.attention(q, k, v, { window: [-1, 0], returnLse: true });
     expect(relFrobenius(band.data, causal.data)).toBeLessThanOrEqual(TOLERANCE);
     expect(lseError(band.lse.data, Float64Array.from(causal.lse.data))).toBeLessThanOrEqual(TOLERANCE);
-    const square = makeInputs({ name: '', dims: { Lq: 33, Lk: 33, D: 16 } }, 8);
+    const square = caseInputs({ name: '', dims: { Lq: 33, Lk: 33, D: 16 } }, 8);
     const bottomRight = runner.lib.attention(square.q, square.k, square.v, { causal: true });
     const topLeft = runner.lib.attention(square.q, square.k, square.v, { causal: 'top-left' });
     expect(relFrobenius(topLeft.data, bottomRight.data)).toBeLessThanOrEqual(TOLERANCE);
@@ -491,30 +377,20 @@ describe.each(runners)('options on $name', (runner) => {
 
   it('layout blhd gives the transpose of layout bhld', () => {
     const d = { B: 2, H: 4, Hkv: 2, Lq: 17, Lk: 40, D: 8, Dv: 5 };
-    const bhld = makeInputs({ name: '', dims: d }, 9);
-    // [B, H, L, X] -> [B, L, H, X]
-    const transpose = (t: Tensor): Tensor => {
-      const [B, H, L, X] = t.shape;
-      const data = new Float32Array(t.data.length);
-      for (let b = 0; b < B; b++)
-        for (let h = 0; h < H; h++)
-          for (let l = 0; l < L; l++)
-            for (let x = 0; x < X; x++) data[((b * L + l) * H + h) * X + x] = t.data[((b * H + h) * L + l) * X + x];
-      return { data, shape: [B, L, H, X] };
-    };
+    const bhld = caseInputs({ name: '', dims: d }, 9);
     runner.prepare();
     const options: AttentionOptions = { causal: true, keyLengths: Int32Array.from([40, 20]), returnLse: true };
     const a = runner.lib.attention(bhld.q, bhld.k, bhld.v, options);
-    const b = runner.lib.attention(transpose(bhld.q), transpose(bhld.k), transpose(bhld.v), { ...options, layout: 'blhd' });
+    const b = runner.lib.attention(toBlhd(bhld.q), toBlhd(bhld.k), toBlhd(bhld.v), { ...options, layout: 'blhd' });
     expect(b.shape).toEqual([2, 17, 4, 5]);
-    expect(relFrobenius(b.data, transpose(a).data)).toBeLessThanOrEqual(TOLERANCE);
+    expect(relFrobenius(b.data, toBlhd(a).data)).toBeLessThanOrEqual(TOLERANCE);
     // lse stays in [B, H, Lq] order in both layouts
     expect(b.lse!.shape).toEqual([2, 4, 17]);
     expect(lseError(b.lse!.data, Float64Array.from(a.lse!.data))).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('lse merges two halves of the keys into the whole (the reason to return it)', () => {
-    const { q, k, v } = makeInputs({ name: '', dims: { B: 1, H: 2, Lq: 9, Lk: 100, D: 16 } }, 10);
+    const { q, k, v } = caseInputs({ name: '', dims: { B: 1, H: 2, Lq: 9, Lk: 100, D: 16 } }, 10);
     runner.prepare();
     const whole = runner.lib.attention(q, k, v, { returnLse: true });
     const first = runner.lib.attention(q, k, v, { keyLengths: Int32Array.from([60]), returnLse: true });
@@ -655,7 +531,7 @@ describe.each(runners)('excluded K/V never reach the output on $name', (runner) 
     { ...c, kValue: Number.NaN, vValue: Infinity, label: 'K NaN, V Inf' },
     { ...c, kValue: -Infinity, vValue: Number.NaN, label: 'K -Inf, V NaN' },
   ]))('$name: $label', (c) => {
-    const { d, q, k, v, options } = makeInputs(c, 300);
+    const { d, q, k, v, options } = caseInputs(c, 300);
     const layout = c.layout ?? 'bhld';
     const keys = c.poison(d, options);
     expect(keys.length).toBeGreaterThan(0);

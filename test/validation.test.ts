@@ -6,35 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { attention, attentionAsync, explain, setThreads } from '../lib/index';
 import type { AttentionOptions, Tensor } from '../lib/index';
 import { describe as render } from '../lib/validate';
-
-type ErrorType = TypeErrorConstructor | RangeErrorConstructor;
-
-function tensor(shape: number[]): Tensor {
-  return { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape };
-}
+import { filledTensor, expectError, type ErrorType } from './helpers';
 
 // Valid shapes: B=2, H=4, Hkv=2, Lq=3, Lk=5, D=8, Dv=6.
-const q = () => tensor([2, 4, 3, 8]);
-const k = () => tensor([2, 2, 5, 8]);
-const v = () => tensor([2, 2, 5, 6]);
+const q = () => filledTensor([2, 4, 3, 8]);
+const k = () => filledTensor([2, 2, 5, 8]);
+const v = () => filledTensor([2, 2, 5, 6]);
 
 type Args = [Tensor, Tensor, Tensor, AttentionOptions?];
 
 /** Arguments as untyped JS would pass them; a case may be run through attention or attentionAsync. */
 function call(qx: unknown, kx: unknown, vx: unknown, opts?: unknown): () => Args {
   return () => [qx, kx, vx, opts] as Args;
-}
-
-function expectError(fn: () => unknown, Type: ErrorType, message: string): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).not.toBeNull();
-  expect((caught as Error).constructor).toBe(Type);
-  expect((caught as Error).message).toBe(message);
 }
 
 interface Case {
@@ -83,19 +66,19 @@ const tensorCases: Case[] = [
   },
   {
     name: 'q has rank 2',
-    args: call(tensor([3, 8]), k(), v()),
+    args: call(filledTensor([3, 8]), k(), v()),
     type: RangeError,
     message: 'attention: expected q.shape.length to be 3 or 4 but received 2',
   },
   {
     name: 'k has rank 5',
-    args: call(q(), tensor([1, 2, 2, 5, 8]), v()),
+    args: call(q(), filledTensor([1, 2, 2, 5, 8]), v()),
     type: RangeError,
     message: 'attention: expected k.shape.length to be 3 or 4 but received 5',
   },
   {
     name: 'a zero head width D (zero Lq, B, Lk and Dv are accepted: test/empty.test.ts)',
-    args: call({ data: new Float32Array(0), shape: [2, 4, 3, 0] }, tensor([2, 2, 5, 0]), v()),
+    args: call({ data: new Float32Array(0), shape: [2, 4, 3, 0] }, filledTensor([2, 2, 5, 0]), v()),
     type: RangeError,
     message: 'attention: expected q.shape[3] (the width D of queries and keys) to be an integer >= 1 but received 0',
   },
@@ -170,67 +153,67 @@ const tensorCases: Case[] = [
 const relationCases: Case[] = [
   {
     name: 'k rank differs from q rank',
-    args: call(q(), tensor([2, 5, 8]), v()),
+    args: call(q(), filledTensor([2, 5, 8]), v()),
     type: RangeError,
     message: 'attention: expected k.shape.length to equal q.shape.length (4) but received 3',
   },
   {
     name: 'v rank differs from q rank',
-    args: call(tensor([4, 3, 8]), tensor([2, 5, 8]), v()),
+    args: call(filledTensor([4, 3, 8]), filledTensor([2, 5, 8]), v()),
     type: RangeError,
     message: 'attention: expected v.shape.length to equal q.shape.length (3) but received 4',
   },
   {
     name: 'k batch differs',
-    args: call(q(), tensor([1, 2, 5, 8]), v()),
+    args: call(q(), filledTensor([1, 2, 5, 8]), v()),
     type: RangeError,
     message: 'attention: expected k.shape[0] to equal q.shape[0] (2) but received 1',
   },
   {
     name: 'v batch differs',
-    args: call(q(), k(), tensor([3, 2, 5, 6])),
+    args: call(q(), k(), filledTensor([3, 2, 5, 6])),
     type: RangeError,
     message: 'attention: expected v.shape[0] to equal q.shape[0] (2) but received 3',
   },
   {
     name: 'v heads differ from k heads',
-    args: call(q(), k(), tensor([2, 1, 5, 6])),
+    args: call(q(), k(), filledTensor([2, 1, 5, 6])),
     type: RangeError,
     message: 'attention: expected v.shape[1] to equal k.shape[1] (2) but received 1',
   },
   {
     name: 'kv heads do not divide query heads',
-    args: call(q(), tensor([2, 3, 5, 8]), tensor([2, 3, 5, 6])),
+    args: call(q(), filledTensor([2, 3, 5, 8]), filledTensor([2, 3, 5, 6])),
     type: RangeError,
     message: 'attention: expected k.shape[1] to divide q.shape[1] (4) but received 3',
   },
   {
     name: 'kv heads exceed query heads',
-    args: call(q(), tensor([2, 8, 5, 8]), tensor([2, 8, 5, 6])),
+    args: call(q(), filledTensor([2, 8, 5, 8]), filledTensor([2, 8, 5, 6])),
     type: RangeError,
     message: 'attention: expected k.shape[1] to divide q.shape[1] (4) but received 8',
   },
   {
     name: 'head size of k differs from q',
-    args: call(q(), tensor([2, 2, 5, 7]), v()),
+    args: call(q(), filledTensor([2, 2, 5, 7]), v()),
     type: RangeError,
     message: 'attention: expected k.shape[3] to equal q.shape[3] (8) but received 7',
   },
   {
     name: 'key length of v differs from k',
-    args: call(q(), k(), tensor([2, 2, 4, 6])),
+    args: call(q(), k(), filledTensor([2, 2, 4, 6])),
     type: RangeError,
     message: 'attention: expected v.shape[2] to equal k.shape[2] (5) but received 4',
   },
   {
     name: 'rank 3: names the rank-3 indices',
-    args: call(tensor([4, 3, 64]), tensor([2, 5, 32]), tensor([2, 5, 6])),
+    args: call(filledTensor([4, 3, 64]), filledTensor([2, 5, 32]), filledTensor([2, 5, 6])),
     type: RangeError,
     message: 'attention: expected k.shape[2] to equal q.shape[2] (64) but received 32',
   },
   {
     name: 'output larger than 2**32 elements',
-    args: call(tensor([1, 1, 65536, 1]), tensor([1, 1, 1, 1]), tensor([1, 1, 1, 131072])),
+    args: call(filledTensor([1, 1, 65536, 1]), filledTensor([1, 1, 1, 1]), filledTensor([1, 1, 1, 131072])),
     type: RangeError,
     message: 'attention: expected the output B*H*Lq*Dv to have at most 4294967296 elements but received 8589934592',
   },
@@ -307,13 +290,13 @@ const optionCases: Case[] = [
   },
   {
     name: 'mask has rank 5',
-    args: call(q(), k(), v(), { mask: tensor([1, 2, 4, 3, 5]) }),
+    args: call(q(), k(), v(), { mask: filledTensor([1, 2, 4, 3, 5]) }),
     type: RangeError,
     message: 'attention: expected mask.shape.length to be 1, 2, 3 or 4 but received 5',
   },
   {
     name: 'rank-1 mask neither 1 nor Lk',
-    args: call(q(), k(), v(), { mask: tensor([4]) }),
+    args: call(q(), k(), v(), { mask: filledTensor([4]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[0] to be 1 or k.shape[2] (5) but received 4',
   },
@@ -331,31 +314,31 @@ const optionCases: Case[] = [
   },
   {
     name: 'mask key dim neither 1 nor Lk',
-    args: call(q(), k(), v(), { mask: tensor([3, 4]) }),
+    args: call(q(), k(), v(), { mask: filledTensor([3, 4]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[1] to be 1 or k.shape[2] (5) but received 4',
   },
   {
     name: 'mask query dim neither 1 nor Lq',
-    args: call(q(), k(), v(), { mask: tensor([2, 5]) }),
+    args: call(q(), k(), v(), { mask: filledTensor([2, 5]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[0] to be 1 or q.shape[2] (3) but received 2',
   },
   {
     name: 'mask head dim neither 1 nor H',
-    args: call(q(), k(), v(), { mask: tensor([2, 3, 5]) }),
+    args: call(q(), k(), v(), { mask: filledTensor([2, 3, 5]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[0] to be 1 or q.shape[1] (4) but received 2',
   },
   {
     name: 'mask batch dim neither 1 nor B',
-    args: call(q(), k(), v(), { mask: tensor([3, 4, 3, 5]) }),
+    args: call(q(), k(), v(), { mask: filledTensor([3, 4, 3, 5]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[0] to be 1 or q.shape[0] (2) but received 3',
   },
   {
     name: 'mask batch dim with rank-3 inputs (B = 1)',
-    args: call(tensor([4, 3, 8]), tensor([2, 5, 8]), tensor([2, 5, 6]), { mask: tensor([2, 4, 3, 5]) }),
+    args: call(filledTensor([4, 3, 8]), filledTensor([2, 5, 8]), filledTensor([2, 5, 6]), { mask: filledTensor([2, 4, 3, 5]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[0] to be 1 but received 2',
   },
@@ -400,9 +383,9 @@ const optionCases: Case[] = [
 ];
 
 // Layout 'blhd' shapes of the same sizes: q [B,Lq,H,D], k [B,Lk,Hkv,D], v [B,Lk,Hkv,Dv].
-const qBlhd = () => tensor([2, 3, 4, 8]);
-const kBlhd = () => tensor([2, 5, 2, 8]);
-const vBlhd = () => tensor([2, 5, 2, 6]);
+const qBlhd = () => filledTensor([2, 3, 4, 8]);
+const kBlhd = () => filledTensor([2, 5, 2, 8]);
+const vBlhd = () => filledTensor([2, 5, 2, 6]);
 
 const bool = (shape: number[]) => ({ data: new Uint8Array(shape.reduce((a, b) => a * b, 1)).fill(1), shape });
 
@@ -478,25 +461,25 @@ const layoutCases: Case[] = [
   },
   {
     name: 'layout "blhd": key length of v differs from k',
-    args: call(qBlhd(), kBlhd(), tensor([2, 4, 2, 6]), { layout: 'blhd' }),
+    args: call(qBlhd(), kBlhd(), filledTensor([2, 4, 2, 6]), { layout: 'blhd' }),
     type: RangeError,
     message: 'attention: expected v.shape[1] to equal k.shape[1] (5) but received 4',
   },
   {
     name: 'layout "blhd": kv heads differ between k and v',
-    args: call(qBlhd(), kBlhd(), tensor([2, 5, 1, 6]), { layout: 'blhd' }),
+    args: call(qBlhd(), kBlhd(), filledTensor([2, 5, 1, 6]), { layout: 'blhd' }),
     type: RangeError,
     message: 'attention: expected v.shape[2] to equal k.shape[2] (2) but received 1',
   },
   {
     name: 'layout "blhd", rank 3: head size of k differs from q',
-    args: call(tensor([3, 4, 8]), tensor([5, 2, 7]), tensor([5, 2, 6]), { layout: 'blhd' }),
+    args: call(filledTensor([3, 4, 8]), filledTensor([5, 2, 7]), filledTensor([5, 2, 6]), { layout: 'blhd' }),
     type: RangeError,
     message: 'attention: expected k.shape[2] to equal q.shape[2] (8) but received 7',
   },
   {
     name: 'layout "blhd" with a mask in [B, Lq, H, Lk] order',
-    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: tensor([2, 3, 4, 5]) }),
+    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: filledTensor([2, 3, 4, 5]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[1] to be 1 or q.shape[2] (4), as masks are [B, H, Lq, Lk] in layout "blhd" too, but received 3',
   },
@@ -508,7 +491,7 @@ const layoutCases: Case[] = [
   },
   {
     name: 'layout "blhd" with a mask query dim neither 1 nor Lq',
-    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: tensor([4, 5]) }),
+    args: call(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: filledTensor([4, 5]) }),
     type: RangeError,
     message: 'attention: expected mask.shape[0] to be 1 or q.shape[1] (3), as masks are [B, H, Lq, Lk] in layout "blhd" too, but received 4',
   },
@@ -583,7 +566,7 @@ const keyCases: Case[] = [
   },
   {
     name: 'keyLengths with rank-3 inputs (B = 1)',
-    args: call(tensor([4, 3, 8]), tensor([2, 5, 8]), tensor([2, 5, 6]), { keyLengths: new Int32Array([5, 5]) }),
+    args: call(filledTensor([4, 3, 8]), filledTensor([2, 5, 8]), filledTensor([2, 5, 6]), { keyLengths: new Int32Array([5, 5]) }),
     type: RangeError,
     message: 'attention: expected keyLengths.length to equal B (1) but received 2',
   },
@@ -724,7 +707,7 @@ const outputCases: Case[] = [
   },
   {
     name: 'returnWeights above 2**28 weights',
-    args: call(tensor([1, 1, 16384, 1]), tensor([1, 1, 16385, 1]), tensor([1, 1, 16385, 1]), { returnWeights: true }),
+    args: call(filledTensor([1, 1, 16384, 1]), filledTensor([1, 1, 16385, 1]), filledTensor([1, 1, 16385, 1]), { returnWeights: true }),
     type: RangeError,
     message:
       'attention: expected B*H*Lq*Lk to be at most 268435456 with returnWeights, which materialises the weights (leave it off, or use returnLse, for calls this large), but received 268451840',
@@ -869,7 +852,7 @@ describe('accepted edge cases', () => {
   it('accepts a boolean mask, a layout "blhd" call and rank-3 "blhd" inputs', () => {
     expect(() => attention(q(), k(), v(), { mask: bool([2, 1, 3, 5]) })).not.toThrow();
     expect(attention(qBlhd(), kBlhd(), vBlhd(), { layout: 'blhd', mask: bool([2, 4, 3, 5]) }).shape).toEqual([2, 3, 4, 6]);
-    expect(attention(tensor([3, 4, 8]), tensor([5, 2, 8]), tensor([5, 2, 6]), { layout: 'blhd' }).shape).toEqual([3, 4, 6]);
+    expect(attention(filledTensor([3, 4, 8]), filledTensor([5, 2, 8]), filledTensor([5, 2, 6]), { layout: 'blhd' }).shape).toEqual([3, 4, 6]);
   });
 
   it('accepts returnLse and returnWeights false, giving a plain tensor', () => {
@@ -878,7 +861,7 @@ describe('accepted edge cases', () => {
   });
 
   it('lets q, k and v share one buffer (inputs are only read)', () => {
-    const x = tensor([1, 2, 4, 8]);
+    const x = filledTensor([1, 2, 4, 8]);
     expect(() => attention(x, x, x)).not.toThrow();
   });
 });

@@ -6,82 +6,22 @@
  * square and non-square maps (1×1, 1×7, 13×5, and 64×64 for the functions),
  * C' ≠ C, batch 2. Plus the argument errors.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
-import { nativeAddon } from '../lib/backend';
-import { randn, relFrobenius } from './reference';
-import { nativeModes } from './native-modes';
+import { referenceCrissCross, toChannelsLast, relFrobenius } from './oracle/attention.mjs';
+import { tensorSequence, loadJsLib, backendRunners, type Lib } from './helpers';
+import { onceCache } from './oracle/inputs.mjs';
 
 const TOLERANCE = 1e-5;
 
-type Lib = typeof nativeLib;
+const jsLib: Lib = await loadJsLib();
 
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-jsLib.backend();
-vi.unstubAllEnvs();
+const runners = backendRunners<Lib>(jsLib, nativeLib);
 
-interface Runner {
-  name: string;
-  lib: Lib;
-  prepare: () => void;
-}
-
-const runners: Runner[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
-const addon = nativeAddon();
-for (const mode of nativeModes(addon)) runners.push({ name: mode.name, lib: nativeLib, prepare: mode.select });
-
-let seed = 1;
-const tensor = (shape: number[], scale = 1): Tensor => {
-  const data = randn(shape.reduce((a, b) => a * b, 1), seed++);
-  for (let i = 0; i < data.length; i++) data[i] *= scale;
-  return { data, shape };
-};
+const tensor = tensorSequence();
 
 // ---- float64 references, from the definitions --------------------------------------
-
-/** softmax(s)·values over a list of scores and value vectors, in float64. */
-function softmaxCombine(scores: number[], values: number[][]): number[] {
-  const max = Math.max(...scores);
-  const weights = scores.map((s) => Math.exp(s - max));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const out = new Array<number>(values[0].length).fill(0);
-  weights.forEach((w, n) => values[n].forEach((x, e) => (out[e] += (w / total) * x)));
-  return out;
-}
-
-/** Criss-cross attention, channels-first: pixel (i,j) attends to every (y,x) with y = i or x = j (each once). */
-function referenceCrissCross(q: Tensor, k: Tensor, v: Tensor, scale = 1): Float64Array {
-  const [B, Cq, H, W] = q.shape;
-  const C = v.shape[1];
-  const out = new Float64Array(B * C * H * W);
-  const channel = (t: Tensor, channels: number, b: number, y: number, x: number): number[] => {
-    const vec: number[] = [];
-    for (let c = 0; c < channels; c++) vec.push(t.data[((b * channels + c) * H + y) * W + x]);
-    return vec;
-  };
-  for (let b = 0; b < B; b++)
-    for (let i = 0; i < H; i++)
-      for (let j = 0; j < W; j++) {
-        const query = channel(q, Cq, b, i, j);
-        const cross: Array<[number, number]> = [];
-        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (y === i || x === j) cross.push([y, x]);
-        const scores = cross.map(([y, x]) => scale * channel(k, Cq, b, y, x).reduce((s, kc, c) => s + kc * query[c], 0));
-        const result = softmaxCombine(scores, cross.map(([y, x]) => channel(v, C, b, y, x)));
-        result.forEach((value, c) => (out[((b * C + c) * H + i) * W + j] = value));
-      }
-  return out;
-}
-
-/** [B,C,H,W] → [B,H,W,C]. */
-function toChannelsLast(t: Tensor): Tensor {
-  const [B, C, H, W] = t.shape;
-  const data = new Float32Array(t.data.length);
-  for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) data[(b * H * W + p) * C + c] = t.data[(b * C + c) * H * W + p];
-  return { data, shape: [B, H, W, C] };
-}
 
 interface Conv {
   weight: Float32Array;
@@ -106,11 +46,7 @@ function referenceConv(c: Conv, x: ArrayLike<number>, B: number, cin: number, P:
 const f32 = (x: ArrayLike<number>): Float32Array => Float32Array.from(x);
 
 // Inputs and references are computed once per case and shared by every runner.
-const cache = new Map<string, unknown>();
-function once<T>(key: string, make: () => T): T {
-  if (!cache.has(key)) cache.set(key, make());
-  return cache.get(key) as T;
-}
+const once = onceCache();
 
 // ---- functions -------------------------------------------------------------------------
 

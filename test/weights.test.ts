@@ -6,24 +6,18 @@
  * and unknown keys (a misspelt bias would be dropped silently) are refused
  * with the whole list of accepted ones. On the JS and the native backend.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
-import { randn } from './reference';
+import { randn } from './oracle/prng.mjs';
+import { loadJsLib, expectError, product, type Lib } from './helpers';
 
-type Lib = typeof nativeLib;
-
-vi.stubEnv('FUSED_ATTENTION_BACKEND', 'js');
-vi.resetModules();
-const jsLib: Lib = await import('../lib/index');
-jsLib.backend();
-vi.unstubAllEnvs();
+const jsLib: Lib = await loadJsLib();
 
 const backends: Array<{ name: string; lib: Lib }> = [{ name: 'js', lib: jsLib }];
 if (nativeAddon() !== null) backends.push({ name: 'native', lib: nativeLib });
 
-const product = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 let seed = 1;
 const random = (n: number, scale = 0.3): Float32Array => randn(n, seed++).map((x) => x * scale);
 const tensor = (shape: number[]): Tensor => ({ data: random(product(shape), 1), shape });
@@ -134,16 +128,6 @@ describe.each(backends)('tensor-form weights give the bare arrays\' output ($nam
   });
 });
 
-/** Runs `build` and expects exactly this error (class and whole message). */
-function expectError(build: () => unknown, error: Error): void {
-  expect(build).toThrow(error);
-  try {
-    build();
-  } catch (caught) {
-    expect((caught as Error).constructor).toBe(error.constructor);
-  }
-}
-
 describe('unknown weight keys are refused, with the accepted ones listed', () => {
   const { MultiHeadAttention, CrissCrossAttention, CoordinateAttention } = nativeLib;
   const mha = (weights: object) => () => new MultiHeadAttention({ dModel: D_MODEL, numHeads: HEADS, weights: weights as never });
@@ -168,18 +152,20 @@ describe('unknown weight keys are refused, with the accepted ones listed', () =>
       `MultiHeadAttention: expected weights keys to be among ${accepted} (pass PyTorch's out_proj.weight as wo) but received "out_proj.weight"`,
     ],
   ])('MultiHeadAttention: %s', (_name, weights, message) => {
-    expectError(mha(weights), new TypeError(message));
+    expectError(mha(weights), TypeError, message);
   });
 
   it('CrissCrossAttention: a conv\'s { weight, Bias }, and a misspelt top-level key', () => {
     const w = crissCrossWeights();
     expectError(
       () => new CrissCrossAttention({ channels: C, weights: { ...w, value_conv: { weight: w.value_conv.weight, Bias: w.value_conv.bias } as never } }),
-      new TypeError('CrissCrossAttention: expected weights.value_conv keys to be among weight, bias but received "Bias"'),
+      TypeError,
+      'CrissCrossAttention: expected weights.value_conv keys to be among weight, bias but received "Bias"',
     );
     expectError(
       () => new CrissCrossAttention({ channels: C, weights: { ...w, gama: 0.5 } as never }),
-      new TypeError('CrissCrossAttention: expected weights keys to be among query_conv, key_conv, value_conv, gamma but received "gama"'),
+      TypeError,
+      'CrissCrossAttention: expected weights keys to be among query_conv, key_conv, value_conv, gamma but received "gama"',
     );
   });
 
@@ -187,15 +173,18 @@ describe('unknown weight keys are refused, with the accepted ones listed', () =>
     const w = coordinateWeights();
     expectError(
       () => new CoordinateAttention({ channels: C, mip: MIP, weights: { ...w, conv1: { weight: w.conv1.weight, Bias: w.conv1.bias } as never } }),
-      new TypeError('CoordinateAttention: expected weights.conv1 keys to be among weight, bias but received "Bias"'),
+      TypeError,
+      'CoordinateAttention: expected weights.conv1 keys to be among weight, bias but received "Bias"',
     );
     expectError(
       () => new CoordinateAttention({ channels: C, mip: MIP, weights: { ...w, bn1: { ...w.bn1, running_variance: w.bn1.running_var } as never } }),
-      new TypeError('CoordinateAttention: expected weights.bn1 keys to be among weight, bias, running_mean, running_var, eps, num_batches_tracked but received "running_variance"'),
+      TypeError,
+      'CoordinateAttention: expected weights.bn1 keys to be among weight, bias, running_mean, running_var, eps, num_batches_tracked but received "running_variance"',
     );
     expectError(
       () => new CoordinateAttention({ channels: C, mip: MIP, weights: { ...w, conv_x: w.conv_w } as never }),
-      new TypeError('CoordinateAttention: expected weights keys to be among conv1, bn1, conv_h, conv_w but received "conv_x"'),
+      TypeError,
+      'CoordinateAttention: expected weights keys to be among conv1, bn1, conv_h, conv_w but received "conv_x"',
     );
   });
 });
@@ -207,23 +196,26 @@ describe('weights of the wrong shape or kind', () => {
     const w = mhaWeights();
     const build = (weights: object) => () => new MultiHeadAttention({ dModel: D_MODEL, numHeads: HEADS, numKvHeads: 1, weights: weights as never });
     const kv = { ...w, wk: random(8 * 16), wv: random(8 * 16), bk: random(8), bv: random(8) };
-    expectError(build({ ...kv, wq: asTensor(random(16 * 17), [16, 17]) }), new RangeError('MultiHeadAttention: expected weights.wq.shape to be [16, 16] ([numHeads*headDim, dModel]) but received [16, 17]'));
-    expectError(build({ ...kv, wk: asTensor(w.wk, [16, 16]) }), new RangeError('MultiHeadAttention: expected weights.wk.shape to be [8, 16] ([numKvHeads*headDim, contextDim]) but received [16, 16]'));
-    expectError(build({ ...kv, wo: asTensor(w.wo, [256]) }), new RangeError('MultiHeadAttention: expected weights.wo.shape to be [16, 16] ([dModel, numHeads*headDim]) but received [256]'));
-    expectError(build({ ...kv, bv: asTensor(random(16), [16]) }), new RangeError('MultiHeadAttention: expected weights.bv.shape to be [8] ([numKvHeads*headDim]) but received [16]'));
-    expectError(build({ ...kv, wv: random(16 * 16) }), new RangeError('MultiHeadAttention: expected weights.wv.length to equal 128 ([numKvHeads*headDim, contextDim] = [8, 16]) but received 256'));
-    expectError(build({ ...kv, bq: random(3) }), new RangeError('MultiHeadAttention: expected weights.bq.length to equal 16 ([numHeads*headDim] = [16]) but received 3'));
+    expectError(build({ ...kv, wq: asTensor(random(16 * 17), [16, 17]) }), RangeError, 'MultiHeadAttention: expected weights.wq.shape to be [16, 16] ([numHeads*headDim, dModel]) but received [16, 17]');
+    expectError(build({ ...kv, wk: asTensor(w.wk, [16, 16]) }), RangeError, 'MultiHeadAttention: expected weights.wk.shape to be [8, 16] ([numKvHeads*headDim, contextDim]) but received [16, 16]');
+    expectError(build({ ...kv, wo: asTensor(w.wo, [256]) }), RangeError, 'MultiHeadAttention: expected weights.wo.shape to be [16, 16] ([dModel, numHeads*headDim]) but received [256]');
+    expectError(build({ ...kv, bv: asTensor(random(16), [16]) }), RangeError, 'MultiHeadAttention: expected weights.bv.shape to be [8] ([numKvHeads*headDim]) but received [16]');
+    expectError(build({ ...kv, wv: random(16 * 16) }), RangeError, 'MultiHeadAttention: expected weights.wv.length to equal 128 ([numKvHeads*headDim, contextDim] = [8, 16]) but received 256');
+    expectError(build({ ...kv, bq: random(3) }), RangeError, 'MultiHeadAttention: expected weights.bq.length to equal 16 ([numHeads*headDim] = [16]) but received 3');
     expectError(
       build({ ...kv, wq: Array.from(w.wq) }),
-      new TypeError('MultiHeadAttention: expected weights.wq to be a Float32Array of 256 floats or a tensor { data, shape: [16, 16] } ([numHeads*headDim, dModel]) but received Array'),
+      TypeError,
+      'MultiHeadAttention: expected weights.wq to be a Float32Array of 256 floats or a tensor { data, shape: [16, 16] } ([numHeads*headDim, dModel]) but received Array',
     );
     expectError(
       build({ ...kv, wk: { data: new Float64Array(128), shape: [8, 16] } }),
-      new TypeError('MultiHeadAttention: expected weights.wk.data to be a Float32Array but received Float64Array(128)'),
+      TypeError,
+      'MultiHeadAttention: expected weights.wk.data to be a Float32Array but received Float64Array(128)',
     );
     expectError(
       build({ ...kv, wk: { data: random(127), shape: [8, 16] } }),
-      new RangeError('MultiHeadAttention: expected weights.wk.data.length to equal the product of weights.wk.shape (128) but received 127'),
+      RangeError,
+      'MultiHeadAttention: expected weights.wk.data.length to equal the product of weights.wk.shape (128) but received 127',
     );
   });
 
@@ -232,38 +224,43 @@ describe('weights of the wrong shape or kind', () => {
     const build = (weights: object) => () => new CrissCrossAttention({ channels: C, weights: { ...w, ...weights } as never });
     expectError(
       build({ query_conv: { weight: asTensor(random(QK * C * 9), [QK, C, 3, 3]) } }),
-      new RangeError('CrissCrossAttention: expected weights.query_conv.weight.shape to be [2, 16, 1, 1] ([Cout, Cin, 1, 1]) but received [2, 16, 3, 3]'),
+      RangeError,
+      'CrissCrossAttention: expected weights.query_conv.weight.shape to be [2, 16, 1, 1] ([Cout, Cin, 1, 1]) but received [2, 16, 3, 3]',
     );
     expectError(
       build({ key_conv: { weight: w.key_conv.weight, bias: asTensor(random(QK + 1), [QK + 1]) } }),
-      new RangeError('CrissCrossAttention: expected weights.key_conv.bias.shape to be [2] ([Cout]) but received [3]'),
+      RangeError,
+      'CrissCrossAttention: expected weights.key_conv.bias.shape to be [2] ([Cout]) but received [3]',
     );
     expectError(
       build({ value_conv: { weight: random(C * 8) } }),
-      new RangeError('CrissCrossAttention: expected weights.value_conv.weight.length to equal 256 ([Cout, Cin, 1, 1] = [16, 16, 1, 1]) but received 128'),
+      RangeError,
+      'CrissCrossAttention: expected weights.value_conv.weight.length to equal 256 ([Cout, Cin, 1, 1] = [16, 16, 1, 1]) but received 128',
     );
-    expectError(build({ gamma: asTensor(Float32Array.of(1, 2), [2]) }), new RangeError('CrissCrossAttention: expected weights.gamma.shape to be [1] (a scalar) but received [2]'));
-    expectError(build({ gamma: Float32Array.of(1, 2) }), new RangeError('CrissCrossAttention: expected weights.gamma.length to equal 1 (a scalar = [1]) but received 2'));
-    expectError(build({ gamma: '0.5' }), new TypeError('CrissCrossAttention: expected weights.gamma to be a number, a Float32Array of length 1 or a tensor { data, shape: [1] } but received "0.5"'));
+    expectError(build({ gamma: asTensor(Float32Array.of(1, 2), [2]) }), RangeError, 'CrissCrossAttention: expected weights.gamma.shape to be [1] (a scalar) but received [2]');
+    expectError(build({ gamma: Float32Array.of(1, 2) }), RangeError, 'CrissCrossAttention: expected weights.gamma.length to equal 1 (a scalar = [1]) but received 2');
+    expectError(build({ gamma: '0.5' }), TypeError, 'CrissCrossAttention: expected weights.gamma to be a number, a Float32Array of length 1 or a tensor { data, shape: [1] } but received "0.5"');
   });
 
   it('CrissCrossAttention: a NaN gamma is named with its value', () => {
     const w = crissCrossWeights();
     const build = (gamma: unknown) => () => new CrissCrossAttention({ channels: C, weights: { ...w, gamma } as never });
-    expectError(build(Float32Array.of(Number.NaN)), new RangeError('CrissCrossAttention: expected weights.gamma to be finite but received Float32Array [NaN]'));
-    expectError(build(asTensor(Float32Array.of(Infinity), [1])), new RangeError('CrissCrossAttention: expected weights.gamma.data to be finite but received Float32Array [Infinity]'));
-    expectError(build(Number.NaN), new RangeError('CrissCrossAttention: expected weights.gamma to be finite but received NaN'));
+    expectError(build(Float32Array.of(Number.NaN)), RangeError, 'CrissCrossAttention: expected weights.gamma to be finite but received Float32Array [NaN]');
+    expectError(build(asTensor(Float32Array.of(Infinity), [1])), RangeError, 'CrissCrossAttention: expected weights.gamma.data to be finite but received Float32Array [Infinity]');
+    expectError(build(Number.NaN), RangeError, 'CrissCrossAttention: expected weights.gamma to be finite but received NaN');
   });
 
   it('CoordinateAttention: bn1 statistics of the wrong shape', () => {
     const w = coordinateWeights();
     expectError(
       () => new CoordinateAttention({ channels: C, mip: MIP, weights: { ...w, bn1: { ...w.bn1, running_var: asTensor(random(2 * MIP), [MIP, 2]) } } }),
-      new RangeError('CoordinateAttention: expected weights.bn1.running_var.shape to be [8] ([mip]) but received [8, 2]'),
+      RangeError,
+      'CoordinateAttention: expected weights.bn1.running_var.shape to be [8] ([mip]) but received [8, 2]',
     );
     expectError(
       () => new CoordinateAttention({ channels: C, mip: MIP, weights: { ...w, conv_h: { weight: asTensor(random(C * MIP), [MIP, C, 1, 1]) } } }),
-      new RangeError('CoordinateAttention: expected weights.conv_h.weight.shape to be [16, 8, 1, 1] ([Cout, Cin, 1, 1]) but received [8, 16, 1, 1]'),
+      RangeError,
+      'CoordinateAttention: expected weights.conv_h.weight.shape to be [16, 8, 1, 1] ([Cout, Cin, 1, 1]) but received [8, 16, 1, 1]',
     );
   });
 
@@ -275,14 +272,14 @@ describe('weights of the wrong shape or kind', () => {
       values[index] = value;
       return { [name]: values };
     };
-    expectError(withBn(at('running_var', 3, -1)), new RangeError('CoordinateAttention: expected weights.bn1.running_var[3] to be finite and >= 0 but received -1'));
-    expectError(withBn(at('running_var', 0, Number.NaN)), new RangeError('CoordinateAttention: expected weights.bn1.running_var[0] to be finite and >= 0 but received NaN'));
-    expectError(withBn(at('running_var', 7, Infinity)), new RangeError('CoordinateAttention: expected weights.bn1.running_var[7] to be finite and >= 0 but received Infinity'));
-    expectError(withBn(at('weight', 2, Number.NaN)), new RangeError('CoordinateAttention: expected weights.bn1.weight[2] to be finite but received NaN'));
-    expectError(withBn(at('bias', 5, -Infinity)), new RangeError('CoordinateAttention: expected weights.bn1.bias[5] to be finite but received -Infinity'));
-    expectError(withBn(at('running_mean', 1, Number.NaN)), new RangeError('CoordinateAttention: expected weights.bn1.running_mean[1] to be finite but received NaN'));
-    expectError(withBn({ eps: Number.NaN }), new RangeError('CoordinateAttention: expected weights.bn1.eps to be a finite number > 0 but received NaN'));
-    expectError(withBn({ eps: 0 }), new RangeError('CoordinateAttention: expected weights.bn1.eps to be a finite number > 0 but received 0'));
+    expectError(withBn(at('running_var', 3, -1)), RangeError, 'CoordinateAttention: expected weights.bn1.running_var[3] to be finite and >= 0 but received -1');
+    expectError(withBn(at('running_var', 0, Number.NaN)), RangeError, 'CoordinateAttention: expected weights.bn1.running_var[0] to be finite and >= 0 but received NaN');
+    expectError(withBn(at('running_var', 7, Infinity)), RangeError, 'CoordinateAttention: expected weights.bn1.running_var[7] to be finite and >= 0 but received Infinity');
+    expectError(withBn(at('weight', 2, Number.NaN)), RangeError, 'CoordinateAttention: expected weights.bn1.weight[2] to be finite but received NaN');
+    expectError(withBn(at('bias', 5, -Infinity)), RangeError, 'CoordinateAttention: expected weights.bn1.bias[5] to be finite but received -Infinity');
+    expectError(withBn(at('running_mean', 1, Number.NaN)), RangeError, 'CoordinateAttention: expected weights.bn1.running_mean[1] to be finite but received NaN');
+    expectError(withBn({ eps: Number.NaN }), RangeError, 'CoordinateAttention: expected weights.bn1.eps to be a finite number > 0 but received NaN');
+    expectError(withBn({ eps: 0 }), RangeError, 'CoordinateAttention: expected weights.bn1.eps to be a finite number > 0 but received 0');
     // A zero variance is a real (if degenerate) statistic: eps keeps the scale finite.
     const zeroVariance = new CoordinateAttention({ channels: C, mip: MIP, weights: { ...w, bn1: { ...w.bn1, running_var: new Float32Array(MIP) } } });
     expect(zeroVariance.forward(image()).data.every(Number.isFinite)).toBe(true);

@@ -6,22 +6,11 @@
 // Plain JS for node:test, so it runs under qemu-aarch64 (see scripts/arm64-check.sh).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  TOLERANCE, addon, fa, firstNonFinite, flags, lseError, nativeModes, referenceAttention, referenceVisibility,
-  relFrobenius, restoreMode, sameBits, tensor,
-} from './helpers.mjs';
+import { TOLERANCE, addon, fa, firstNonFinite, nativeModes, restoreMode, sameBits } from './helpers.mjs';
+import { lseError, referenceAttentionFull, relFrobenius, weightsProblem } from '../oracle/attention.mjs';
+import { additiveMask, alibi, boolMask, caseInputs, flags, randomTensor as tensor } from '../oracle/inputs.mjs';
 
 after(restoreMode());
-
-const alibi = (H) => Float32Array.from({ length: H }, (_, h) => 2 ** ((-8 * (h + 1)) / H));
-const boolMask = (shape, seed, hidden = 0.3, on = 1) => ({ data: flags(shape.reduce((a, b) => a * b, 1), seed, hidden, on), shape });
-/** N(0,1) with about 30 % -Infinity. */
-function additiveMask(shape, seed) {
-  const { data } = tensor(shape, seed);
-  const hidden = flags(data.length, seed + 7);
-  for (let i = 0; i < data.length; i++) if (hidden[i] === 0) data[i] = -Infinity;
-  return { data, shape };
-}
 
 const cases = [];
 for (const L of [1, 3, 17, 128, 129]) {
@@ -89,45 +78,14 @@ cases.push(
   },
 );
 
-function shapeOf(layout, rank3, B, heads, length, width) {
-  const shape = layout === 'bhld' ? [B, heads, length, width] : [B, length, heads, width];
-  return rank3 ? shape.slice(1) : shape;
-}
-
 /** Inputs and the float64 reference of a case, made once and shared by every mode. */
 const prepared = new Map();
 function prepare(c, seed) {
   if (prepared.has(c)) return prepared.get(c);
-  const { B = 2, H = 2, Lq, Lk, D } = c.dims;
-  const d = { B, H, Hkv: c.dims.Hkv ?? H, Lq, Lk, D, Dv: c.dims.Dv ?? D };
-  const layout = c.layout ?? 'bhld';
-  const rank3 = c.rank3 ?? false;
-  const q = tensor(shapeOf(layout, rank3, d.B, d.H, d.Lq, d.D), seed, c.amplitude ?? 1);
-  const k = tensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.D), seed + 1, c.amplitude ?? 1);
-  const v = tensor(shapeOf(layout, rank3, d.B, d.Hkv, d.Lk, d.Dv), seed + 2);
-  const options = { ...(c.options?.(d) ?? {}) };
-  if (c.layout !== undefined) options.layout = c.layout;
-  const entry = { d, q, k, v, options, rank3, outShape: shapeOf(layout, rank3, d.B, d.H, d.Lq, d.Dv), reference: referenceAttention(q, k, v, options) };
+  const inputs = caseInputs(c, seed);
+  const entry = { ...inputs, reference: referenceAttentionFull(inputs.q, inputs.k, inputs.v, inputs.options, true) };
   prepared.set(c, entry);
   return entry;
-}
-
-/** Every row of the weights sums to 1 (0 when it sees no key); hidden keys have weight exactly 0. */
-function checkWeights(weights, d, options, lse) {
-  const visible = referenceVisibility(d, options);
-  for (let b = 0; b < d.B; b++)
-    for (let h = 0; h < d.H; h++)
-      for (let i = 0; i < d.Lq; i++) {
-        const row = (b * d.H + h) * d.Lq + i;
-        let sum = 0;
-        for (let j = 0; j < d.Lk; j++) {
-          const w = weights[row * d.Lk + j];
-          sum += w;
-          if (!visible(b, h, i, j)) assert.equal(w, 0, `weight of hidden key (${b}, ${h}, ${i}, ${j})`);
-        }
-        if (lse[row] === -Infinity) assert.equal(sum, 0);
-        else assert.ok(Math.abs(sum - 1) <= TOLERANCE, `row ${row} of the weights sums to ${sum}`);
-      }
 }
 
 function checkCase(c, seed) {
@@ -156,7 +114,7 @@ function checkCase(c, seed) {
     assert.ok(relFrobenius(full.data, reference.out) <= TOLERANCE, 'out with returnWeights');
     const weights = relFrobenius(full.weights.data, reference.weights);
     assert.ok(weights <= TOLERANCE, `weights: relative error ${weights}`);
-    checkWeights(full.weights.data, d, options, reference.lse);
+    assert.equal(weightsProblem(full.weights.data, d, options, reference.lse, TOLERANCE), null);
   }
 }
 

@@ -4,21 +4,13 @@
 // against float64 references.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TOLERANCE, fa, nativeModes, randn, referenceAttention, relFrobenius, restoreMode, tensor } from './helpers.mjs';
+import { TOLERANCE, fa, nativeModes, restoreMode } from './helpers.mjs';
+import { referenceAttention, relFrobenius } from '../oracle/attention.mjs';
+import { referenceLinear } from '../oracle/linear.mjs';
+import { randomTensor as tensor } from '../oracle/inputs.mjs';
+import { randn } from '../oracle/prng.mjs';
 
 after(restoreMode());
-
-/** rows [n, inF] · wᵀ + b in float64. */
-function refLinear(x, n, inF, w, outF, b) {
-  const y = new Float64Array(n * outF);
-  for (let r = 0; r < n; r++)
-    for (let o = 0; o < outF; o++) {
-      let s = b ? b[o] : 0;
-      for (let i = 0; i < inF; i++) s += x[r * inF + i] * w[o * inF + i];
-      y[r * outF + o] = s;
-    }
-  return y;
-}
 
 /** x rounded through bfloat16 (nearest, ties to even), as float32. */
 function roundBf16(data) {
@@ -46,7 +38,7 @@ for (const mode of nativeModes()) {
         const x = tensor([rows, inF], rows + inF);
         const w = tensor([outF, inF], outF, 1 / Math.sqrt(inF));
         const b = tensor([outF], 3);
-        const expected = refLinear(x.data, rows, inF, w.data, outF, b.data);
+        const expected = referenceLinear(x.data, rows, inF, w.data, outF, b.data);
         const y = fa.linear(x, w, b);
         assert.deepEqual(y.shape, [rows, outF]);
         assert.ok(relFrobenius(y.data, expected) <= TOLERANCE, `linear: ${relFrobenius(y.data, expected)}`);
@@ -80,7 +72,7 @@ for (const mode of nativeModes()) {
         }
         const kk = dtype === 'float32' ? k : { data: roundBf16(k.data), shape: k.shape };
         const vv = dtype === 'float32' ? v : { data: roundBf16(v.data), shape: v.shape };
-        const error = relFrobenius(out, referenceAttention(q, kk, vv, { causal: true }).out);
+        const error = relFrobenius(out, referenceAttention(q, kk, vv, { causal: true }));
         assert.ok(error <= TOLERANCE, `vs the oracle on the stored K/V: ${error}`);
       });
     }
@@ -95,11 +87,11 @@ for (const mode of nativeModes()) {
       for (const [context, causal] of [[null, true], [ctx, false]]) {
         const src = context ?? x, L = context ? Lk : Lq;
         const f32 = (a) => Float32Array.from(a);
-        const q = f32(refLinear(x.data, B * Lq, dModel, weights.wq, H * D, weights.bq));
-        const k = f32(refLinear(src.data, B * L, dModel, weights.wk, Hkv * D, null));
-        const v = f32(refLinear(src.data, B * L, dModel, weights.wv, Hkv * D, null));
-        const o = referenceAttention({ data: q, shape: [B, Lq, H, D] }, { data: k, shape: [B, L, Hkv, D] }, { data: v, shape: [B, L, Hkv, D] }, { layout: "blhd", causal }).out;
-        const expected = refLinear(o, B * Lq, H * D, weights.wo, dModel, weights.bo);
+        const q = f32(referenceLinear(x.data, B * Lq, dModel, weights.wq, H * D, weights.bq));
+        const k = f32(referenceLinear(src.data, B * L, dModel, weights.wk, Hkv * D, null));
+        const v = f32(referenceLinear(src.data, B * L, dModel, weights.wv, Hkv * D, null));
+        const o = referenceAttention({ data: q, shape: [B, Lq, H, D] }, { data: k, shape: [B, L, Hkv, D] }, { data: v, shape: [B, L, Hkv, D] }, { layout: "blhd", causal });
+        const expected = referenceLinear(o, B * Lq, H * D, weights.wo, dModel, weights.bo);
         const y = mha.forward(x, context ? { context } : { causal });
         assert.ok(relFrobenius(y.data, expected) <= TOLERANCE, `${context ? 'cross' : 'self'}: ${relFrobenius(y.data, expected)}`);
       }

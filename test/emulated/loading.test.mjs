@@ -4,7 +4,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { addon, addonFile, fa, packageDir, restoreMode, runNode, tensor } from './helpers.mjs';
+import { addon, addonFile, fa, packageDir, restoreMode, runNode } from './helpers.mjs';
+import { randomTensor as tensor } from '../oracle/inputs.mjs';
 
 after(restoreMode());
 

@@ -4,17 +4,15 @@
 // widths with every tail length of a 4-lane vector), C' != C, batch 2.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TOLERANCE, fa, nativeModes, referenceAxial, referenceCrissCross, relFrobenius, restoreMode, tensor, toChannelsLast } from './helpers.mjs';
+import { TOLERANCE, fa, nativeModes, restoreMode } from './helpers.mjs';
+import { referenceAxial, referenceCrissCross, relFrobenius, toChannelsLast } from '../oracle/attention.mjs';
+import { onceCache, randomTensor as tensor } from '../oracle/inputs.mjs';
 
 after(restoreMode());
 
 const MAPS = [[1, 1], [1, 7], [3, 6], [13, 5], [33, 33]];
 
-const prepared = new Map();
-function once(key, make) {
-  if (!prepared.has(key)) prepared.set(key, make());
-  return prepared.get(key);
-}
+const once = onceCache(); // inputs and references shared by every mode
 
 for (const mode of nativeModes()) {
   describe(`2-D attention, native ${mode.name}`, () => {
