@@ -9,9 +9,10 @@ import { attention_forward } from '../lib/js/attention';
 import { attention_reference } from '../lib/js/attention_reference';
 import { type KernelDims, resolveAttention } from '../lib/options';
 import type { AttentionOptions, Tensor } from '../lib/types';
-import { randn, referenceAttentionFull, relFrobenius } from './reference';
+import { referenceAttentionFull, relFrobenius } from './oracle/attention.mjs';
+import { randn } from './oracle/prng.mjs';
+import { tensor } from './helpers';
 
-const tensor = (shape: number[], seed: number): Tensor => ({ data: randn(shape.reduce((a, b) => a * b, 1), seed), shape });
 
 interface Case extends Omit<KernelDims, 'q' | 'k' | 'v' | 'out'> {
   name: string;
