@@ -313,7 +313,7 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
       expect(summary.maxError).toBeLessThan(1e-5);
       // node-gyp-build's PREBUILDS_ONLY=1 skips build/: the prebuild is still there and loads.
       expect(consume(project, 'consumer.cjs', { PREBUILDS_ONLY: '1' }).summary).toMatchObject({ backend: { name: 'native' }, binary: PREBUILD });
-    });
+    }, 300_000); // the compile alone may take the npm rebuild's whole 240 s on a loaded 2-core machine
   });
 
   describe('npm install <tarball> --ignore-scripts (pnpm 10, many CI setups)', () => {
