@@ -117,17 +117,11 @@ function sampledError(shape, x, weight, bias, out) {
 async function makeOrtPeer(shape, weight, bias, threads) {
   const ort = require('onnxruntime-node');
   const { linearModel } = require('./onnx-model');
+  const { sessionOptions } = require('./peers');
   const { M, K, N } = shape;
   const weightT = new Float32Array(K * N);
   for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) weightT[k * N + j] = weight[j * K + k];
-  const session = await ort.InferenceSession.create(linearModel({ M, K, N, weightT, bias }), {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const session = await ort.InferenceSession.create(linearModel({ M, K, N, weightT, bias }), sessionOptions(threads));
   return { session, ort };
 }
 

@@ -34,16 +34,7 @@ const MAX_LENGTH = 256;
 
 // ---- seeded weights -------------------------------------------------------------
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./seeded-random');
 const random = mulberry32(42);
 /** [rows, cols] with N(0, 1/cols) entries: activations keep their scale through a layer. */
 function matrix(rows, cols) {

@@ -12,16 +12,7 @@ const ENCODE_LENGTH = 64;
 /** Positions a /decode session can hold. */
 const MAX_DECODE = 64;
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('../seeded-random');
 
 /** `fa` is the fused-attention module (the package, or lib/ in the test). */
 function createModel(fa) {
