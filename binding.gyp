@@ -12,6 +12,11 @@
       "target_name": "fused_attention",
       "sources": [
         "native/binding.cc",
+        "native/binding_attention.cc",
+        "native/binding_linear.cc",
+        "native/binding_vision.cc",
+        "native/napi_args.cc",
+        "native/async_runtime.cc",
         "native/attention.cpp",
         "native/criss_cross.cpp",
         "native/gemm.cpp",
