@@ -13,7 +13,6 @@
 #include "dispatch.h"
 #include "isa_kernels.h"
 #include "napi_args.h"
-#include "read_probe.h"
 #include "thread_pool.h"
 
 namespace fa::binding {
@@ -41,15 +40,6 @@ Napi::Value ToBfloat16(const Napi::CallbackInfo& info) {
   if (n == 0) return env.Undefined();
   fa::to_bfloat16(data_of<const float>(src), data_of<uint16_t>(dst), n, bf16_conversion_in_hardware());
   return env.Undefined();
-}
-
-// readProbe(data): benchmark helper, see lib/native.ts.
-Napi::Value ReadProbe(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) throw_type(env, "expected data to be a typed array");
-  const ArrayView view = view_of(info[0].As<Napi::TypedArray>());
-  const uint64_t checksum = view.bytes ? fa::read_probe(view.data, view.bytes) : 0;
-  return Napi::Number::New(env, double(checksum & ((uint64_t(1) << 53) - 1)));
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -99,7 +89,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("toBfloat16", Napi::Function::New(env, ToBfloat16, "toBfloat16"));
-  exports.Set("readProbe", Napi::Function::New(env, ReadProbe, "readProbe"));
   return exports;
 }
 
