@@ -60,13 +60,13 @@ float gPlanOnlyOutput = 0.0f;
 // the size of the problem.
 fa::AttentionParams parse_args(Napi::Env env, const Napi::Object& o, bool withOutputs = true) {
   fa::AttentionParams p;
-  p.B = get_int(env, o, "B", 1, kMaxDim);
-  p.H = get_int(env, o, "H", 1, kMaxDim);
-  p.Hkv = get_int(env, o, "Hkv", 1, kMaxDim);
-  p.Lq = get_int(env, o, "Lq", 1, kMaxDim);
-  p.Lk = get_int(env, o, "Lk", 1, kMaxDim);
-  p.D = get_int(env, o, "D", 1, kMaxDim);
-  p.Dv = get_int(env, o, "Dv", 1, kMaxDim);
+  p.B = get_dim(env, o, "B");
+  p.H = get_dim(env, o, "H");
+  p.Hkv = get_dim(env, o, "Hkv");
+  p.Lq = get_dim(env, o, "Lq");
+  p.Lk = get_dim(env, o, "Lk");
+  p.D = get_dim(env, o, "D");
+  p.Dv = get_dim(env, o, "Dv");
   if (p.H % p.Hkv != 0) throw_range(env, "expected H to be a multiple of Hkv");
 
   const Napi::TypedArray q = get_f32(env, o, "q", false);

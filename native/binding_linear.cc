@@ -38,9 +38,9 @@ struct LinearArgs {
 LinearArgs parse_linear_args(Napi::Env env, const Napi::Object& o, bool packedOnly) {
   LinearArgs a;
   fa::LinearParams& p = a.params;
-  p.M = get_int(env, o, "rows", 1, kMaxDim);
-  p.K = get_int(env, o, "inFeatures", 1, kMaxDim);
-  p.N = get_int(env, o, "outFeatures", 1, kMaxDim);
+  p.M = get_dim(env, o, "rows");
+  p.K = get_dim(env, o, "inFeatures");
+  p.N = get_dim(env, o, "outFeatures");
   const Napi::Value packed = o.Get("packed");
   if (packedOnly || !(packed.IsNull() || packed.IsUndefined())) {
     a.weights = packed_of(env, packed);
@@ -80,8 +80,8 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
 Napi::Value LinearPack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Object o = args_object(info);
-  const int64_t K = get_int(env, o, "inFeatures", 1, kMaxDim);
-  const int64_t N = get_int(env, o, "outFeatures", 1, kMaxDim);
+  const int64_t K = get_dim(env, o, "inFeatures");
+  const int64_t N = get_dim(env, o, "outFeatures");
   const Napi::TypedArray weight = get_f32(env, o, "weight", false);
   expect_length(env, weight, checked_product(env, {N, K}, "weight"), "weight", true);
   const Napi::TypedArray bias = get_f32(env, o, "bias", true);

@@ -27,11 +27,11 @@ Napi::Value CrissCross(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Object o = args_object(info);
   fa::CrissCrossParams p;
-  p.B = get_int(env, o, "B", 1, kMaxDim);
-  p.Cqk = get_int(env, o, "Cqk", 1, kMaxDim);
-  p.Cv = get_int(env, o, "Cv", 1, kMaxDim);
-  p.H = get_int(env, o, "H", 1, kMaxDim);
-  p.W = get_int(env, o, "W", 1, kMaxDim);
+  p.B = get_dim(env, o, "B");
+  p.Cqk = get_dim(env, o, "Cqk");
+  p.Cv = get_dim(env, o, "Cv");
+  p.H = get_dim(env, o, "H");
+  p.W = get_dim(env, o, "W");
   // Per-thread scratch is criss_cross_scratch_floats(p): keep it far from overflow.
   checked_product(env, {(p.W + 15) / 16 * 16, 8 * (p.Cqk + p.H + p.W + 1), int64_t(sizeof(float))}, "scratch");
   int64_t s[4];

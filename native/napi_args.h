@@ -28,6 +28,8 @@ Napi::TypedArray get_array(Napi::Env env, const Napi::Object& o, const char* nam
 Napi::TypedArray get_f32(Napi::Env env, const Napi::Object& o, const char* name, bool optional);
 // An integer in [lo, hi] at o[name].
 int64_t get_int(Napi::Env env, const Napi::Object& o, const char* name, int64_t lo, int64_t hi);
+// A dimension (an integer in [1, kMaxDim]) at o[name].
+inline int64_t get_dim(Napi::Env env, const Napi::Object& o, const char* name) { return get_int(env, o, name, 1, kMaxDim); }
 // A finite number at o[name], > 0 (or >= 0 when zeroAllowed).
 float get_positive(Napi::Env env, const Napi::Object& o, const char* name, bool zeroAllowed);
 
