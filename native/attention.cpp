@@ -4,8 +4,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <cstdlib>
-#include <new>
 
 #include "attention.h"
 #include "dispatch.h"

@@ -97,7 +97,7 @@ std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bi
   int64_t threads = (N * K) / kMinPackFloatsPerThread;
   if (threads > ThreadPool::instance().size()) threads = ThreadPool::instance().size();
   if (threads > numGroups) threads = numGroups;
-  PackedWeights& w = *packed;
+  const PackedWeights& w = *packed;
   parallel_for(numGroups, int(threads), 0, nullptr, [&](int64_t g, float*) {
     pack_group(weight, N, K, g, w.group_width(g), storage + g * kGemmGroupCols * K);
   });
