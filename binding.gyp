@@ -12,6 +12,11 @@
       "target_name": "fused_attention",
       "sources": [
         "native/binding.cc",
+        "native/binding_attention.cc",
+        "native/binding_linear.cc",
+        "native/binding_vision.cc",
+        "native/napi_args.cc",
+        "native/async_runtime.cc",
         "native/attention.cpp",
         "native/criss_cross.cpp",
         "native/gemm.cpp",
@@ -19,8 +24,7 @@
         "native/thread_pool.cpp",
         "native/job_queue.cpp",
         "native/kernel_scalar.cpp",
-        "native/bf16_convert.cpp",
-        "native/read_probe.cpp"
+        "native/bf16_convert.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while a worker thread is being

@@ -1,7 +1,8 @@
 'use strict';
 // Decode step timing (issue 10): one query row per head against a long KV cache,
 // K/V in fp32 and in bf16, MHA and GQA, on 1 and 2 threads, next to the
-// read-bandwidth ceiling (readProbe: a plain read of a buffer the same size).
+// read-bandwidth ceiling (bench/read-probe.cpp: a plain read of a buffer the same
+// size on as many threads, compiled on first use with the system compiler, $CXX or c++).
 //
 //   npm run build && node bench/decode.js [--reps 40] [--lk 4096] [--threads 1,2]
 //
@@ -10,6 +11,8 @@
 // copies that together exceed 256 MiB (the L3 is 32 MiB), as a real model's
 // other layers would evict them between steps. Prints medians.
 
+const { execFileSync } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
@@ -96,10 +99,20 @@ function time(run) {
   return median(ms);
 }
 
-function ceiling(bytes) {
-  const count = Math.max(2, Math.ceil(ROTATE_BYTES / bytes));
-  const buffers = Array.from({ length: count }, (_, c) => new Uint8Array(bytes).fill(c + 1));
-  return time((i) => addon.readProbe(buffers[i % count]));
+const PROBE_SOURCE = path.join(__dirname, 'read-probe.cpp');
+const PROBE = path.join(root, 'build', 'bench', 'read-probe');
+
+/** Compiles bench/read-probe.cpp into build/bench/ unless that binary is newer than the source. */
+function buildProbe() {
+  if (fs.existsSync(PROBE) && fs.statSync(PROBE).mtimeMs >= fs.statSync(PROBE_SOURCE).mtimeMs) return;
+  fs.mkdirSync(path.dirname(PROBE), { recursive: true });
+  execFileSync(process.env.CXX || 'c++', ['-O2', '-std=c++17', '-pthread', '-o', PROBE, PROBE_SOURCE], { stdio: 'inherit' });
+}
+
+/** Median ms of reading `bytes` once on `threads` threads, buffers rotated over >= 256 MiB (ROTATE_BYTES). */
+function ceiling(bytes, threads) {
+  const out = execFileSync(PROBE, [String(bytes), String(threads), String(REPS)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return Number(String(out).trim());
 }
 
 const shapes = [
@@ -107,6 +120,7 @@ const shapes = [
   { name: 'GQA H=32 Hkv=8', H: 32, Hkv: 8, Lk: LK, D: 128 },
 ];
 
+buildProbe();
 const initialThreads = addon.info().threads;
 console.log(`decode step, B=1 Lq=1 Lk=${LK} D=Dv=128, isa ${addon.info().isa}, median of ${REPS} calls (K/V rotated over >= 256 MiB of copies)`);
 console.log('| threads | shape | K/V | K+V MiB | ms | GB/s | read ceiling ms | ceiling GB/s | % of ceiling |');
@@ -120,7 +134,7 @@ for (const shape of shapes) {
     for (const threads of THREADS) {
       addon.setThreads(threads);
       const ms = time((i) => addon.attention(args[i % args.length]));
-      const ceilMs = ceiling(bytesPerCopy);
+      const ceilMs = ceiling(bytesPerCopy, threads);
       const gbs = bytesPerCopy / ms / 1e6;
       const ceilGbs = bytesPerCopy / ceilMs / 1e6;
       console.log(

@@ -1,5 +1,5 @@
 /**
- * The typed interface of the compiled addon (native/binding.cc). Everything
+ * The typed interface of the compiled addon (native/binding*.cc). Everything
  * passed here has already been validated by lib/validate.ts; the binding only
  * re-checks what protects memory (array kinds, extents vs dims and strides,
  * overflow).
@@ -243,12 +243,6 @@ export interface NativeAddon {
    * Float32Array and dst a Uint16Array; RangeError unless their lengths match.
    */
   toBfloat16(src: Float32Array, dst: Uint16Array): void;
-  /**
-   * Internal (benchmark): reads every byte of `data` once, split in contiguous
-   * parts over the pool's threads, and returns a checksum. Timing it gives the
-   * read-bandwidth ceiling of a decode step (bench/decode.js).
-   */
-  readProbe(data: ArrayBufferView): number;
   /** nn.Linear, synchronous; with raw weights (packed null) or packed ones. */
   linear(args: NativeLinearArgs): void;
   /** Packs weight (and bias) once into the ISA-independent layout of native/gemm.h. */

@@ -1,16 +1,14 @@
-// attention_forward: plans one call, hands its work items to the thread pool,
-// and gives each participating thread its own scratch.
-#include <atomic>
+// attention_forward: plans one call and hands its work items to the thread
+// pool (parallel_for, which gives each thread its own scratch).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <cstdlib>
-#include <new>
 
 #include "attention.h"
-#include "scratch.h"
 #include "dispatch.h"
+#include "isa_kernels.h"
+#include "scratch.h"
 #include "thread_pool.h"
 
 namespace fa {
@@ -33,64 +31,9 @@ int64_t choose_block_k(const AttentionParams& p) {
   return blockK < keys ? blockK : keys;
 }
 
-// Each participating thread's kernel scratch (KernelPlan::scratchFloats).
-thread_local ThreadScratch tlsScratch;
 // The calling thread's buffer for pre-packed K (see KernelPlan::prepackK);
 // kept between calls so large calls do not page-fault a fresh buffer each time.
 thread_local ThreadScratch tlsPackedK;
-
-struct PackJob {
-  const AttentionParams* params;
-  const KernelPlan* plan;
-  const IsaKernel* kernel;
-  float* packed;
-  int64_t numItems;
-  int64_t blocks;      // key blocks per (b, hk)
-  int64_t usedBlocks;  // blocks below the longest row's key length (a KV cache's maxLength is mostly empty)
-  std::atomic<int64_t> next{0};
-};
-
-void run_pack_worker(void* ctx, int /*worker*/) {
-  PackJob& job = *static_cast<PackJob*>(ctx);
-  for (;;) {
-    const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
-    if (item >= job.numItems) break;
-    if (item % job.blocks >= job.usedBlocks) continue;  // keys no row can see: never read
-    job.kernel->pack_item(*job.params, *job.plan, item, job.packed);
-  }
-}
-
-struct Job {
-  const AttentionParams* params;
-  const KernelPlan* plan;
-  const IsaKernel* kernel;
-  float* partials;  // decode path: B * H * numSplits x (2 + Dv) floats
-  std::atomic<int64_t> next{0};
-  std::atomic<bool> failed{false};
-};
-
-void run_worker(void* ctx, int /*worker*/) {
-  Job& job = *static_cast<Job*>(ctx);
-  float* scratch = nullptr;
-  try {
-    scratch = tlsScratch.get(job.plan->scratchFloats);
-  } catch (const std::bad_alloc&) {
-    // This thread takes no items; the others finish the job. If every thread
-    // fails, attention_forward reports it.
-    job.failed.store(true);
-    return;
-  }
-  const bool decode = job.plan->path == KernelPath::DecodeSplitK;
-  for (;;) {
-    if (is_cancelled(*job.params)) break;
-    const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
-    if (item >= job.plan->numItems) break;
-    if (decode)
-      job.kernel->run_split(*job.params, *job.plan, item, scratch, job.partials);
-    else
-      job.kernel->run_item(*job.params, *job.plan, item, scratch);
-  }
-}
 
 // Log-sum-exp merge of the decode splits of every (b, h):
 //   M = max m_s,  l = sum 2^(m_s - M) l_s,  out = sum 2^(m_s - M) acc_s / l.
@@ -162,20 +105,11 @@ bool needs_value_guard(const AttentionParams& p) {
 
 }  // namespace
 
-void set_contiguous_strides(AttentionParams& p) {
-  p.qStrideL = p.D;  p.qStrideH = p.Lq * p.D;  p.qStrideB = p.H * p.Lq * p.D;
-  p.kStrideL = p.D;  p.kStrideH = p.Lk * p.D;  p.kStrideB = p.Hkv * p.Lk * p.D;
-  p.vStrideL = p.Dv; p.vStrideH = p.Lk * p.Dv; p.vStrideB = p.Hkv * p.Lk * p.Dv;
-  p.oStrideL = p.Dv; p.oStrideH = p.Lq * p.Dv; p.oStrideB = p.H * p.Lq * p.Dv;
-}
-
 KernelPlan plan_attention(const AttentionParams& p, const IsaKernel& kernel, int maxThreads) {
   KernelPlan plan;
   plan.blockK = choose_block_k(p);
   const double flops = 2.0 * double(p.B) * double(p.H) * double(p.Lq) * double(p.Lk) * double(p.D + p.Dv);
-  int threads = maxThreads < 1 ? 1 : maxThreads;
-  const double byWork = flops / kMinFlopsPerThread;
-  if (byWork < threads) threads = byWork < 1.0 ? 1 : int(byWork);
+  int threads = threads_for_work(flops, maxThreads);
   const int64_t BH = p.B * p.H;
 
   if (p.Lq == 1 && !p.weights) {
@@ -217,41 +151,34 @@ void attention_forward(const AttentionParams& params) {
   AttentionParams p = params;
   p.guardHiddenValues = needs_value_guard(p);
   const IsaKernel& kernel = current_kernel();
-  ThreadPool& pool = ThreadPool::instance();
-  const KernelPlan planned = plan_attention(p, kernel, pool.size());
-  KernelPlan plan = planned;
+  KernelPlan plan = plan_attention(p, kernel, ThreadPool::instance().size());
   if (plan.prepackK) {
     const int64_t blocks = (p.Lk + plan.blockK - 1) / plan.blockK;
-    PackJob pack;
-    pack.params = &p;
-    pack.plan = &plan;
-    pack.kernel = &kernel;
-    pack.numItems = p.B * p.Hkv * blocks;
-    pack.blocks = blocks;
+    const int64_t numPanels = p.B * p.Hkv * blocks;
     int64_t usedKeys = p.Lk;
     if (p.keyLengths) {
       usedKeys = 0;
       for (int64_t b = 0; b < p.B; ++b) usedKeys = usedKeys > p.keyLengths[b] ? usedKeys : int64_t(p.keyLengths[b]);
     }
-    pack.usedBlocks = (usedKeys + plan.blockK - 1) / plan.blockK;
-    pack.packed = tlsPackedK.get(size_t(pack.numItems * p.D * plan.blockK));
-    pool.run(plan.threads, &run_pack_worker, &pack);
-    plan.packedK = pack.packed;
+    // Blocks past the longest row's key length are never read (a KV cache's maxLength is mostly empty).
+    const int64_t usedBlocks = (usedKeys + plan.blockK - 1) / plan.blockK;
+    float* packed = tlsPackedK.get(size_t(numPanels * p.D * plan.blockK));
+    parallel_for(numPanels, plan.threads, 0, nullptr, [&](int64_t item, float*) {
+      if (item % blocks < usedBlocks) kernel.pack_item(p, plan, item, packed);
+    });
+    plan.packedK = packed;
   }
-  std::unique_ptr<float[]> partials;
-  Job job;
-  job.params = &p;
-  job.plan = &plan;
-  job.kernel = &kernel;
-  job.partials = nullptr;
   if (plan.path == KernelPath::DecodeSplitK) {
-    partials.reset(new float[size_t(p.B * p.H * plan.numSplits * (2 + p.Dv))]);
-    job.partials = partials.get();
+    // B * H * numSplits partials of (2 + Dv) floats.
+    std::unique_ptr<float[]> partials(new float[size_t(p.B * p.H * plan.numSplits * (2 + p.Dv))]);
+    parallel_for(plan.numItems, plan.threads, plan.scratchFloats, p.cancel, [&](int64_t item, float* scratch) {
+      kernel.run_split(p, plan, item, scratch, partials.get());
+    });
+    if (!is_cancelled(p)) merge_splits(p, plan, partials.get());
+  } else {
+    parallel_for(plan.numItems, plan.threads, plan.scratchFloats, p.cancel,
+                 [&](int64_t item, float* scratch) { kernel.run_item(p, plan, item, scratch); });
   }
-  pool.run(plan.threads, &run_worker, &job);
-  if (is_cancelled(p)) return;  // the caller reports it; out is partly written
-  if (job.next.load() < plan.numItems) throw std::bad_alloc();  // no thread could get scratch
-  if (plan.path == KernelPath::DecodeSplitK) merge_splits(p, plan, job.partials);
 }
 
 }  // namespace fa

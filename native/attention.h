@@ -1,13 +1,15 @@
 // Plain description of one attention call, shared by the binding, the planner
-// and the per-ISA kernels. No Node.js or N-API types below binding.cc.
+// and the per-ISA kernels. No Node.js or N-API types here (only the binding*.cc,
+// napi_args.* and async_runtime.* files include napi.h).
 //
 //   out[b,h,i,:] = softmax_j(scale * q[b,h,i,:]·k[b,hk,j,:] + mask[b,h,i,j]) · v[b,hk,j,:]
 //   hk = h / (H / Hkv); causal (bottom-right): key j is visible iff j <= i + Lk - Lq.
 // K and V are fp32 or bfloat16 (KvType); q, out, masks and all arithmetic are fp32.
 #pragma once
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
+
+#include "cancel.h"
 
 namespace fa {
 
@@ -60,20 +62,11 @@ struct AttentionParams {
   // hidden row by row, so P·V must skip zero weights instead of multiplying by 0.
   bool guardHiddenValues = false;
 
-  // Cancellation (attentionAsync with an AbortSignal): when either is set and
-  // nonzero, the kernel stops taking work items. Checked between items only.
-  const std::atomic<bool>* cancelled = nullptr;
-  const int32_t* cancelWord = nullptr;  // a JS Int32Array cell, read atomically
+  // attentionAsync with an AbortSignal, or null: the kernel stops taking work items once set.
+  const CancelFlag* cancel = nullptr;
 };
 
-// Whether p's call was asked to stop.
-inline bool is_cancelled(const AttentionParams& p) {
-  return (p.cancelled && p.cancelled->load(std::memory_order_relaxed)) ||
-         (p.cancelWord && __atomic_load_n(p.cancelWord, __ATOMIC_RELAXED) != 0);
-}
-
-// Fills the strides of a contiguous [B,H,L,D] layout for every tensor.
-void set_contiguous_strides(AttentionParams& p);
+inline bool is_cancelled(const AttentionParams& p) { return p.cancel && p.cancel->requested(); }
 
 // How a call is cut into work items; chosen once per call by the planner.
 enum class KernelPath { Tiled, DecodeSplitK };
@@ -94,35 +87,7 @@ struct KernelPlan {
   int threads = 1;          // threads that take part (caller included)
 };
 
-struct CrissCrossParams;  // criss_cross.h
-struct LinearParams;      // gemm.h
-struct LinearPlan;        // gemm.h
-
-// One ISA's compiled kernel (kernel_<isa>.cpp); chosen at run time by dispatch.
-struct IsaKernel {
-  const char* name;
-  int lanes;
-  int rowsPerPanel;
-  // Scratch floats one thread needs for the given plan.
-  size_t (*scratch_floats)(const AttentionParams&, const KernelPlan&);
-  // Computes work item `item` (one (b, h, query block)) into p.out.
-  void (*run_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch);
-  // Decode path: item = (b, kv head, split) over one key range of the single query
-  // row of its groupRows query heads; writes each head's unnormalised partial
-  // {max (log2), sum, acc[Dv]} to partials[((b*H + h)*numSplits + split) * (2 + Dv)].
-  void (*run_split)(const AttentionParams&, const KernelPlan&, int64_t item, float* scratch, float* partials);
-  // Pre-packing: item = (b, hk, key block) of B*Hkv*ceil(Lk/blockK); writes its panel into `packed`.
-  void (*pack_item)(const AttentionParams&, const KernelPlan&, int64_t item, float* packed);
-  // Criss-cross attention (criss_cross.inl): item = (b, block of kCrissCrossRows image rows)
-  // of criss_cross_items(p); computes the output pixels of those rows. `scratch` holds
-  // criss_cross_scratch_floats(p) floats.
-  void (*criss_cross)(const CrissCrossParams&, int64_t item, float* scratch);
-  // GEMM (gemm_kernel.inl): rows of the register tile; one work item of a
-  // Packed-path linear plan; columns [colBegin, colEnd) of a RowsDot-path call.
-  int gemmRows;
-  void (*linear_item)(const LinearParams&, const LinearPlan&, int64_t item);
-  void (*linear_rows_dot)(const LinearParams&, int64_t colBegin, int64_t colEnd);
-};
+struct IsaKernel;  // isa_kernels.h
 
 // Runs the whole call on the current ISA and thread pool. Never throws except
 // std::bad_alloc when scratch cannot be grown.

@@ -1,44 +1,14 @@
-// criss_cross_forward: hands the work items (b, image row i) of one criss-cross
-// attention call to the thread pool; each thread gets its own scratch.
-#include <atomic>
-#include <cstdlib>
+// criss_cross_forward: hands the work items (b, block of image rows) of one
+// criss-cross attention call to the thread pool (parallel_for).
 #include <memory>
-#include <new>
 
-#include "attention.h"
-#include "scratch.h"
 #include "criss_cross.h"
 #include "dispatch.h"
+#include "isa_kernels.h"
 #include "thread_pool.h"
 
 namespace fa {
 namespace {
-
-
-thread_local ThreadScratch tlsCrissCross;
-
-struct CrissCrossJob {
-  const CrissCrossParams* params;
-  const IsaKernel* kernel;
-  int64_t numItems;
-  size_t scratchFloats;
-  std::atomic<int64_t> next{0};
-};
-
-void run_criss_cross_worker(void* ctx, int /*worker*/) {
-  CrissCrossJob& job = *static_cast<CrissCrossJob*>(ctx);
-  float* scratch = nullptr;
-  try {
-    scratch = tlsCrissCross.get(job.scratchFloats);
-  } catch (const std::bad_alloc&) {
-    return;  // this thread takes no items; criss_cross_forward reports it if no thread could
-  }
-  for (;;) {
-    const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
-    if (item >= job.numItems) break;
-    job.kernel->criss_cross(*job.params, item, scratch);
-  }
-}
 
 // dst [B][C][H][W] (contiguous) = the image at src read with strides; one image row
 // y at a time, so the strided reads stay within a row (W*C floats) held in cache.
@@ -93,18 +63,12 @@ void criss_cross_forward(const CrissCrossParams& params) {
   }
 
   const IsaKernel& kernel = current_kernel();
-  ThreadPool& pool = ThreadPool::instance();
-  CrissCrossJob job;
-  job.params = &p;
-  job.kernel = &kernel;
-  job.numItems = criss_cross_items(p);
-  job.scratchFloats = criss_cross_scratch_floats(p);
+  const int64_t numItems = criss_cross_items(p);
   const double flops = 2.0 * double(p.B) * double(p.H) * double(p.W) * double(p.H + p.W) * double(p.Cqk + p.Cv);
-  int threads = pool.size();
-  if (flops / kMinFlopsPerThread < threads) threads = flops < kMinFlopsPerThread ? 1 : int(flops / kMinFlopsPerThread);
-  if (job.numItems < threads) threads = int(job.numItems);
-  pool.run(threads < 1 ? 1 : threads, &run_criss_cross_worker, &job);
-  if (job.next.load() < job.numItems) throw std::bad_alloc();  // no thread could get scratch
+  int threads = threads_for_work(flops, ThreadPool::instance().size());
+  if (numItems < threads) threads = int(numItems);
+  parallel_for(numItems, threads, criss_cross_scratch_floats(p), nullptr,
+               [&](int64_t item, float* scratch) { kernel.criss_cross(p, item, scratch); });
   if (outPacked)
     from_channels_first(outPacked.get(), p.B, p.Cv, p.H, p.W, params.oStrideB, params.oStrideC, params.oStrideY,
                         params.oStrideX, params.out);

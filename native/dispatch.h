@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 #include <vector>
-#include "attention.h"
+#include "isa_kernels.h"
 
 namespace fa {
 

@@ -4,16 +4,14 @@
 // ISA flags; the micro-kernels are in gemm_kernel.inl.
 #include "gemm.h"
 
-#include <atomic>
 #include <cstring>
 #include <new>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
 
-#include "attention.h"
 #include "dispatch.h"
-#include "scratch.h"
+#include "isa_kernels.h"
 #include "thread_pool.h"
 
 namespace fa {
@@ -36,14 +34,6 @@ constexpr int64_t kItemsPerThread = 4;
 // Below this many weight floats packing stays on the calling thread.
 constexpr int64_t kMinPackFloatsPerThread = int64_t(1) << 18;
 
-struct PackJob {
-  const float* weight;
-  const float* bias;
-  PackedWeights* packed;
-  int64_t numGroups;
-  std::atomic<int64_t> next{0};
-};
-
 // Group g of the packed layout: dst[k][c] = W[64g + c][k], zero past N.
 void pack_group(const float* weight, int64_t N, int64_t K, int64_t g, int64_t width, float* dst) {
   constexpr int64_t kChunk = 64;  // depth per pass: a 64 x width block of dst (16 KiB) stays in L1
@@ -57,41 +47,6 @@ void pack_group(const float* weight, int64_t N, int64_t K, int64_t g, int64_t wi
       } else {
         for (int64_t k = k0; k < k1; ++k) dst[k * width + c] = 0.0f;
       }
-    }
-  }
-}
-
-void run_pack_worker(void* ctx, int /*worker*/) {
-  PackJob& job = *static_cast<PackJob*>(ctx);
-  PackedWeights& w = *job.packed;
-  float* panels = const_cast<float*>(w.panels);
-  for (;;) {
-    const int64_t g = job.next.fetch_add(1, std::memory_order_relaxed);
-    if (g >= job.numGroups) break;
-    pack_group(job.weight, w.N, w.K, g, w.group_width(g), panels + g * kGemmGroupCols * w.K);
-  }
-}
-
-struct LinearJob {
-  const LinearParams* params;
-  const LinearPlan* plan;
-  const IsaKernel* kernel;
-  std::atomic<int64_t> next{0};
-};
-
-void run_linear_worker(void* ctx, int /*worker*/) {
-  LinearJob& job = *static_cast<LinearJob*>(ctx);
-  const LinearParams& p = *job.params;
-  const LinearPlan& plan = *job.plan;
-  for (;;) {
-    if (is_cancelled(p)) break;
-    const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
-    if (item >= plan.numItems) break;
-    if (plan.path == LinearPath::RowsDot) {
-      const int64_t j0 = item * plan.blockN;
-      job.kernel->linear_rows_dot(p, j0, j0 + plan.blockN < p.N ? j0 + plan.blockN : p.N);
-    } else {
-      job.kernel->linear_item(p, plan, item);
     }
   }
 }
@@ -138,16 +93,14 @@ std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bi
   packed->bias = biasDst;
   for (int64_t j = 0; j < nPad; ++j) biasDst[j] = bias && j < N ? bias[j] : 0.0f;
 
-  PackJob job;
-  job.weight = weight;
-  job.bias = bias;
-  job.packed = packed.get();
-  job.numGroups = ceil_div(N, kGemmGroupCols);
-  ThreadPool& pool = ThreadPool::instance();
+  const int64_t numGroups = ceil_div(N, kGemmGroupCols);
   int64_t threads = (N * K) / kMinPackFloatsPerThread;
-  if (threads > pool.size()) threads = pool.size();
-  if (threads > job.numGroups) threads = job.numGroups;
-  pool.run(threads < 1 ? 1 : int(threads), &run_pack_worker, &job);
+  if (threads > ThreadPool::instance().size()) threads = ThreadPool::instance().size();
+  if (threads > numGroups) threads = numGroups;
+  const PackedWeights& w = *packed;
+  parallel_for(numGroups, int(threads), 0, nullptr, [&](int64_t g, float*) {
+    pack_group(weight, N, K, g, w.group_width(g), storage + g * kGemmGroupCols * K);
+  });
   return packed;
 }
 
@@ -159,9 +112,7 @@ LinearPlan plan_linear(const LinearParams& p, const IsaKernel& kernel, int maxTh
   // bytes count as work when they exceed the FLOPs (M = 1).
   const double weightBytes = 4.0 * double(p.N) * double(p.K);
   const double work = weightBytes > flops ? weightBytes : flops;
-  int threads = maxThreads < 1 ? 1 : maxThreads;
-  const double byWork = work / kMinFlopsPerThread;
-  if (byWork < threads) threads = byWork < 1.0 ? 1 : int(byWork);
+  int threads = threads_for_work(work, maxThreads);
   const int64_t wantItems = threads > 1 ? kItemsPerThread * threads : 1;
 
   if (!p.packed && p.M < kOneShotPackMinRows) {
@@ -219,19 +170,21 @@ LinearPlan plan_linear(const LinearParams& p, const IsaKernel& kernel, int maxTh
 void linear_forward(const LinearParams& params) {
   if (params.M == 0 || params.N == 0) return;
   const IsaKernel& kernel = current_kernel();
-  ThreadPool& pool = ThreadPool::instance();
-  const LinearPlan plan = plan_linear(params, kernel, pool.size());
+  const LinearPlan plan = plan_linear(params, kernel, ThreadPool::instance().size());
   LinearParams p = params;
   std::unique_ptr<PackedWeights> temporary;
   if (plan.packFirst) {
     temporary = pack_weights(p.weight, p.bias, p.N, p.K);
     p.packed = temporary.get();
   }
-  LinearJob job;
-  job.params = &p;
-  job.plan = &plan;
-  job.kernel = &kernel;
-  pool.run(plan.threads, &run_linear_worker, &job);
+  parallel_for(plan.numItems, plan.threads, 0, p.cancel, [&](int64_t item, float*) {
+    if (plan.path == LinearPath::RowsDot) {
+      const int64_t j0 = item * plan.blockN;
+      kernel.linear_rows_dot(p, j0, j0 + plan.blockN < p.N ? j0 + plan.blockN : p.N);
+    } else {
+      kernel.linear_item(p, plan, item);
+    }
+  });
 }
 
 }  // namespace fa

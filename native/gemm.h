@@ -11,11 +11,12 @@
 // 64·g·K; every row is 64-byte aligned. A micro-kernel tile reads 16, 32, 48
 // or 64 columns of one group as 1-4 panels side by side.
 #pragma once
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+
+#include "cancel.h"
 
 namespace fa {
 
@@ -58,15 +59,11 @@ struct LinearParams {
   float* out = nullptr;
   int64_t outStride = 0;  // >= N
 
-  // Cancellation (forwardAsync with an AbortSignal), checked between work items.
-  const std::atomic<bool>* cancelled = nullptr;
-  const int32_t* cancelWord = nullptr;
+  // forwardAsync with an AbortSignal, or null: checked between work items.
+  const CancelFlag* cancel = nullptr;
 };
 
-inline bool is_cancelled(const LinearParams& p) {
-  return (p.cancelled && p.cancelled->load(std::memory_order_relaxed)) ||
-         (p.cancelWord && __atomic_load_n(p.cancelWord, __ATOMIC_RELAXED) != 0);
-}
+inline bool is_cancelled(const LinearParams& p) { return p.cancel && p.cancel->requested(); }
 
 // How a call is cut into work items, chosen once per call (plan_linear).
 enum class LinearPath {
@@ -86,7 +83,7 @@ struct LinearPlan {
   int threads = 1;
 };
 
-struct IsaKernel;
+struct IsaKernel;  // isa_kernels.h
 
 // Rows per pass of the RowsDot kernel over a block of weight rows.
 constexpr int64_t kDotGroupRows = 4;

@@ -4,6 +4,7 @@
 #include "attention.h"
 #include "criss_cross.h"
 #include "gemm.h"
+#include "isa_kernels.h"
 #include "simd_avx2.h"
 
 #define SIMD_MAX_ROWS 6

@@ -5,6 +5,7 @@
 #include "attention.h"
 #include "criss_cross.h"
 #include "gemm.h"
+#include "isa_kernels.h"
 #include "simd_neon.h"
 
 #define SIMD_MAX_ROWS 4  // simd::kRows: micro-panels never have more rows

@@ -1,15 +1,10 @@
-// Per-thread scratch memory and the threading threshold shared by the kernels'
-// drivers (attention.cpp, criss_cross.cpp). Baseline code: no ISA flags.
+// Per-thread scratch memory: the kernels never allocate inside their loops.
 #pragma once
 #include <cstddef>
 #include <cstdlib>
 #include <new>
 
 namespace fa {
-
-// Below this many FLOPs per thread a call stays on the calling thread: waking
-// a sleeping worker costs ~5-8 µs, about 1 MFLOP of one core's work.
-constexpr double kMinFlopsPerThread = 2.0e6;
 
 // A 64-byte aligned float buffer, grown on demand and reused by every later
 // call on the same thread (declare it thread_local); never shrinks.

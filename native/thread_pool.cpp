@@ -1,8 +1,11 @@
 #include "thread_pool.h"
 
+#include "scratch.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <new>
 #if defined(__linux__)
 #include <sched.h>
 #endif
@@ -148,5 +151,30 @@ void ThreadPool::worker_loop(int index, uint64_t seen) {
     }
   }
 }
+
+namespace detail {
+
+// Each pool thread's scratch for parallel_for, kept between calls.
+thread_local ThreadScratch tlsScratch;
+
+void run_parallel_for(void* ctx, int /*worker*/) {
+  ParallelFor& job = *static_cast<ParallelFor*>(ctx);
+  float* scratch = nullptr;
+  if (job.scratchFloats > 0) {
+    try {
+      scratch = tlsScratch.get(job.scratchFloats);
+    } catch (const std::bad_alloc&) {
+      return;  // the other threads take the items; parallel_for throws if none could
+    }
+  }
+  for (;;) {
+    if (job.cancel && job.cancel->requested()) break;
+    const int64_t item = job.next.fetch_add(1, std::memory_order_relaxed);
+    if (item >= job.numItems) break;
+    job.call(job.fn, item, scratch);
+  }
+}
+
+}  // namespace detail
 
 }  // namespace fa

@@ -6,12 +6,28 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
+#include "cancel.h"
+
 namespace fa {
+
+// Below this many FLOPs per thread a call stays on the calling thread: waking
+// a sleeping worker costs ~5-8 µs, about 1 MFLOP of one core's work.
+constexpr double kMinFlopsPerThread = 2.0e6;
+
+// Threads worth waking for `work` FLOPs (at least 1, at most maxThreads).
+inline int threads_for_work(double work, int maxThreads) {
+  int threads = maxThreads < 1 ? 1 : maxThreads;
+  const double byWork = work / kMinFlopsPerThread;
+  if (byWork < threads) threads = byWork < 1.0 ? 1 : int(byWork);
+  return threads;
+}
 
 class ThreadPool {
  public:
@@ -46,5 +62,33 @@ class ThreadPool {
   void* ctx_ = nullptr;
   int participants_ = 0;
 };
+
+namespace detail {
+// One parallel_for call, shared by its threads.
+struct ParallelFor {
+  int64_t numItems;
+  size_t scratchFloats;
+  const CancelFlag* cancel;
+  void (*call)(const void* fn, int64_t item, float* scratch);
+  const void* fn;
+  std::atomic<int64_t> next{0};
+};
+void run_parallel_for(void* ctx, int worker);
+}  // namespace detail
+
+// Runs fn(item, scratch) for every item in [0, numItems) on `threads` pool
+// threads (the caller included), each claiming items from one atomic counter.
+// scratch: this thread's own scratchFloats floats (64-byte aligned, reused
+// across calls; null when scratchFloats is 0). Threads stop claiming once
+// `cancel` (may be null) is requested. A thread that cannot get its scratch
+// takes no items; when no thread could, throws std::bad_alloc.
+template <typename Fn>
+void parallel_for(int64_t numItems, int threads, size_t scratchFloats, const CancelFlag* cancel, const Fn& fn) {
+  detail::ParallelFor job{numItems, scratchFloats, cancel,
+                          [](const void* f, int64_t item, float* scratch) { (*static_cast<const Fn*>(f))(item, scratch); },
+                          &fn};
+  ThreadPool::instance().run(threads < 1 ? 1 : threads, &detail::run_parallel_for, &job);
+  if (job.next.load() < numItems && !(cancel && cancel->requested())) throw std::bad_alloc();
+}
 
 }  // namespace fa

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { NativeAddon } from '../lib/native';
 
 type Lib = typeof import('../lib/index') & typeof import('../lib/backend');
 
@@ -100,6 +101,18 @@ describe('backend()', () => {
     } finally {
       lib.setThreads(before);
     }
+  });
+
+  it('the native addon exports exactly the functions NativeAddon declares (benchmark helpers are not shipped)', async () => {
+    const lib = await freshLib(undefined);
+    const addon = lib.nativeAddon();
+    if (addon === null) return; // covered by the js test above
+    // A Record over keyof NativeAddon: typecheck fails when this list and lib/native.ts differ.
+    const declared: Record<keyof NativeAddon, true> = {
+      attention: true, attentionAsync: true, plan: true, info: true, setThreads: true, setIsa: true,
+      crissCross: true, toBfloat16: true, linear: true, linearPack: true, linearAsync: true, linearPlan: true,
+    };
+    expect(Object.keys(addon).sort()).toEqual(Object.keys(declared).sort());
   });
 });
 
