@@ -5,7 +5,13 @@
   # Never tune for the build host (no "native" -march): prebuilt binaries must run on any x86-64
   # (or AArch64) CPU.
   "variables": {
-    "fa_common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    "fa_common_cflags": ["-O3", "-fPIC", "-fno-math-errno", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    # MSVC / clang-cl (node-gyp's Windows build): C++17, C++ exceptions, /O2. The ISA
+    # libraries add /arch:AVX2 or /arch:AVX512 (F, CD, BW, DQ, VL) below.
+    "fa_msvc_cflags": ["/std:c++17", "/O2", "/EHsc", "/fp:precise"]
+  },
+  "target_defaults": {
+    "msvs_settings": {"VCCLCompilerTool": {"ExceptionHandling": 1, "AdditionalOptions": ["<@(fa_msvc_cflags)"]}}
   },
   "targets": [
     {
@@ -21,6 +27,8 @@
         "native/criss_cross.cpp",
         "native/gemm.cpp",
         "native/dispatch.cpp",
+        "native/cpu_features.cpp",
+        "native/cpu_budget.cpp",
         "native/thread_pool.cpp",
         "native/job_queue.cpp",
         "native/kernel_scalar.cpp",
@@ -34,8 +42,8 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["<@(fa_common_cflags)", "-fexceptions"],
-      "libraries": ["-pthread"],
       "conditions": [
+        ["OS!='win'", {"libraries": ["-pthread"]}],
         # The addon starts threads (kernel pool, async dispatcher) that outlive
         # the environment that loaded it: Node dlcloses an addon when the last
         # worker thread using it exits, and those threads would then run unmapped
@@ -60,14 +68,16 @@
           "type": "static_library",
           "sources": ["native/kernel_avx2.cpp"],
           "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
-          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mno-avx256-split-unaligned-load", "-mno-avx256-split-unaligned-store"]
+          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mno-avx256-split-unaligned-load", "-mno-avx256-split-unaligned-store"],
+          "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/arch:AVX2"]}}
         },
         {
           "target_name": "fa_kernel_avx512",
           "type": "static_library",
           "sources": ["native/kernel_avx512.cpp"],
           "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
-          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
+          "cflags_cc": ["<@(fa_common_cflags)", "-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
+          "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/arch:AVX512"]}}
         },
         {
           # vcvtneps2bf16 for toBfloat16, used only when the CPU reports avx512bf16.
@@ -75,7 +85,8 @@
           "type": "static_library",
           "sources": ["native/bf16_convert_avx512bf16.cpp"],
           "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
-          "cflags_cc": ["<@(fa_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
+          "cflags_cc": ["<@(fa_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
+          "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/arch:AVX512"]}}
         }
       ]
     }],

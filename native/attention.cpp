@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "attention.h"
@@ -43,7 +44,7 @@ void merge_splits(const AttentionParams& p, const KernelPlan& plan, const float*
   for (int64_t bh = 0; bh < p.B * p.H; ++bh) {
     const int64_t b = bh / p.H, h = bh % p.H;
     const float* first = partials + bh * plan.numSplits * stride;
-    float m = -__builtin_inff();
+    float m = -std::numeric_limits<float>::infinity();
     for (int64_t s = 0; s < plan.numSplits; ++s)
       if (first[s * stride + 1] > 0.0f && first[s * stride] > m) m = first[s * stride];
     float* out = p.out + b * p.oStrideB + h * p.oStrideH;
@@ -58,7 +59,7 @@ void merge_splits(const AttentionParams& p, const KernelPlan& plan, const float*
     }
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     for (int64_t c = 0; c < p.Dv; ++c) out[c] *= inv;
-    if (p.lse) p.lse[bh] = l > 0.0f ? (m + std::log2(l)) * 0.6931471805599453f : -__builtin_inff();
+    if (p.lse) p.lse[bh] = l > 0.0f ? (m + std::log2(l)) * 0.6931471805599453f : -std::numeric_limits<float>::infinity();
   }
 }
 

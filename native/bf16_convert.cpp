@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "cpu_features.h"
+
 namespace fa {
 #if defined(FA_X86_KERNELS)
 namespace isa_avx512bf16 {
@@ -14,12 +16,7 @@ void to_bfloat16(const float* src, uint16_t* dst, size_t n);
 
 bool bf16_hardware_supported() {
 #if defined(FA_X86_KERNELS)
-  static const bool supported = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-  }();
-  return supported;
+  return cpu_features().avx512bf16;
 #else
   return false;
 #endif

@@ -10,6 +10,7 @@
 #include "gemm.h"
 #include "isa_kernels.h"
 #include "napi_args.h"
+#include "portable.h"
 #include "thread_pool.h"
 
 namespace fa::binding {
@@ -65,7 +66,7 @@ LinearArgs parse_linear_args(Napi::Env env, const Napi::Object& o, bool packedOn
   p.outStride = get_int(env, o, "outStride", p.N, kMaxDim);
   a.outOffset = get_int(env, o, "outOffset", 0, kMaxDim);
   int64_t need = checked_extent(env, {{p.M, p.outStride}, {p.N, 1}}, "out");
-  if (__builtin_add_overflow(need, a.outOffset, &need)) throw_range(env, "out extent overflows");
+  if (add_overflows(need, a.outOffset, &need)) throw_range(env, "out extent overflows");
   expect_length(env, a.out, need, "out", false);
   p.out = data_of<float>(a.out) + a.outOffset;
   return a;

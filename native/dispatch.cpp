@@ -4,6 +4,8 @@
 // baseline: kernel_neon.cpp always runs there.
 #include "dispatch.h"
 
+#include "cpu_features.h"
+
 #include <atomic>
 #include <cstdlib>
 
@@ -27,12 +29,9 @@ struct IsaEntry {
 std::vector<IsaEntry> detect() {
   std::vector<IsaEntry> found;
 #if defined(FA_X86_KERNELS)
-  __builtin_cpu_init();  // libgcc also checks that the OS saves the wide registers (XCR0)
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    found.push_back({"avx512", &isa_avx512::kKernel});
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    found.push_back({"avx2", &isa_avx2::kKernel});
+  const CpuFeatures& cpu = cpu_features();  // CPUID + XCR0: the CPU has it and the OS saves its registers
+  if (cpu.avx512) found.push_back({"avx512", &isa_avx512::kKernel});
+  if (cpu.avx2) found.push_back({"avx2", &isa_avx2::kKernel});
 #endif
 #if defined(FA_ARM_KERNELS)
   found.push_back({"neon", &isa_neon::kKernel});  // Advanced SIMD is mandatory in AArch64

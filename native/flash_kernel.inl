@@ -31,7 +31,7 @@ constexpr int kRows = simd::kRows;
 constexpr int64_t kStrip = int64_t(simd::kKeyVecs) * simd::W;  // keys per Q·Kᵀ strip
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
-constexpr float kNegInf = -__builtin_inff();
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kAlignFloats = 16;  // 64 bytes
 
 inline int64_t min_i(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -47,7 +47,7 @@ inline float kv_to_float(float x) { return x; }
 inline float kv_to_float(uint16_t x) {
   const uint32_t bits = uint32_t(x) << 16;
   float f;
-  __builtin_memcpy(&f, &bits, sizeof f);
+  std::memcpy(&f, &bits, sizeof f);
   return f;
 }
 

@@ -60,13 +60,13 @@ float* allocate_packed(size_t bytes) {
   constexpr size_t kHugePage = size_t(2) << 20;
   if (bytes >= kHugePage) {
     const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    if (void* p = std::aligned_alloc(kHugePage, rounded)) {
+    if (void* p = aligned_malloc(kHugePage, rounded)) {
       madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure leaves ordinary pages
       return static_cast<float*>(p);
     }
   }
 #endif
-  return static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  return static_cast<float*>(aligned_malloc(64, (bytes + 63) / 64 * 64));
 }
 
 }  // namespace
@@ -83,7 +83,7 @@ std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bi
   packed->hasBias = bias != nullptr;
   const int64_t nPad = round_up(N, kGemmPanelCols);
   int64_t floats = 0, bytes = 0;
-  if (__builtin_mul_overflow(K + 1, nPad, &floats) || __builtin_mul_overflow(floats, int64_t(sizeof(float)), &bytes))
+  if (mul_overflows(K + 1, nPad, &floats) || mul_overflows(floats, int64_t(sizeof(float)), &bytes))
     throw std::bad_alloc();
   float* storage = allocate_packed(size_t(bytes));
   if (!storage) throw std::bad_alloc();

@@ -17,22 +17,19 @@
 #include <memory>
 
 #include "cancel.h"
+#include "portable.h"
 
 namespace fa {
 
 constexpr int64_t kGemmPanelCols = 16;  // columns of one panel: a multiple of every ISA's lanes
 constexpr int64_t kGemmGroupCols = 64;  // columns of one group: up to 4 panels per tile row
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-
 // Weights and bias in the packed layout above. Owns its memory.
 struct PackedWeights {
   int64_t N = 0;         // outFeatures
   int64_t K = 0;         // inFeatures
   bool hasBias = false;
-  std::unique_ptr<float, FreeDeleter> storage;  // panels then bias, 64-byte aligned
+  std::unique_ptr<float, AlignedDeleter> storage;  // panels then bias, 64-byte aligned
   const float* panels = nullptr;  // K * round_up(N, 16) floats
   const float* bias = nullptr;    // round_up(N, 16) floats, zeros without a bias
 

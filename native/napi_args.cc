@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "portable.h"
+
 namespace fa::binding {
 
 void throw_type(Napi::Env env, const std::string& msg) {
@@ -52,14 +54,14 @@ float get_positive(Napi::Env env, const Napi::Object& o, const char* name, bool 
 int64_t checked_product(Napi::Env env, std::initializer_list<int64_t> dims, const char* what) {
   int64_t n = 1;
   for (int64_t d : dims)
-    if (__builtin_mul_overflow(n, d, &n)) throw_range(env, std::string(what) + " element count overflows");
+    if (mul_overflows(n, d, &n)) throw_range(env, std::string(what) + " element count overflows");
   return n;
 }
 
 int64_t checked_extent(Napi::Env env, std::initializer_list<std::pair<int64_t, int64_t>> dimStrides, const char* what) {
   int64_t last = 0, t = 0;
   for (const auto& ds : dimStrides)
-    if (__builtin_mul_overflow(ds.first - 1, ds.second, &t) || __builtin_add_overflow(last, t, &last))
+    if (mul_overflows(ds.first - 1, ds.second, &t) || add_overflows(last, t, &last))
       throw_range(env, std::string(what) + " extent overflows");
   return last + 1;
 }

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "portable.h"
+
 namespace fa {
 
 // A 64-byte aligned float buffer, grown on demand and reused by every later
@@ -14,14 +16,14 @@ struct ThreadScratch {
   ThreadScratch() = default;
   ThreadScratch(const ThreadScratch&) = delete;
   ThreadScratch& operator=(const ThreadScratch&) = delete;
-  ~ThreadScratch() { std::free(data); }
+  ~ThreadScratch() { aligned_free(data); }
   float* get(size_t need) {
     if (need > floats) {
-      std::free(data);
+      aligned_free(data);
       data = nullptr;
       floats = 0;
       const size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
-      data = static_cast<float*>(std::aligned_alloc(64, bytes));
+      data = static_cast<float*>(aligned_malloc(64, bytes));
       if (!data) throw std::bad_alloc();
       floats = need;
     }

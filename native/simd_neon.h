@@ -5,6 +5,8 @@
 #include <arm_neon.h>
 #include <cstdint>
 
+#include "portable.h"
+
 namespace simd {
 
 using vec = float32x4_t;
@@ -54,7 +56,7 @@ static inline vec load_partial_bf16(const uint16_t* p, int n) {
   }
   return vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(h), 16));
 }
-static inline void prefetch_l2(const void* p) { __builtin_prefetch(p, 0, 2); }  // prfm pldl2keep
+static inline void prefetch_l2(const void* p) { fa::prefetch_read_l2(p); }  // prfm pldl2keep
 static inline vec add(vec a, vec b) { return vaddq_f32(a, b); }
 static inline vec sub(vec a, vec b) { return vsubq_f32(a, b); }
 static inline vec mul(vec a, vec b) { return vmulq_f32(a, b); }

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "portable.h"
+
 namespace simd {
 
 using vec = float;
@@ -36,7 +38,7 @@ static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
   even = load_bf16(p);
   odd = load_bf16(p + 1);
 }
-static inline void prefetch_l2(const void* p) { __builtin_prefetch(p, 0, 2); }
+static inline void prefetch_l2(const void* p) { fa::prefetch_read_l2(p); }
 static inline vec add(vec a, vec b) { return a + b; }
 static inline vec sub(vec a, vec b) { return a - b; }
 static inline vec mul(vec a, vec b) { return a * b; }

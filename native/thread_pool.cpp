@@ -1,5 +1,6 @@
 #include "thread_pool.h"
 
+#include "cpu_budget.h"
 #include "scratch.h"
 
 #include <atomic>
@@ -10,7 +11,7 @@
 #include <sched.h>
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
 #include <immintrin.h>
 static inline void cpu_relax() { _mm_pause(); }
 #elif defined(__aarch64__)
@@ -52,8 +53,8 @@ int default_threads() {
     const long n = std::strtol(env, &end, 10);
     if (end && *end == '\0' && n >= 1 && n <= 256) return int(n);
   }
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : int(hw > 256 ? 256 : hw);
+  const int cpus = available_cpus();  // affinity mask and cgroup CPU quota
+  return cpus > 256 ? 256 : cpus;
 }
 }  // namespace
 
