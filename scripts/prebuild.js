@@ -1,51 +1,53 @@
 'use strict';
-// `npm run prebuild`: prebuildify --napi --strip --tag-libc, writing
-// prebuilds/<platform>-<arch>/node.napi.<libc>.node in this package. One N-API
-// binary serves every supported Node version. It is compiled in a staging copy
-// (binding.gyp, native/, package.json) so build/ here is never touched: a dev
-// build, or a test suite that has it loaded, keeps working meanwhile.
-// Extra arguments go to prebuildify (e.g. --arch, --quiet).
-const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
+// `npm run prebuild`: the shipped prebuilds, cross-compiled from any x86-64 Linux
+// machine with zig (fetched on demand, scripts/zig.js) by scripts/build-addon.js.
+// One Node-API binary per platform serves every supported Node version; build/ is
+// never touched, so a dev build, or a test suite that has it loaded, keeps working.
+//
+//   node scripts/prebuild.js                        the shipped prebuilds (SHIPPED below)
+//   node scripts/prebuild.js linux-x64 win32-x64    the named ones
+//   node scripts/prebuild.js --check                compile and link every other target
+//                                                   (npm run check:cross); nothing is kept
 const path = require('node:path');
+const { buildAddon } = require('./build-addon');
 
 const root = path.join(__dirname, '..');
-const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'fused-attention-prebuild-'));
 
-try {
-  for (const entry of ['binding.gyp', 'package.json', 'native']) {
-    fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
-  }
-  // binding.gyp asks node-addon-api for its include dir from the staging directory.
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
+// Names are node-gyp-build's <platform>-<arch> directories; `file` is where the loader
+// looks (a libc tag on Linux, none on Windows). Targets without a file are only
+// compiled and linked, so the sources stay portable to them.
+const TARGETS = {
+  // glibc 2.17 (CentOS 7, 2014) is as old as zig's libc stubs allow for arm64 and far
+  // below every distribution Node 18 supports; scripts/audit-prebuilds.js enforces it.
+  'linux-x64': { triple: 'x86_64-linux-gnu.2.17', gypOs: 'linux', arch: 'x64', file: 'prebuilds/linux-x64/node.napi.glibc.node' },
+  'linux-arm64': { triple: 'aarch64-linux-gnu.2.17', gypOs: 'linux', arch: 'arm64', file: 'prebuilds/linux-arm64/node.napi.glibc.node' },
+  'win32-x64': { triple: 'x86_64-windows-gnu', gypOs: 'win', arch: 'x64', file: 'prebuilds/win32-x64/node.napi.node' },
+  'darwin-x64': { triple: 'x86_64-macos', gypOs: 'mac', arch: 'x64' },
+  'darwin-arm64': { triple: 'aarch64-macos', gypOs: 'mac', arch: 'arm64' },
+  'linux-x64-musl': { triple: 'x86_64-linux-musl', gypOs: 'linux', arch: 'x64' },
+  'linux-arm64-musl': { triple: 'aarch64-linux-musl', gypOs: 'linux', arch: 'arm64' },
+};
+const SHIPPED = Object.keys(TARGETS).filter((name) => TARGETS[name].file);
+const CHECKED = Object.keys(TARGETS).filter((name) => !TARGETS[name].file);
 
-  // Target the running Node (prebuildify's default is the newest one node-abi knows) and,
-  // unless configured otherwise, its own headers, so no header download is needed.
-  const env = { ...process.env, JOBS: process.env.JOBS || 'max' };
-  const prefix = path.resolve(process.execPath, '..', '..');
-  if (!env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) {
-    env.npm_config_nodedir = prefix;
+async function main(args) {
+  const names = args.includes('--check') ? CHECKED : args.length > 0 ? args : SHIPPED;
+  const unknown = names.filter((name) => !TARGETS[name]);
+  if (unknown.length > 0) throw new Error(`prebuild: unknown target ${unknown.join(', ')}; known: ${Object.keys(TARGETS).join(', ')}`);
+  for (const name of names) {
+    const { triple, gypOs, arch, file } = TARGETS[name];
+    const started = Date.now();
+    const { size } = await buildAddon({ triple, gypOs, arch, output: file ? path.join(root, file) : null });
+    const what = file ?? 'compiled and linked, not kept';
+    console.log(`prebuild: ${name} (${triple}) → ${what}, ${(size / 1024).toFixed(0)} KiB, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
-  const prebuildify = require.resolve('prebuildify/bin.js');
-  // --name node.napi: the conventional file name, node.napi.<libc>.node, rather than the package name.
-  const args = [prebuildify, '--napi', '--strip', '--tag-libc', '--name=node.napi', `--target=${process.versions.node}`, '--cwd', stage, '--out', root];
-  const result = spawnSync(process.execPath, [...args, ...process.argv.slice(2)], { stdio: 'inherit', env });
-  if (result.error) throw result.error;
-  if (result.status !== 0) throw new Error(`prebuild: prebuildify exited with ${result.status ?? result.signal}`);
+}
 
-  for (const dir of fs.readdirSync(path.join(root, 'prebuilds'))) {
-    for (const file of fs.readdirSync(path.join(root, 'prebuilds', dir))) {
-      const where = path.join(root, 'prebuilds', dir, file);
-      // An untagged Linux binary would match either libc; every one must name its own.
-      if (dir.startsWith('linux-') && !/\.(glibc|musl)\./.test(file)) {
-        fs.rmSync(where);
-        console.log(`prebuild: removed prebuilds/${dir}/${file} (no libc tag)`);
-      } else {
-        console.log(`prebuild: prebuilds/${dir}/${file} (${(fs.statSync(where).size / 1024).toFixed(0)} KiB)`);
-      }
-    }
-  }
-} finally {
-  fs.rmSync(stage, { recursive: true, force: true });
+module.exports = { TARGETS, SHIPPED };
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(err.message);
+    process.exit(1);
+  });
 }

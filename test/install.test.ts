@@ -2,14 +2,16 @@
  * The install story, end to end: pack the package as `npm publish` would, install
  * the tarball into fresh projects under os.tmpdir() (dependencies come from the npm
  * registry or its local cache), and use it there from CommonJS, ESM, TypeScript and
- * worker_threads. Builds the prebuild first (`npm run prebuild`, staged, so build/
- * is untouched) when prebuilds/ is missing or older than native/ or binding.gyp.
+ * worker_threads. Builds this platform's prebuild first (scripts/prebuild.js: zig, as
+ * shipped; build/ is untouched) when it is missing or older than native/ or binding.gyp,
+ * and rebuilds any other stale prebuild, so the tarball never carries an old binary.
  * The consumer scripts live in test/fixtures/install/ and are copied next to the
  * installed package, so nothing resolves back into this repository.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,10 +25,11 @@ const OTHER_LIBC = LIBC === 'glibc' ? 'musl' : 'glibc';
 const PREBUILD = `prebuilds/${PLATFORM}/node.napi.${LIBC}.node`;
 const NOT_FOUND = `no native build for ${PLATFORM} (${LIBC}) in build/ or prebuilds/; run \`npm rebuild fused-attention --build-from-source\` to build one`;
 const MAX_TARBALL_BYTES = 2 * 1024 * 1024;
-const ARM64_PREBUILD = 'prebuilds/linux-arm64/node.napi.glibc.node';
-/** An x64 Linux machine with Debian's aarch64 cross compiler (CI has one) also packs the arm64 prebuild. */
-const CAN_CROSS_BUILD_ARM64 =
-  process.platform === 'linux' && process.arch === 'x64' && spawnSync('aarch64-linux-gnu-g++', ['--version']).status === 0;
+/** The shipped prebuilds (scripts/prebuild.js): CI builds them all before the tests, so there the tarball must hold each. */
+const { TARGETS, SHIPPED } = createRequire(import.meta.url)('../scripts/prebuild.js') as {
+  TARGETS: Record<string, { file?: string }>;
+  SHIPPED: string[];
+};
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', '--foreground-scripts'];
 
 interface Run {
@@ -156,17 +159,13 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'fused-attention-install-'));
     runOk('npm', ['run', 'build:ts'], { cwd: ROOT });
-    const prebuild = join(ROOT, PREBUILD);
     const sources = Math.max(newestMtime(join(ROOT, 'native')), newestMtime(join(ROOT, 'binding.gyp')));
-    if (!existsSync(prebuild) || statSync(prebuild).mtimeMs < sources) {
-      runOk('npm', ['run', 'prebuild'], { cwd: ROOT, timeout: 240_000 });
-    }
-    // The tarball carries the linux-arm64 prebuild too when this machine can cross-build it
-    // (CI installs g++-aarch64-linux-gnu; see scripts/arm64-check.sh).
-    const arm64 = join(ROOT, ARM64_PREBUILD);
-    if (CAN_CROSS_BUILD_ARM64 && (!existsSync(arm64) || statSync(arm64).mtimeMs < sources)) {
-      runOk('npm', ['run', 'prebuild:arm64'], { cwd: ROOT, timeout: 240_000 });
-    }
+    const stale = SHIPPED.filter((name) => {
+      const file = join(ROOT, TARGETS[name].file!);
+      if (!existsSync(file)) return TARGETS[name].file === PREBUILD;
+      return statSync(file).mtimeMs < sources;
+    });
+    if (stale.length > 0) runOk(process.execPath, ['scripts/prebuild.js', ...stale], { cwd: ROOT, timeout: 840_000 });
     // The prebuild and dist/ are fresh, so prepack (which rebuilds both) is skipped.
     const pack = runOk('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT });
     const [info] = JSON.parse(pack.stdout) as { filename: string; size: number; files: { path: string; size: number }[] }[];
@@ -178,7 +177,7 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
     const ours = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
     ({ dir: project, log: installLog } = newProject('consumer', [], { '@types/node': ours.devDependencies['@types/node'] }));
     ({ dir: noScripts } = newProject('consumer-ignore-scripts', ['--ignore-scripts']));
-  }, 300_000);
+  }, 900_000);
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
@@ -191,7 +190,9 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
         /^(README\.md|LICENSE|package\.json|binding\.gyp|scripts\/install-fallback\.js)$/,
         /^dist\/([\w-]+\/)*[\w-]+\.(js|mjs|d\.ts|d\.mts)$/,
         /^native\/[\w-]+\.(cc|cpp|h|inl)$/,
-        /^prebuilds\/[a-z0-9]+-[a-z0-9+]+\/node\.napi\.(glibc|musl)\.node$/,
+        /^prebuilds\/linux-[a-z0-9]+\/node\.napi\.(glibc|musl)\.node$/,
+        // Windows has one C runtime, so its prebuild carries no libc tag.
+        /^prebuilds\/win32-[a-z0-9]+\/node\.napi\.node$/,
       ];
       expect(paths.filter((path) => !allowed.some((pattern) => pattern.test(path)))).toEqual([]);
       for (const required of [
@@ -205,7 +206,7 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
         'dist/index.d.ts',
         'dist/index.d.mts',
         PREBUILD,
-        ...(CAN_CROSS_BUILD_ARM64 ? [ARM64_PREBUILD] : []),
+        ...(process.env.CI ? SHIPPED.map((name) => TARGETS[name].file!) : []),
       ]) {
         expect(paths).toContain(required);
       }
