@@ -42,7 +42,12 @@ if ! wine="$(find_wine)"; then
     fail "apt-get install wine64 failed"
   wine="$(find_wine)" || fail "wine64 is installed but neither wine64, wine nor /usr/lib/wine/wine64 is there"
 fi
+wineserver="$(dirname "$wine")/wineserver"
+[[ -x "$wineserver" ]] || wineserver="$(command -v wineserver)" || fail "wine is there but its wineserver is not"
 export WINEPREFIX="$cache/prefix" WINEDEBUG=-all
+# The prefix's wineserver outlives the last program by a few seconds; wait, so the prefix is
+# complete (and can be deleted) when this script ends.
+trap '"$wineserver" -w' EXIT
 # No Mono or Gecko installer prompts, no desktop menu entries: node.exe needs none of them.
 export WINEDLLOVERRIDES="mscoree,mshtml,winemenubuilder.exe=d"
 mkdir -p "$cache"
@@ -88,7 +93,10 @@ fi
 
 # ---- 4. stage and test under wine -----------------------------------------------------
 stage="$(mktemp -d "${TMPDIR:-/tmp}/fa-win-stage.XXXXXX")"
-cleanup() { if [[ "${KEEP:-0}" == 1 ]]; then echo "test:win: kept $stage"; else rm -rf "$stage"; fi; }
+cleanup() {
+  "$wineserver" -w
+  if [[ "${KEEP:-0}" == 1 ]]; then echo "test:win: kept $stage"; else rm -rf "$stage"; fi
+}
 trap cleanup EXIT
 mkdir -p "$stage/package/prebuilds" "$stage/package/node_modules"
 cp -R package.json dist "$stage/package/"
