@@ -93,7 +93,7 @@ installed="$project/node_modules/fused-attention"
 installed_ok=0
 grep -q '^> node-gyp-build' "$work/install.log" && [[ -f "$installed/$prebuild" && ! -e "$installed/build" ]] && installed_ok=1
 record $installed_ok "npm install ran the install script, which found $prebuild and compiled nothing"
-[[ $installed_ok == 1 ]] || cat "$work/install.log"
+[[ $installed_ok == 1 ]] || sed 's/^/  /' "$work/install.log"
 
 # ---- 4. the smoke test and the emulated suite under each runtime ------------------------
 # counts <format> <log>: "passed failed" from a run's output, empty when it has no summary.
@@ -118,12 +118,13 @@ run_checks() { # run_checks <label> <counts format> <command...>, in the project
   p="${result% *}" f="${result#* }"
   # The smoke tests' few lines always; of a suite that failed, the failures (node, deno: "not ok"
   # then the error; bun: the error then "(fail)"), or its end when it stopped without a summary.
+  # Indented, so only this script's own totals start a line with "# pass" (.ci/run adds those up).
   if [[ "$label" == *smoke ]]; then
-    cat "$log"
+    sed 's/^/  /' "$log"
   elif [[ -z "$result" ]]; then
-    tail -n 40 "$log"
+    tail -n 40 "$log" | sed 's/^/  /'
   elif [[ $code -ne 0 ]]; then
-    grep -E -B 12 -A 12 '^ *not ok |^\(fail\) ' "$log" | head -n 120
+    grep -E -B 12 -A 12 '^ *not ok |^\(fail\) ' "$log" | head -n 120 | sed 's/^/  /'
   fi
   if [[ -z "$result" ]]; then
     echo "test:runtimes: $label ended without a summary (exit $code)" >&2
