@@ -4,7 +4,8 @@
 #      into .cache/runtimes/
 #   2. builds dist/ and, when missing or older than its sources, the linux-x64 prebuild
 #   3. packs the package and installs the tarball into a fresh project with npm, install script
-#      included: it must find the prebuild and compile nothing
+#      included: it must find the prebuild and compile nothing; and into another with bun add,
+#      which blocks the install script
 #   4. runs, under node, bun and deno, test/runtimes/smoke.mjs (the ESM entry: native backend,
 #      attention, attentionAsync, MultiHeadAttention, a KvCache decode step, each against the
 #      float64 oracle) and the emulated suite test/emulated/*.test.mjs (node:test, the CommonJS entry:
@@ -53,7 +54,7 @@ bun="$cache/${bun_package#@oven/}-$bun_version/bun"
 deno="$cache/deno-$deno_version/deno"
 fetch "$bun_package" "$bun_version" bin/bun "$bun"
 fetch @deno/linux-x64-glibc "$deno_version" deno "$deno"
-export DENO_DIR="$cache/deno-dir" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
+export DENO_DIR="$cache/deno-dir" DENO_NO_UPDATE_CHECK=1 BUN_INSTALL_CACHE_DIR="$cache/bun-install-cache" NO_COLOR=1
 
 # ---- 2. build ------------------------------------------------------------------------
 cd "$root"
@@ -76,10 +77,13 @@ while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(npm_|FUSE
 # dist/ and the prebuild are fresh, so prepack (which rebuilds every prebuild) is skipped.
 tarball="$work/$(npm pack --silent --ignore-scripts --pack-destination "$work" | tail -1)"
 [[ -f "$tarball" ]] || fail "npm pack wrote no tarball"
+new_project() { # new_project <dir>: a package.json and the tests (smoke.mjs imports the oracle from ../oracle)
+  mkdir -p "$1/test"
+  echo '{ "name": "fa-runtimes-smoke", "version": "1.0.0", "private": true }' >"$1/package.json"
+  cp -R test/runtimes test/oracle test/emulated "$1/test/"
+}
 project="$work/project"
-mkdir -p "$project/test"
-echo '{ "name": "fa-runtimes-smoke", "version": "1.0.0", "private": true }' >"$project/package.json"
-cp -R test/runtimes test/oracle "$project/test/" # smoke.mjs imports the shared oracle from ../oracle
+new_project "$project"
 echo "test:runtimes: npm install $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB)"
 (cd "$project" && npm install "$tarball" --prefer-offline --no-audit --no-fund --no-update-notifier --foreground-scripts) >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; fail "npm install of the tarball failed"; }
@@ -94,6 +98,13 @@ installed_ok=0
 grep -q '^> node-gyp-build' "$work/install.log" && [[ -f "$installed/$prebuild" && ! -e "$installed/build" ]] && installed_ok=1
 record $installed_ok "npm install ran the install script, which found $prebuild and compiled nothing"
 [[ $installed_ok == 1 ]] || sed 's/^/  /' "$work/install.log"
+# Bun's own installer runs no install script of a dependency it does not trust ("Blocked 1
+# postinstall"): the package must still find its prebuild when it loads.
+bun_project="$work/bun-project"
+new_project "$bun_project"
+(cd "$bun_project" && "$bun" add --no-progress "$tarball") >"$work/bun-add.log" 2>&1 ||
+  { sed 's/^/  /' "$work/bun-add.log" >&2; fail "bun add of the tarball failed"; }
+echo "test:runtimes: bun add $(basename "$tarball"): $(grep -m1 -i 'blocked' "$work/bun-add.log" || echo 'it ran the install script')"
 
 # ---- 4. the smoke test and the emulated suite under each runtime ------------------------
 # counts <format> <log>: "passed failed" from a run's output, empty when it has no summary.
@@ -106,12 +117,12 @@ counts() {
                    /^ *(not )?ok |^ *1\.\./{prev=$0} END{if (p + f > 0) print p + 0, f + 0}' "$2" ;;
   esac
 }
-run_checks() { # run_checks <label> <counts format> <command...>, in the project directory
-  local label="$1" format="$2" log="$work/$1.log" code result p f
-  shift 2
+run_checks() { # run_checks <label> <counts format> <project directory> <command...>
+  local label="$1" format="$2" dir="$3" log="$work/${1// /-}.log" code result p f
+  shift 3
   echo "== $label: $*"
   set +e
-  (cd "$project" && timeout 300 "$@") >"$log" 2>&1
+  (cd "$dir" && timeout 300 "$@") >"$log" 2>&1
   code=$?
   set -e
   result="$(counts "$format" "$log")"
@@ -119,7 +130,7 @@ run_checks() { # run_checks <label> <counts format> <command...>, in the project
   # The smoke tests' few lines always; of a suite that failed, the failures (node, deno: "not ok"
   # then the error; bun: the error then "(fail)"), or its end when it stopped without a summary.
   # Indented, so only this script's own totals start a line with "# pass" (.ci/run adds those up).
-  if [[ "$label" == *smoke ]]; then
+  if [[ "$label" == *smoke* ]]; then
     sed 's/^/  /' "$log"
   elif [[ -z "$result" ]]; then
     tail -n 40 "$log" | sed 's/^/  /'
@@ -139,15 +150,15 @@ run_checks() { # run_checks <label> <counts format> <command...>, in the project
 smoke=(test/runtimes/smoke.mjs)
 # The emulated suite (node:test) against the installed package: every ISA x 1 and 2 threads.
 suite=(env FUSED_ATTENTION_PACKAGE_DIR="$installed" FUSED_ATTENTION_BACKEND=native)
-cp -R test/emulated "$project/test/"
 
-run_checks "node smoke" tap node "${smoke[@]}"
-run_checks "node suite" tap "${suite[@]}" node --test --test-reporter=tap test/emulated/
-run_checks "bun smoke" tap "$bun" "${smoke[@]}"
-run_checks "bun suite" bun "${suite[@]}" "$bun" test ./test/emulated/
-run_checks "deno smoke" tap "$deno" run --no-lock "${deno_permissions[@]}" "${smoke[@]}"
+run_checks "node smoke" tap "$project" node "${smoke[@]}"
+run_checks "node suite" tap "$project" "${suite[@]}" node --test --test-reporter=tap test/emulated/
+run_checks "bun smoke" tap "$project" "$bun" "${smoke[@]}"
+run_checks "bun smoke, bun add" tap "$bun_project" "$bun" "${smoke[@]}"
+run_checks "bun suite" bun "$project" "${suite[@]}" "$bun" test ./test/emulated/
+run_checks "deno smoke" tap "$project" "$deno" run --no-lock "${deno_permissions[@]}" "${smoke[@]}"
 # --allow-run: the loading test starts a child (process.execPath -e) to try FUSED_ATTENTION_ISA.
-run_checks "deno suite" deno-tap "${suite[@]}" "$deno" test --no-lock --reporter=tap "${deno_permissions[@]}" --allow-run test/emulated/
+run_checks "deno suite" deno-tap "$project" "${suite[@]}" "$deno" test --no-lock --reporter=tap "${deno_permissions[@]}" --allow-run test/emulated/
 
 echo "# tests $total"
 echo "# pass $pass"
