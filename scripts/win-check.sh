@@ -42,8 +42,14 @@ if ! wine="$(find_wine)"; then
     fail "apt-get install wine64 failed"
   wine="$(find_wine)" || fail "wine64 is installed but neither wine64, wine nor /usr/lib/wine/wine64 is there"
 fi
-wineserver="$(dirname "$wine")/wineserver"
-[[ -x "$wineserver" ]] || wineserver="$(command -v wineserver)" || fail "wine is there but its wineserver is not"
+find_wineserver() {
+  local candidate
+  for candidate in "$(dirname "$wine")/wineserver" "$(command -v wineserver)" /usr/lib/wine/wineserver; do
+    [[ -n "$candidate" && -x "$candidate" ]] && { echo "$candidate"; return; }
+  done
+  return 1
+}
+wineserver="$(find_wineserver)" || fail "$wine is there but no wineserver"
 export WINEPREFIX="$cache/prefix" WINEDEBUG=-all
 # The prefix's wineserver outlives the last program by a few seconds; wait, so the prefix is
 # complete (and can be deleted) when this script ends.
