@@ -4,6 +4,8 @@
 // oracle. Plain JS without node:test, so every runtime runs it alike; prints TAP lines and
 // "# pass N" / "# fail N". In a checkout, `node test/runtimes/smoke.mjs` tests this package
 // (it imports itself by name).
+//   smoke.mjs --expect-js <text>   the runtime denies the loader a permission: the same checks
+//                                  on the JS backend, whose reason must contain <text>
 import process from 'node:process';
 import * as fa from 'fused-attention';
 import { referenceAttention, relFrobenius } from '../oracle/attention.mjs';
@@ -12,6 +14,8 @@ import { randomTensor as tensor } from '../oracle/inputs.mjs';
 import { randn } from '../oracle/prng.mjs';
 
 const TOLERANCE = 1e-5;
+// An argument, not an environment variable: Deno without --allow-env could not read that.
+const expectJs = process.argv[2] === '--expect-js' ? process.argv[3] : null;
 const runtime = globalThis.Deno ? `Deno ${Deno.version.deno}` : globalThis.Bun ? `Bun ${Bun.version}` : `Node ${process.version}`;
 
 const checks = [];
@@ -25,11 +29,19 @@ function expectClose(what, actual, expected) {
   return `relative error ${error.toExponential(1)}`;
 }
 
-check('backend() is native', () => {
-  const info = fa.backend();
-  if (info.name !== 'native') throw new Error(`backend() is ${JSON.stringify(info)}`);
-  return `${info.isa}, ${info.threads} thread(s)`;
-});
+if (expectJs === null) {
+  check('backend() is native', () => {
+    const info = fa.backend();
+    if (info.name !== 'native') throw new Error(`backend() is ${JSON.stringify(info)}`);
+    return `${info.isa}, ${info.threads} thread(s)`;
+  });
+} else {
+  check(`backend() is js, and its reason says: ${expectJs}`, () => {
+    const info = fa.backend();
+    if (info.name !== 'js' || !info.reason?.includes(expectJs)) throw new Error(`backend() is ${JSON.stringify(info)}`);
+    return info.reason;
+  });
+}
 
 check('attention: GQA 4/2 heads, causal, L = 77, D = 64', () => {
   const q = tensor([2, 4, 77, 64], 1), k = tensor([2, 2, 77, 64], 2), v = tensor([2, 2, 77, 64], 3);
