@@ -59,11 +59,11 @@ export DENO_DIR="$cache/deno-dir" DENO_NO_UPDATE_CHECK=1 BUN_INSTALL_CACHE_DIR="
 
 # ---- 2. build ------------------------------------------------------------------------
 cd "$root"
-[[ -d node_modules/typescript && -d node_modules/prebuildify ]] || fail "run npm ci first (TypeScript and prebuildify build the package)"
+[[ -d node_modules/typescript ]] || fail "run npm ci first (TypeScript builds dist/)"
 npm run --silent build:ts
 prebuild="prebuilds/linux-x64/node.napi.glibc.node"
 if [[ ! -f "$prebuild" ]] || [[ -n "$(find native binding.gyp -newer "$prebuild" -print -quit)" ]]; then
-  npm run --silent prebuild
+  node scripts/prebuild.js linux-x64
 else
   echo "test:runtimes: $prebuild is newer than native/ and binding.gyp"
 fi
