@@ -1,6 +1,6 @@
 // Shared by the emulated suite (test/emulated/*.test.mjs): loading the package
 // as a user would and the native modes to run through. Seeded inputs and the float64
-// oracle come from test/oracle/ (plain JS, so they run under the arm64 emulator too).
+// oracle come from test/oracle/ (plain JS, so they run under the arm64 emulator and wine too).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,6 +26,7 @@ export const TOLERANCE = 1e-5;
  * Runs `node -e script` in a child process with extra environment variables and
  * returns its stdout. Under qemu-user the child must be started through the
  * emulator too: the runner passes it in FA_EMULATOR ("qemu-aarch64 -L /usr/aarch64-linux-gnu").
+ * Under wine node.exe starts the child itself (a Windows process, Windows pipes): no FA_EMULATOR.
  */
 export function runNode(script, env) {
   const prefix = (process.env.FA_EMULATOR || '').split(' ').filter(Boolean);

@@ -1,6 +1,7 @@
 // How the package loads on this machine: the native backend from the prebuild
 // of this platform (arm64: prebuilds/linux-arm64/node.napi.glibc.node, NEON
-// kernels), the ISA table, and the FUSED_ATTENTION_ISA override.
+// kernels; Windows: prebuilds/win32-x64/node.napi.node), the ISA table, and the
+// FUSED_ATTENTION_ISA override.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -9,8 +10,10 @@ import { randomTensor as tensor } from '../oracle/inputs.mjs';
 
 after(restoreMode());
 
-// The best ISA this machine should get; x64 depends on the CPU, so it trusts the table's first entry.
-const bestIsa = process.arch === 'arm64' ? 'neon' : addon?.info().supportedIsas[0];
+// The ISAs this CPU has, best first, when the runner knows them (test:win reads /proc/cpuinfo).
+const expectedIsas = process.env.FA_EXPECT_ISAS?.split(',');
+// The best ISA this machine should get; without FA_EXPECT_ISAS x64 trusts the table's first entry.
+const bestIsa = process.arch === 'arm64' ? 'neon' : (expectedIsas?.[0] ?? addon?.info().supportedIsas[0]);
 
 describe('loading', () => {
   test('backend() is native, with the best ISA of this architecture', () => {
@@ -20,14 +23,16 @@ describe('loading', () => {
     assert.ok(info.threads >= 1);
   });
 
-  test('the addon is the one node-gyp-build picks (on arm64: the linux-arm64 prebuild)', () => {
+  test('the addon is the one node-gyp-build picks (on arm64 and Windows: that platform\'s prebuild)', () => {
     const relative = path.relative(packageDir, addonFile).split(path.sep).join('/');
-    if (process.arch === 'arm64') assert.equal(relative, 'prebuilds/linux-arm64/node.napi.glibc.node');
+    if (process.platform === 'win32') assert.equal(relative, 'prebuilds/win32-x64/node.napi.node');
+    else if (process.arch === 'arm64') assert.equal(relative, 'prebuilds/linux-arm64/node.napi.glibc.node');
     else assert.match(relative, /^(build\/Release\/fused_attention\.node|prebuilds\/linux-x64\/node\.napi\.glibc\.node)$/);
   });
 
-  test('supportedIsas: neon then scalar on arm64; scalar last everywhere', () => {
+  test('supportedIsas: neon then scalar on arm64, FA_EXPECT_ISAS when set; scalar last everywhere', () => {
     const { supportedIsas } = addon.info();
+    if (expectedIsas) assert.deepEqual(supportedIsas, expectedIsas);
     if (process.arch === 'arm64') assert.deepEqual(supportedIsas, ['neon', 'scalar']);
     else assert.ok(!supportedIsas.includes('neon'));
     assert.equal(supportedIsas.at(-1), 'scalar');
