@@ -63,19 +63,34 @@ function machineCpuSeconds() {
   }
 }
 
+/** CPU seconds (user + system) process `pid` has used so far, from /proc (in 1/100 s); null off Linux. */
+function processCpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3, state
+    return (Number(fields[11]) + Number(fields[12])) / 100; // fields 14 and 15: utime, stime
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Share of the machine's CPU time that other processes used while `during` ran: busy CPU
- * time of the machine minus this process's own, over the available CPU time.
+ * time of the machine minus this process's own (and that of the `children` pids, the
+ * processes the measurement runs in), over the available CPU time.
  */
-async function otherLoadWhile(during) {
+async function otherLoadWhile(during, { children = [] } = {}) {
+  const childrenCpu = () => children.reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? NaN), 0);
   const machineBefore = machineCpuSeconds();
   const ownBefore = process.cpuUsage();
+  const childrenBefore = childrenCpu();
   const value = await during();
   const machineAfter = machineCpuSeconds();
   const own = process.cpuUsage(ownBefore);
-  if (!machineBefore || !machineAfter) return { value, otherLoad: null };
+  const childrenUsed = childrenCpu() - childrenBefore;
+  if (!machineBefore || !machineAfter || Number.isNaN(childrenUsed)) return { value, otherLoad: null };
   const available = machineAfter.total - machineBefore.total;
-  const others = machineAfter.busy - machineBefore.busy - (own.user + own.system) / 1e6;
+  const others = machineAfter.busy - machineBefore.busy - (own.user + own.system) / 1e6 - childrenUsed;
   return { value, otherLoad: available > 0 ? Math.min(1, Math.max(0, others / available)) : null };
 }
 
@@ -115,4 +130,4 @@ function startRecord(file, { argv = process.argv.slice(2), backend } = {}) {
   return { ...head, machine, finish, write };
 }
 
-module.exports = { cpuModel, cpuFlags, coreCount, gitCommit, stampOf, machineCpuSeconds, otherLoadWhile, startRecord };
+module.exports = { startRecord, machineCpuSeconds, otherLoadWhile };
