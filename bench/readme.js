@@ -328,7 +328,7 @@ function serviceSection(record) {
   const lines = [
     `${runText(run, { threads: false })}${run.onnxruntime ? `; onnxruntime-node ${run.onnxruntime}` : ''}; ` +
       `${run.connections} connections, ${run.duration} s per row after a ${run.warmup} s warm-up; ${noisyNote(rows, 'rows')}` +
-      `${failed || wrong ? `; **${failed} requests failed and ${wrong} answers were wrong**` : ''}.`,
+      `${failed || wrong ? `; **${failed} request${failed === 1 ? '' : 's'} failed and ${wrong} answer${wrong === 1 ? ' was' : 's were'} wrong**` : ''}.`,
     '',
     '| engine | threads | requests/s | latency p50 | latency p99 | event-loop delay p99 | RSS before → after | errors | wrong answers (of checked) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
