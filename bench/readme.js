@@ -446,8 +446,9 @@ function rewrite(dir) {
 /** --run: each part's benchmark into `dir` (a failed one does not stop the others), then rewrite(dir); 1 when one failed. */
 function runAll(dir, keys) {
   const parts = keys ? keys.map((key) => partOf(key) || badPart(key)) : PARTS;
-  // The commands name DIR as given from the repository root, as the README quotes them.
-  const out = path.relative(ROOT, path.resolve(dir)).split(path.sep).join('/') || '.';
+  // The commands name DIR from the repository root (they run there), as the README quotes them.
+  const inRepo = path.relative(ROOT, path.resolve(dir));
+  const out = inRepo.startsWith('..') || path.isAbsolute(inRepo) ? path.resolve(dir) : inRepo.split(path.sep).join('/') || '.';
   const failed = [];
   for (const part of parts) {
     const file = path.join(dir, part.file);
