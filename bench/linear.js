@@ -253,7 +253,8 @@ async function main() {
   for (const shape of shapes) {
     const { M, K, N } = shape;
     const flops = 2 * M * N * K;
-    const row = { shape, packMs: null, otherLoad: 0, ms: {}, gflops: {}, weightGBs: {}, errors: {}, groupErrors: {} };
+    // Calls of at most 4 rows are bound by reading the weights: their rate is weight bytes per second.
+    const row = { shape, memoryBound: M <= 4, packMs: null, otherLoad: 0, ms: {}, gflops: {}, weightGBs: {}, errors: {}, groupErrors: {} };
     for (const group of groups) {
       const r = measureGroupInChild(group, shape, flags.reps);
       if (r.error) row.groupErrors[group] = r.error;
@@ -287,7 +288,7 @@ async function main() {
   console.log(`|${header.map(() => ' --- ').join('|')}|`);
   for (const r of rows) {
     const { M, K, N } = r.shape;
-    const memoryBound = M <= 4;
+    const { memoryBound } = r;
     const cell = (id) => (r.ms[id] == null ? 'n/a' : `${fmtMs(r.ms[id])} ms`);
     const rate = (id, c) => (r.ms[id] == null ? 'n/a' : `${fmtRate(r.gflops[id])}${memoryBound ? '' : pct(r.gflops[id], c)}`);
     const gbs = memoryBound ? `${fmtRate(r.weightGBs.native2)} / ${fmtRate(r.weightGBs.native1)}` : '';
@@ -310,8 +311,8 @@ async function main() {
       flags: asked,
       ceiling,
       rows: rows.map((r) => ({
-        name: r.shape.name, M: r.shape.M, K: r.shape.K, N: r.shape.N, cold: Boolean(r.shape.cold),
-        ms: r.ms, packMs: r.packMs, otherLoad: r.otherLoad, maxRelErr: Object.keys(r.errors).length ? Math.max(...Object.values(r.errors)) : null, groupErrors: r.groupErrors,
+        name: r.shape.name, M: r.shape.M, K: r.shape.K, N: r.shape.N, cold: Boolean(r.shape.cold), memoryBound: r.memoryBound,
+        ms: r.ms, gflops: r.gflops, weightGBs: r.weightGBs, packMs: r.packMs, otherLoad: r.otherLoad, maxRelErr: Object.keys(r.errors).length ? Math.max(...Object.values(r.errors)) : null, groupErrors: r.groupErrors,
       })),
     });
     process.stderr.write(`bench/linear: wrote ${path.join(flags.out, 'linear.json')}\n`);

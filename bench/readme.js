@@ -280,16 +280,15 @@ function linearSection(record) {
   const cell = (row, column) => {
     const ms = row.ms[column.id];
     if (ms === undefined || ms === null) return row.groupErrors && row.groupErrors[column.group] ? 'failed' : '';
-    // Calls of at most 4 rows are bound by reading the weights: their rate is bytes, not FLOPs.
-    const rate = row.M <= 4 ? `${num((4 * row.N * row.K) / ms / 1e6)} GB/s` : `${num((2 * row.M * row.N * row.K) / ms / 1e6)} GFLOP/s`;
+    const rate = row.memoryBound ? `${num(row.weightGBs[column.id])} GB/s` : `${num(row.gflops[column.id])} GFLOP/s`;
     return `${msText(ms)}, ${rate}`;
   };
-  const label = (row) => `${row.M} × ${row.K} → ${row.N}${row.cold ? ' (weights from DRAM)' : row.M <= 4 ? ' (weights in cache)' : ''}${noisyMark(row)}`;
+  const label = (row) => `${row.M} × ${row.K} → ${row.N}${row.cold ? ' (weights from DRAM)' : row.memoryBound ? ' (weights in cache)' : ''}${noisyMark(row)}`;
   return [
     `${runText(run)}. Ceiling measured in the same run: sgemm ${ceiling ? gemmText(ceiling) : 'not measured'}` +
       `${ceiling && ceiling.copyGBs ? `; memory copy ${num(ceiling.copyGBs)} GB/s` : ''}. ` +
-      `Median of ${run.flags.reps} calls per cell (the TS fallback: fewer on its slow shapes); GFLOP/s = 2·M·N·K / time, and for calls of at most 4 rows, ` +
-      `which are bound by reading the weights, GB/s = weight bytes / time; ${noisyNote(rows, 'rows')}. ` +
+      `Median of ${run.flags.reps} calls per cell (the TS fallback: fewer on its slow shapes); GFLOP/s = 2·M·N·K / time, or, on the rows that name ` +
+      `where the weights come from (calls bound by reading them), GB/s = weight bytes / time; ${noisyNote(rows, 'rows')}. ` +
       `Largest relative error against a float64 reference on 3 sampled rows: ${errors.length ? Math.max(...errors).toExponential(1) : '—'}.`,
     '',
     `| shape | ${LINEAR_COLUMNS.map((c) => c.title).join(' | ')} |`,

@@ -40,6 +40,12 @@ const runHead = (stamp: string, command: string) => ({
   date: `${stamp.slice(0, 10)}T${stamp.slice(11).replace(/-/g, ':')}.000Z`, stamp, command, commit: 'abc1234567', wallSeconds: 95.4, machine,
 });
 
+/** A linear.json row as bench/linear.js writes it: the rates from the medians, GB/s of weights for calls of at most 4 rows. */
+function linearRow(name: string, [M, K, N]: number[], cold: boolean, ms: Record<string, number>, rest: Record<string, unknown>) {
+  const rate = (amount: number) => Object.fromEntries(Object.entries(ms).map(([id, t]) => [id, amount / t / 1e6]));
+  return { name, M, K, N, cold, memoryBound: M <= 4, ms, gflops: rate(2 * M * N * K), weightGBs: rate(4 * N * K), ...rest };
+}
+
 // bench/linear.js: a compute-bound shape, a cold decode shape whose onnxruntime child failed
 // (and no TS fallback run), a cache-resident one whose timing other processes disturbed.
 const linear = {
@@ -47,9 +53,9 @@ const linear = {
   flags: { quick: false, shapes: null, reps: 15, ceiling: true, js: true, ort: true },
   ceiling: { gemm: { 1: { gflops: 90.4, source: 'numpy sgemm n=2048' }, 2: { gflops: 186, source: 'numpy sgemm n=2048' } }, copyGBs: 25.2, copyMiB: 256, notes: [] },
   rows: [
-    { name: 'large-512', M: 4096, K: 512, N: 512, cold: false, ms: { native2: 10.1, native1: 20.2, oneShot2: 14, js: 530, ort2: 14.5 }, packMs: 1.2, otherLoad: 0.01, maxRelErr: 4e-7, groupErrors: {} },
-    { name: 'decode-4096', M: 1, K: 4096, N: 4096, cold: true, ms: { native2: 2.1, native1: 2.53, oneShot2: 2.6 }, packMs: 140, otherLoad: 0.02, maxRelErr: 1.1e-6, groupErrors: { ort: 'exit 1' } },
-    { name: 'decode-1024', M: 1, K: 1024, N: 1024, cold: false, ms: { native2: 0.034, native1: 0.051, oneShot2: 0.06, js: 1.3, ort2: 0.06 }, packMs: 8, otherLoad: 0.2, maxRelErr: 5e-7, groupErrors: {} },
+    linearRow('large-512', [4096, 512, 512], false, { native2: 10.1, native1: 20.2, oneShot2: 14, js: 530, ort2: 14.5 }, { packMs: 1.2, otherLoad: 0.01, maxRelErr: 4e-7, groupErrors: {} }),
+    linearRow('decode-4096', [1, 4096, 4096], true, { native2: 2.1, native1: 2.53, oneShot2: 2.6 }, { packMs: 140, otherLoad: 0.02, maxRelErr: 1.1e-6, groupErrors: { ort: 'exit 1' } }),
+    linearRow('decode-1024', [1, 1024, 1024], false, { native2: 0.034, native1: 0.051, oneShot2: 0.06, js: 1.3, ort2: 0.06 }, { packMs: 8, otherLoad: 0.2, maxRelErr: 5e-7, groupErrors: {} }),
   ],
 };
 
@@ -190,7 +196,7 @@ describe('bench/readme.js', () => {
       'Measured with `node bench/linear.js --out bench/results/readme` on 2026-12-01 (commit `abc1234567`, 95 s): Test CPU, 2 cores (CPU flags: avx2, fma), ' +
         'kernels native/avx2, 2 threads, Node v20.20.2; load average 0.1 at the start and 1.9 at the end. Ceiling measured in the same run: ' +
         'sgemm 90.4 GFLOP/s on 1 thread, 186 GFLOP/s on 2 threads (numpy sgemm n=2048); memory copy 25.2 GB/s. Median of 15 calls per cell ' +
-        '(the TS fallback: fewer on its slow shapes); GFLOP/s = 2·M·N·K / time, and for calls of at most 4 rows, which are bound by reading the weights, ' +
+        '(the TS fallback: fewer on its slow shapes); GFLOP/s = 2·M·N·K / time, or, on the rows that name where the weights come from (calls bound by reading them), ' +
         'GB/s = weight bytes / time; 1 of 3 rows flagged ⚠ (other processes took more than 5 % of the CPU time while the row ran: rerun on a quiet machine). ' +
         'Largest relative error against a float64 reference on 3 sampled rows: 1.1e-6.',
       '',
