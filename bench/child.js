@@ -8,6 +8,7 @@ const fs = require('fs');
 const { shapeByName, flopsOf } = require('./shapes');
 const { makeInputs, referenceRows, relativeError } = require('./reference');
 const { loadPackage, peerById } = require('./peers');
+const { otherLoadWhile } = require('./run-record');
 
 const RESULT_PREFIX = 'BENCH_RESULT ';
 
@@ -35,34 +36,6 @@ function resetPeakRss() {
   } catch {
     return false;
   }
-}
-
-/** Busy and total CPU seconds of the whole machine so far (/proc/stat counts in 1/100 s). */
-function machineCpuSeconds() {
-  try {
-    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    const idle = fields[3] + fields[4];
-    return { busy: (total - idle) / 100, total: total / 100 };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Share of the machine's CPU time that other processes used while `during` ran: busy CPU
- * time of the machine minus this process's own, over the available CPU time.
- */
-async function otherLoadWhile(during) {
-  const machineBefore = machineCpuSeconds();
-  const ownBefore = process.cpuUsage();
-  const value = await during();
-  const machineAfter = machineCpuSeconds();
-  const own = process.cpuUsage(ownBefore);
-  if (!machineBefore || !machineAfter) return { value, otherLoad: null };
-  const available = machineAfter.total - machineBefore.total;
-  const others = machineAfter.busy - machineBefore.busy - (own.user + own.system) / 1e6;
-  return { value, otherLoad: available > 0 ? Math.min(1, Math.max(0, others / available)) : null };
 }
 
 function median(sorted) {

@@ -1,17 +1,22 @@
 'use strict';
 // KvCache memory under request churn (issue 15 item 9): a service that creates
 // a 16 MiB KvCache per request and drops it, against one that reuses caches
-// from a KvCachePool. Each mode runs in its own child process; prints peak RSS.
+// from a KvCachePool. Each mode runs in its own child process; prints peak RSS, as
+// the README's table (bench/readme.js's churn section); with --out DIR also writes
+// DIR/churn.json, the record that table is made from.
 //
-//   npm run build:ts && node bench/kv-cache-churn.js [--requests 3000] [--concurrency 8]
+//   npm run build:ts && node bench/kv-cache-churn.js [--requests 3000] [--concurrency 8] [--out DIR]
 //
 // A request fills its cache (prefill of maxLength positions, so every page is
 // touched) and runs one attentionAsync decode step against it.
 
 const { spawnSync } = require('child_process');
 const path = require('path');
+const { startRecord, otherLoadWhile } = require('./run-record');
 
 const root = path.join(__dirname, '..');
+const { SECTIONS } = require('./readme');
+const churnSection = SECTIONS.churn.render;
 
 function flag(name, fallback) {
   const at = process.argv.indexOf(`--${name}`);
@@ -31,7 +36,6 @@ async function child(mode) {
   const pool = mode === 'pool' ? new KvCachePool({ ...CONFIG, max: CONCURRENCY }) : null;
   let peak = process.memoryUsage().rss;
   let next = 0;
-  const start = process.hrtime.bigint();
   async function worker() {
     while (next < REQUESTS) {
       next++;
@@ -42,25 +46,27 @@ async function child(mode) {
       peak = Math.max(peak, process.memoryUsage().rss);
     }
   }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const start = process.hrtime.bigint();
+  const { otherLoad } = await otherLoadWhile(() => Promise.all(Array.from({ length: CONCURRENCY }, worker)));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  process.stdout.write(JSON.stringify({ mode, peakMiB: peak / MIB, endMiB: process.memoryUsage().rss / MIB, seconds, caches: pool ? pool.size : REQUESTS }));
+  process.stdout.write(JSON.stringify({ mode, caches: pool ? pool.size : REQUESTS, peakMiB: peak / MIB, endMiB: process.memoryUsage().rss / MIB, seconds, otherLoad }));
 }
 
 function main() {
-  console.log(`${REQUESTS} requests, ${CONCURRENCY} in flight, each with a ${(2 * CONFIG.numKvHeads * CONFIG.maxLength * CONFIG.headDim * 4) / MIB} MiB KvCache (${JSON.stringify(CONFIG)})`);
-  console.log('| caches | caches created | peak RSS | RSS at end | time |');
-  console.log('|---|---:|---:|---:|---:|');
+  const run = startRecord(__filename, { backend: require(root).backend() });
+  const rows = [];
   for (const mode of ['create', 'pool']) {
-    const run = spawnSync(process.execPath, [__filename, '--child', mode, '--requests', String(REQUESTS), '--concurrency', String(CONCURRENCY)], {
+    const proc = spawnSync(process.execPath, [__filename, '--child', mode, '--requests', String(REQUESTS), '--concurrency', String(CONCURRENCY)], {
       encoding: 'utf8',
       env: { ...process.env, FUSED_ATTENTION_SILENT: '1' },
     });
-    if (run.status !== 0) throw new Error(`${mode} run failed: ${run.stderr}`);
-    const r = JSON.parse(run.stdout);
-    const label = mode === 'pool' ? `KvCachePool (max ${CONCURRENCY})` : 'new KvCache per request, dropped';
-    console.log(`| ${label} | ${r.caches} | ${r.peakMiB.toFixed(0)} MiB | ${r.endMiB.toFixed(0)} MiB | ${r.seconds.toFixed(1)} s |`);
+    if (proc.status !== 0) throw new Error(`${mode} run failed: ${proc.stderr}`);
+    rows.push(JSON.parse(proc.stdout));
   }
+  const fields = { requests: REQUESTS, concurrency: CONCURRENCY, config: CONFIG, cacheMiB: (2 * CONFIG.batch * CONFIG.numKvHeads * CONFIG.maxLength * CONFIG.headDim * 4) / MIB, rows };
+  const out = flag('out', null);
+  const record = out ? run.write(out, 'churn.json', fields) : run.finish(fields);
+  console.log(churnSection({ churn: record }));
 }
 
 const childMode = flag('child', null);

@@ -4,7 +4,7 @@
 // MatMul + Add with constant weights (which onnxruntime pre-packs, like packLinear),
 // against the machine's sgemm ceiling (bench/ceiling.js). One markdown table on stdout.
 //
-//   node bench/linear.js [--quick] [--shapes a,b] [--reps N] [--no-ceiling] [--no-js] [--no-ort]
+//   node bench/linear.js [--quick] [--shapes a,b] [--reps N] [--no-ceiling] [--no-js] [--no-ort] [--out DIR]
 //
 // Needs `npm run build`. Each group of peers (native, JS, onnxruntime) runs in its
 // own child process, so one's threads never share the CPUs with another's timed
@@ -13,13 +13,14 @@
 // back-to-back calls see it); the native peers alternate round by round, so a
 // burst of load from another process hits them alike. Few-row shapes also report
 // the weight bytes streamed per second (GB/s): those calls are memory-bound.
+// With --out DIR also DIR/linear.json (read by bench/readme.js for the README's table).
 
-const fs = require('fs');
 const path = require('path');
 const os = require('os');
 const { randn } = require('./reference');
 const { spawnSync } = require('child_process');
 const { measureCeiling } = require('./ceiling');
+const { startRecord, otherLoadWhile } = require('./run-record');
 
 const ROOT = path.join(__dirname, '..');
 
@@ -43,10 +44,11 @@ const HELP = `Usage: node bench/linear.js [flags]
   --no-ceiling     skip the numpy / onnxruntime sgemm ceiling
   --no-js          skip the pure-TS fallback
   --no-ort         skip onnxruntime-node
+  --out DIR        also write DIR/linear.json (the run's record, for bench/readme.js)
   --help           this text`;
 
 function parseFlags(argv) {
-  const flags = { quick: false, shapes: null, reps: null, ceiling: true, js: true, ort: true, child: null };
+  const flags = { quick: false, shapes: null, reps: null, ceiling: true, js: true, ort: true, out: null, child: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') flags.quick = true;
@@ -55,6 +57,7 @@ function parseFlags(argv) {
     else if (arg === '--no-ceiling') flags.ceiling = false;
     else if (arg === '--no-js') flags.js = false;
     else if (arg === '--no-ort') flags.ort = false;
+    else if (arg === '--out') flags.out = String(argv[++i] || '');
     else if (arg === '--child') flags.child = String(argv[++i]);
     else if (arg === '--help' || arg === '-h') {
       console.log(HELP);
@@ -69,17 +72,6 @@ function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/** Busy and total CPU seconds of the whole machine so far (/proc/stat counts in 1/100 s); null off Linux. */
-function machineCpuSeconds() {
-  try {
-    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: (total - fields[3] - fields[4]) / 100, total: total / 100 };
-  } catch {
-    return null;
-  }
 }
 
 // Reading this evicts the weights from the caches, so a `cold` shape's
@@ -198,29 +190,24 @@ async function measureGroup(group, shape, reps) {
     result.errors[p.id] = sampledError(shape, x, weight, bias, lastOut());
   }
   const samples = new Map(peers.map((p) => [p.id, []]));
-  const machineBefore = machineCpuSeconds();
-  const ownBefore = process.cpuUsage();
-  for (let round = 0; round < reps; round++) {
-    for (const p of peers) {
-      if (p.reps !== undefined && round >= p.reps) continue;
-      if (p.reps === undefined) {
-        // Untimed calls of the same peer for at least 2 ms first, so the timed
-        // call sees its steady state (a spinning worker, warm caches), as
-        // back-to-back calls do.
-        const warmUntil = process.hrtime.bigint() + 2_000_000n;
-        do await p.run();
-        while (process.hrtime.bigint() < warmUntil);
+  const { otherLoad } = await otherLoadWhile(async () => {
+    for (let round = 0; round < reps; round++) {
+      for (const p of peers) {
+        if (p.reps !== undefined && round >= p.reps) continue;
+        if (p.reps === undefined) {
+          // Untimed calls of the same peer for at least 2 ms first, so the timed
+          // call sees its steady state (a spinning worker, warm caches), as
+          // back-to-back calls do.
+          const warmUntil = process.hrtime.bigint() + 2_000_000n;
+          do await p.run();
+          while (process.hrtime.bigint() < warmUntil);
+        }
+        if (shape.cold) flushCaches();
+        samples.get(p.id).push(await timeOnce(p.run));
       }
-      if (shape.cold) flushCaches();
-      samples.get(p.id).push(await timeOnce(p.run));
     }
-  }
-  const machineAfter = machineCpuSeconds();
-  const own = process.cpuUsage(ownBefore);
-  if (machineBefore && machineAfter) {
-    const others = machineAfter.busy - machineBefore.busy - (own.user + own.system) / 1e6;
-    result.otherLoad = Math.max(0, others / (machineAfter.total - machineBefore.total));
-  }
+  });
+  result.otherLoad = otherLoad;
   for (const p of peers) result.ms[p.id] = median(samples.get(p.id));
   return result;
 }
@@ -258,6 +245,7 @@ async function main() {
   const fa = loadPackage();
   const info = fa.backend();
   if (info.name !== 'native') throw new Error(`bench/linear needs the native backend; backend() says ${info.name}: ${info.reason}`);
+  const run = startRecord(__filename, { backend: info });
 
   const ceiling = flags.ceiling ? measureCeiling({ threads: 2, quick: flags.quick }) : null;
   const groups = ['native', ...(flags.js ? ['js'] : []), ...(flags.ort ? ['ort'] : [])];
@@ -265,7 +253,8 @@ async function main() {
   for (const shape of shapes) {
     const { M, K, N } = shape;
     const flops = 2 * M * N * K;
-    const row = { shape, packMs: null, otherLoad: 0, ms: {}, gflops: {}, weightGBs: {}, errors: {}, groupErrors: {} };
+    // Calls of at most 4 rows are bound by reading the weights: their rate is weight bytes per second.
+    const row = { shape, memoryBound: M <= 4, packMs: null, otherLoad: 0, ms: {}, gflops: {}, weightGBs: {}, errors: {}, groupErrors: {} };
     for (const group of groups) {
       const r = measureGroupInChild(group, shape, flags.reps);
       if (r.error) row.groupErrors[group] = r.error;
@@ -283,9 +272,8 @@ async function main() {
   }
 
   // ---- report
-  const cpu = os.cpus()[0];
   console.log(`# nn.Linear: y = x·Wᵀ + b (fused-attention ${require(path.join(ROOT, 'package.json')).version}, isa ${info.isa})\n`);
-  console.log(`Machine: ${cpu ? cpu.model : 'unknown CPU'}, ${os.cpus().length} CPUs, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`Machine: ${run.machine.cpu}, ${run.machine.cores} CPUs, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const ceil1 = ceiling && ceiling.gemm[1] ? ceiling.gemm[1].gflops : null;
   const ceil2 = ceiling && ceiling.gemm[2] ? ceiling.gemm[2].gflops : null;
   if (ceiling) {
@@ -300,7 +288,7 @@ async function main() {
   console.log(`|${header.map(() => ' --- ').join('|')}|`);
   for (const r of rows) {
     const { M, K, N } = r.shape;
-    const memoryBound = M <= 4;
+    const { memoryBound } = r;
     const cell = (id) => (r.ms[id] == null ? 'n/a' : `${fmtMs(r.ms[id])} ms`);
     const rate = (id, c) => (r.ms[id] == null ? 'n/a' : `${fmtRate(r.gflops[id])}${memoryBound ? '' : pct(r.gflops[id], c)}`);
     const gbs = memoryBound ? `${fmtRate(r.weightGBs.native2)} / ${fmtRate(r.weightGBs.native1)}` : '';
@@ -317,6 +305,18 @@ async function main() {
   console.log(`\nLargest relative error against a float64 reference on 3 sampled rows: ${worst.toExponential(1)}.`);
   console.log('Shapes:');
   for (const r of rows) console.log(`- ${r.shape.name}: ${r.shape.description}`);
+  if (flags.out) {
+    const { child, out, ...asked } = flags;
+    run.write(flags.out, 'linear.json', {
+      flags: asked,
+      ceiling,
+      rows: rows.map((r) => ({
+        name: r.shape.name, M: r.shape.M, K: r.shape.K, N: r.shape.N, cold: Boolean(r.shape.cold), memoryBound: r.memoryBound,
+        ms: r.ms, gflops: r.gflops, weightGBs: r.weightGBs, packMs: r.packMs, otherLoad: r.otherLoad, maxRelErr: Object.keys(r.errors).length ? Math.max(...Object.values(r.errors)) : null, groupErrors: r.groupErrors,
+      })),
+    });
+    process.stderr.write(`bench/linear: wrote ${path.join(flags.out, 'linear.json')}\n`);
+  }
 }
 
 main().catch((error) => {

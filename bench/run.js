@@ -14,6 +14,7 @@ const { makeInputs, referenceRows, computeReference, SAMPLED_ROWS } = require('.
 const { measureCeiling } = require('./ceiling');
 const { renderChart } = require('./chart');
 const { RESULT_PREFIX } = require('./child');
+const { startRecord, machineCpuSeconds } = require('./run-record');
 
 const CHILD = path.join(__dirname, 'child.js');
 const WRONG_ABOVE = 1e-4; // relative Frobenius error that marks a result as wrong
@@ -84,26 +85,6 @@ function selectByName(items, names, key, what) {
 
 // ------------------------------------------------------------------ machine
 
-function cpuModel() {
-  try {
-    const match = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
-    if (match) return match[1].trim();
-  } catch {
-    // not Linux
-  }
-  return os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU';
-}
-
-function cpuFlags() {
-  try {
-    const match = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:\s*(.+)$/m);
-    const flags = new Set(match ? match[1].split(/\s+/) : []);
-    return ['avx512f', 'avx512_bf16', 'avx2', 'fma', 'asimd'].filter((f) => flags.has(f));
-  } catch {
-    return [];
-  }
-}
-
 function packageBackend() {
   const child = spawnSync(process.execPath, [CHILD, '--info'], { env: childEnv({}), encoding: 'utf8', timeout: 60000 });
   const line = String(child.stdout || '').split('\n').find((l) => l.startsWith(RESULT_PREFIX));
@@ -111,28 +92,14 @@ function packageBackend() {
   return JSON.parse(line.slice(RESULT_PREFIX.length));
 }
 
-/** The checkout's commit (with -dirty), so a README table can name the code it measured. */
-function gitCommit() {
-  const git = spawnSync('git', ['describe', '--always', '--dirty', '--abbrev=10'], { cwd: __dirname, encoding: 'utf8' });
-  return git.status === 0 ? git.stdout.trim() : null;
-}
-
 /** Share of all CPUs busy (0..1) over `ms`, from /proc/stat; null off Linux. */
 function cpuBusyShare(ms) {
-  const sample = () => {
-    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = fields[3] + (fields[4] || 0);
-    return { idle, total: fields.reduce((a, b) => a + b, 0) };
-  };
-  try {
-    const before = sample();
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-    const after = sample();
-    const total = after.total - before.total;
-    return total > 0 ? 1 - (after.idle - before.idle) / total : null;
-  } catch {
-    return null;
-  }
+  const before = machineCpuSeconds();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  const after = machineCpuSeconds();
+  if (!before || !after) return null;
+  const total = after.total - before.total;
+  return total > 0 ? (after.busy - before.busy) / total : null;
 }
 
 // ------------------------------------------------------------------ children
@@ -247,12 +214,13 @@ async function main() {
   }
   const shapes = selectByName(flags.quick && !flags.shapes ? allShapes.filter((s) => s.quick) : allShapes, flags.shapes, 'name', 'shape');
   const peers = selectByName(peersAll, flags.peers, 'id', 'peer');
-  const stamp = new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
-  const outDir = path.resolve(flags.out || path.join(__dirname, 'results', stamp));
+  const run = startRecord(__filename);
+  const outDir = path.resolve(flags.out || path.join(__dirname, 'results', run.stamp));
   const started = Date.now();
   const busyBefore = cpuBusyShare(1000);
 
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const { machine } = run;
+  const { cores } = machine;
   const progress = makeProgress(shapes.length * peers.length);
   if (busyBefore > 0.15) {
     progress.note(
@@ -260,16 +228,11 @@ async function main() {
     );
   }
   const backend = packageBackend();
-  const machine = {
-    cpu: cpuModel(),
-    cores,
-    cpuFlags: cpuFlags(),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
+  Object.assign(machine, {
     backend: backend.status === 'ok' ? backend.backend : null,
     backendError: backend.status === 'ok' ? null : backend.error,
     busyBefore,
-  };
+  });
 
   let ceiling = { gemm: {}, copyGBs: null, notes: [] };
   if (flags.ceiling) {
@@ -342,10 +305,7 @@ async function main() {
   const report = renderReport({ flags, shapes, peers, rows, machine, ceiling, wallSeconds, outDir });
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'report.md'), report.markdown);
-  fs.writeFileSync(
-    path.join(outDir, 'results.json'),
-    `${JSON.stringify({ date: new Date(started).toISOString(), stamp, command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(), commit: gitCommit(), argv: process.argv.slice(2), flags, machine, ceiling, wallSeconds, shapes, peers: peers.map(({ create, ...rest }) => rest), rows }, null, 2)}\n`,
-  );
+  run.write(outDir, 'results.json', { argv: process.argv.slice(2), flags, wallSeconds, ceiling, shapes, peers: peers.map(({ create, ...rest }) => rest), rows });
   fs.writeFileSync(
     path.join(outDir, 'chart.svg'),
     renderChart({

@@ -11,7 +11,6 @@
 //   node bench/vision.js [--out DIR]
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 
 const ROOT = path.join(__dirname, '..');
@@ -22,12 +21,12 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
 const fa = require(ROOT);
 const { conv1x1 } = require(path.join(ROOT, 'dist', 'vision', 'conv1x1.js'));
 const { hashString, uniforms } = require('../test/oracle/prng.mjs');
+const { startRecord } = require('./run-record');
 
 const B = 1, C = 512, H = 97, W = 97, HW = H * W;
 const outFlag = process.argv.indexOf('--out');
 const outDir = outFlag >= 0 ? process.argv[outFlag + 1] : null;
-const started = new Date();
-const loadBefore = os.loadavg()[0];
+const run = startRecord(__filename, { backend: fa.backend() });
 
 // ---------------------------------------------------------------- inputs
 
@@ -280,15 +279,4 @@ console.log('| what | shape | fused-attention (ms) | plain JS dense (ms) | speed
 console.log('|---|---|---:|---:|---:|---:|');
 for (const line of rows) console.log(line);
 
-if (outDir) {
-  const cpu = os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU';
-  const record = {
-    date: started.toISOString(),
-    command: `node bench/vision.js ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: { cpu, cores: os.cpus().length, node: process.version, backend: info, loadBefore, loadAfter: os.loadavg()[0] },
-    method,
-    rows: measured,
-  };
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'vision.json'), `${JSON.stringify(record, null, 2)}\n`);
-}
+if (outDir) run.write(outDir, 'vision.json', { method, rows: measured });

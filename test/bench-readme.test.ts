@@ -1,10 +1,12 @@
 /**
- * bench/readme.js: the README's benchmark sections are generated from one
- * run's numbers (bench/readme-results.json), and regenerating changes nothing.
+ * bench/readme.js: the README's benchmark sections are generated from the runs'
+ * records (bench/readme-results.json), and regenerating changes nothing.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 
 interface BenchRecord {
   stamp: string;
@@ -13,10 +15,70 @@ interface BenchRecord {
 }
 const generator = createRequire(import.meta.url)('../bench/readme.js') as {
   recordOf(results: unknown): BenchRecord;
+  recordFromDir(dir: string, previous: BenchRecord | null): { record: BenchRecord; found: Array<{ key: string; file: string }> };
   formatRecord(record: BenchRecord): string;
   renderReadme(readme: string, record: BenchRecord): string;
+  SECTIONS: Record<string, { part: string }>;
+  PARTS: Array<{ key: string; file: string }>;
   RECORD: string;
   README: string;
+};
+
+/** The text of the README's section `name`, markers included. */
+function section(text: string, name: string): string {
+  const found = text.match(new RegExp(`<!-- bench:${name}:start[^>]*-->[\\s\\S]*?<!-- bench:${name}:end -->`));
+  if (!found) throw new Error(`no ${name} section`);
+  return found[0];
+}
+
+// What bench/run-record.js puts in every record's machine.
+const machine = {
+  cpu: 'Test CPU', cores: 2, cpuFlags: ['avx2', 'fma'], node: 'v20.20.2', platform: 'linux-x64',
+  backend: { name: 'native', isa: 'avx2', threads: 2 }, loadBefore: 0.12, loadAfter: 1.94,
+};
+const runHead = (stamp: string, command: string) => ({
+  date: `${stamp.slice(0, 10)}T${stamp.slice(11).replace(/-/g, ':')}.000Z`, stamp, command, commit: 'abc1234567', wallSeconds: 95.4, machine,
+});
+
+/** A linear.json row as bench/linear.js writes it: the rates from the medians, GB/s of weights for calls of at most 4 rows. */
+function linearRow(name: string, [M, K, N]: number[], cold: boolean, ms: Record<string, number>, rest: Record<string, unknown>) {
+  const rate = (amount: number) => Object.fromEntries(Object.entries(ms).map(([id, t]) => [id, amount / t / 1e6]));
+  return { name, M, K, N, cold, memoryBound: M <= 4, ms, gflops: rate(2 * M * N * K), weightGBs: rate(4 * N * K), ...rest };
+}
+
+// bench/linear.js: a compute-bound shape, a cold decode shape whose onnxruntime child failed
+// (and no TS fallback run), a cache-resident one whose timing other processes disturbed.
+const linear = {
+  ...runHead('2026-12-01T10-10-00', 'node bench/linear.js --out bench/results/readme'),
+  flags: { quick: false, shapes: null, reps: 15, ceiling: true, js: true, ort: true },
+  ceiling: { gemm: { 1: { gflops: 90.4, source: 'numpy sgemm n=2048' }, 2: { gflops: 186, source: 'numpy sgemm n=2048' } }, copyGBs: 25.2, copyMiB: 256, notes: [] },
+  rows: [
+    linearRow('large-512', [4096, 512, 512], false, { native2: 10.1, native1: 20.2, oneShot2: 14, js: 530, ort2: 14.5 }, { packMs: 1.2, otherLoad: 0.01, maxRelErr: 4e-7, groupErrors: {} }),
+    linearRow('decode-4096', [1, 4096, 4096], true, { native2: 2.1, native1: 2.53, oneShot2: 2.6 }, { packMs: 140, otherLoad: 0.02, maxRelErr: 1.1e-6, groupErrors: { ort: 'exit 1' } }),
+    linearRow('decode-1024', [1, 1024, 1024], false, { native2: 0.034, native1: 0.051, oneShot2: 0.06, js: 1.3, ort2: 0.06 }, { packMs: 8, otherLoad: 0.2, maxRelErr: 5e-7, groupErrors: {} }),
+  ],
+};
+
+// bench/kv-cache-churn.js
+const churn = {
+  ...runHead('2026-12-01T10-12-00', 'node bench/kv-cache-churn.js --out bench/results/readme'),
+  requests: 3000, concurrency: 8, config: { batch: 1, numKvHeads: 8, headDim: 64, maxLength: 4096 }, cacheMiB: 16,
+  rows: [
+    { mode: 'create', caches: 3000, peakMiB: 2223.4, endMiB: 1900.6, seconds: 21.46, otherLoad: 0.01 },
+    { mode: 'pool', caches: 8, peakMiB: 194.2, endMiB: 190, seconds: 11.62, otherLoad: 0.3 },
+  ],
+};
+
+// examples/service/load.js: the fastest fused row is its 1-thread one; the onnxruntime row had failures.
+const serviceRow = { backend: 'native/avx2', p50: 33, p99: 73, loopP99: 27.46, rssBefore: 60.2, rssAfter: 206.4, errors: 0, errorKinds: '0 socket, 0 timeouts, 0 non-2xx', wrong: 0, otherLoad: 0.01 };
+const service = {
+  ...runHead('2026-12-01T10-14-00', 'node examples/service/load.js --threads 2,1 --out bench/results/readme'),
+  connections: 64, duration: 30, warmup: 2, decodeSteps: 32, onnxruntime: '1.30.0',
+  rows: [
+    { ...serviceRow, engine: 'fused', threads: 2, requestsPerSecond: 1787.2, checked: 53620, total: 53620 },
+    { ...serviceRow, engine: 'fused', threads: 1, requestsPerSecond: 2076.4, p50: 29, checked: 62270, total: 62270 },
+    { ...serviceRow, engine: 'ort', threads: 2, requestsPerSecond: 1858.1, errors: 2, wrong: 1, checked: 55730, total: 55734, otherLoad: 0.09 },
+  ],
 };
 
 // One compute-bound shape, one memory-bound shape; ort-mha-1t is the fastest ORT row but
@@ -58,6 +120,9 @@ const results = {
     method: 'Medians of 5.',
     rows: [{ name: '`crissCrossAttention`', description: 'q, k [1,64,97,97]', fusedMs: 64.94, plainMs: 6382.3, relDiff: 5.6e-7 }],
   },
+  linear,
+  churn,
+  service,
 };
 
 const page = [
@@ -73,6 +138,13 @@ const page = [
   '<!-- bench:isa:end -->',
   '<!-- bench:vision:start -->',
   '<!-- bench:vision:end -->',
+  '<!-- bench:linear:start -->',
+  '<!-- bench:linear:end -->',
+  'prose',
+  '<!-- bench:churn:start -->',
+  '<!-- bench:churn:end -->',
+  '<!-- bench:service:start -->',
+  '<!-- bench:service:end -->',
   'tail',
 ].join('\n');
 
@@ -118,6 +190,75 @@ describe('bench/readme.js', () => {
     expect(withoutVision).toContain('Not measured in this run: `node bench/vision.js --out DIR` writes');
   });
 
+  it('writes the packed-linear table from bench/linear.js: GFLOP/s, or GB/s of weights for calls of at most 4 rows; failed and absent cells; ⚠', () => {
+    expect(section(rendered, 'linear').split('\n')).toEqual([
+      '<!-- bench:linear:start stamp=2026-12-01T10-10-00 (generated by bench/readme.js from bench/readme-results.json) -->',
+      'Measured with `node bench/linear.js --out bench/results/readme` on 2026-12-01 (commit `abc1234567`, 95 s): Test CPU, 2 cores (CPU flags: avx2, fma), ' +
+        'kernels native/avx2, 2 threads, Node v20.20.2; load average 0.1 at the start and 1.9 at the end. Ceiling measured in the same run: ' +
+        'sgemm 90.4 GFLOP/s on 1 thread, 186 GFLOP/s on 2 threads (numpy sgemm n=2048); memory copy 25.2 GB/s. Median of 15 calls per cell ' +
+        '(the TS fallback: fewer on its slow shapes); GFLOP/s = 2·M·N·K / time, or, on the rows that name where the weights come from (calls bound by reading them), ' +
+        'GB/s = weight bytes / time; 1 of 3 rows flagged ⚠ (other processes took more than 5 % of the CPU time while the row ran: rerun on a quiet machine). ' +
+        'Largest relative error against a float64 reference on 3 sampled rows: 1.1e-6.',
+      '',
+      '| shape | packLinear, 2 threads | packLinear, 1 thread | `linear()`, 2 threads | onnxruntime MatMul+Add, 2 threads | TS fallback |',
+      '|---|--:|--:|--:|--:|--:|',
+      '| 4096 × 512 → 512 | 10.1 ms, 213 GFLOP/s | 20.2 ms, 106 GFLOP/s | 14.0 ms, 153 GFLOP/s | 14.5 ms, 148 GFLOP/s | 530 ms, 4.05 GFLOP/s |',
+      '| 1 × 4096 → 4096 (weights from DRAM) | 2.10 ms, 32.0 GB/s | 2.53 ms, 26.5 GB/s | 2.60 ms, 25.8 GB/s | failed | |',
+      '| 1 × 1024 → 1024 (weights in cache) ⚠ | 34 µs, 123 GB/s | 51 µs, 82.2 GB/s | 60 µs, 69.9 GB/s | 60 µs, 69.9 GB/s | 1.30 ms, 3.23 GB/s |',
+      '<!-- bench:linear:end -->',
+    ]);
+  });
+
+  it('writes the KvCache churn table from bench/kv-cache-churn.js', () => {
+    expect(section(rendered, 'churn').split('\n')).toEqual([
+      '<!-- bench:churn:start stamp=2026-12-01T10-12-00 (generated by bench/readme.js from bench/readme-results.json) -->',
+      'Measured with `node bench/kv-cache-churn.js --out bench/results/readme` on 2026-12-01 (commit `abc1234567`, 95 s): Test CPU, 2 cores (CPU flags: avx2, fma), ' +
+        'kernels native/avx2, 2 threads, Node v20.20.2; load average 0.1 at the start and 1.9 at the end. 3000 requests, 8 in flight, each filling a 16 MiB cache ' +
+        '(batch 1, 8 kv heads, headDim 64, maxLength 4096) and running one `attentionAsync` step; each in its own process; ' +
+        '1 of 2 rows flagged ⚠ (other processes took more than 5 % of the CPU time while the row ran: rerun on a quiet machine).',
+      '',
+      '| caches | caches created | peak RSS | RSS at end | time |',
+      '|---|---:|---:|---:|---:|',
+      '| new KvCache per request, dropped | 3000 | 2223 MiB | 1901 MiB | 21.5 s |',
+      '| KvCachePool (max 8) ⚠ | 8 | 194 MiB | 190 MiB | 11.6 s |',
+      '<!-- bench:churn:end -->',
+    ]);
+  });
+
+  it("writes the service table from examples/service/load.js, its failures, and each engine's best row", () => {
+    const lines = section(rendered, 'service').split('\n');
+    expect(lines[1]).toBe(
+      'Measured with `node examples/service/load.js --threads 2,1 --out bench/results/readme` on 2026-12-01 (commit `abc1234567`, 95 s): ' +
+        'Test CPU, 2 cores (CPU flags: avx2, fma), kernels native/avx2, Node v20.20.2; load average 0.1 at the start and 1.9 at the end; onnxruntime-node 1.30.0; ' +
+        '64 connections, 30 s per row after a 2 s warm-up; 1 of 3 rows flagged ⚠ (other processes took more than 5 % of the CPU time while the row ran: ' +
+        'rerun on a quiet machine); **2 requests failed and 1 answer was wrong**.',
+    );
+    expect(lines.slice(3)).toEqual([
+      '| engine | threads | requests/s | latency p50 | latency p99 | event-loop delay p99 | RSS before → after | errors | wrong answers (of checked) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| fused-attention (native/avx2) | 2 | 1787 | 33 ms | 73 ms | 27.5 ms | 60 → 206 MiB | 0 | 0 (of 53620) |',
+      '| fused-attention (native/avx2) | 1 | 2076 | 29 ms | 73 ms | 27.5 ms | 60 → 206 MiB | 0 | 0 (of 62270) |',
+      '| onnxruntime-node ⚠ | 2 | 1858 | 33 ms | 73 ms | 27.5 ms | 60 → 206 MiB | 2 | 1 (of 55730) |',
+      '',
+      'The best row of each engine in this run: fused-attention on 1 thread, 2076 requests/s; onnxruntime-node on 2 threads, 1858 requests/s (1.12× in fused-attention\'s favour).',
+      '<!-- bench:service:end -->',
+    ]);
+  });
+
+  it('says which command to run for a part the record holds as null, and refuses a record without a part', () => {
+    const empty = generator.renderReadme(page, generator.recordOf({ ...results, linear: undefined, churn: null, service: null }));
+    expect(section(empty, 'linear')).toContain('\nNot measured in this run: `node bench/linear.js --out DIR` writes the `linear.json` this table is made from');
+    expect(section(empty, 'churn')).toContain('\nNot measured in this run: `node bench/kv-cache-churn.js --out DIR` writes the `churn.json`');
+    expect(section(empty, 'service')).toContain('\nNot measured in this run: `node examples/service/load.js --out DIR` writes the `service.json`');
+    // An older record, made before a section existed: an error that says what is missing, not a README left half-made.
+    const { churn: _churn, ...withoutChurn } = record;
+    expect(() => generator.renderReadme(page, withoutChurn as BenchRecord)).toThrow(
+      'bench/readme.js: the record has no churn part (from churn.json), so the README\'s churn section cannot be made',
+    );
+    const { rows: _rows, ...withoutMain } = record;
+    expect(() => generator.renderReadme(page, withoutMain as BenchRecord)).toThrow('the record has no main part (from results.json)');
+  });
+
   it('leaves the text outside the markers alone and is idempotent', () => {
     const outside = (text: string) => text.replace(/<!-- bench:(\w+):start[^>]*-->[\s\S]*?<!-- bench:\1:end -->/g, '<$1>');
     expect(outside(rendered)).toBe(outside(page));
@@ -138,5 +279,44 @@ describe('bench/readme.js', () => {
     const readme = readFileSync(generator.README, 'utf8');
     expect(generator.renderReadme(readme, committed)).toBe(readme);
     expect(readme).toContain(`<!-- bench:main:start stamp=${committed.stamp} `);
+    for (const key of ['linear', 'churn', 'service']) {
+      const part = committed[key] as { stamp: string } | null;
+      expect(part, `bench/readme-results.json has a ${key} record`).not.toBeNull();
+      expect(readme).toContain(`<!-- bench:${key}:start stamp=${part!.stamp} `);
+    }
+  });
+
+  it('the README states no measured rate or size outside the generated sections', () => {
+    // Throughputs and memory sizes are measurements: they belong in a section bench/readme.js makes.
+    const outside = readFileSync(generator.README, 'utf8').replace(/<!-- bench:(\w+):start[^>]*-->[\s\S]*?<!-- bench:\1:end -->/g, '');
+    expect(outside.match(/\d[\d.,]*\s?(GB\/s|GFLOP\/s|GF\/s|req\/s|requests\/s|steps\/s|MiB)(?![\w/])/g)).toBeNull();
+  });
+});
+
+describe('bench/readme.js over a results directory', () => {
+  const committed = JSON.parse(readFileSync(generator.RECORD, 'utf8')) as BenchRecord;
+  const readme = readFileSync(generator.README, 'utf8');
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-readme-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('takes the parts whose files the directory holds and keeps every other part of the record, and its README section, as it was', () => {
+    writeFileSync(path.join(dir, 'churn.json'), JSON.stringify(churn));
+    const { record: merged, found } = generator.recordFromDir(dir, committed);
+    expect(found.map((part) => part.file)).toEqual(['churn.json']);
+    expect(merged.churn).toEqual(churn);
+    for (const key of ['stamp', 'machine', 'shapes', 'rows', 'vision', 'linear', 'service']) expect(merged[key]).toEqual(committed[key]);
+    const rewritten = generator.renderReadme(readme, merged);
+    for (const name of Object.keys(generator.SECTIONS)) {
+      if (name === 'churn') expect(section(rewritten, name)).toContain('| KvCachePool (max 8) ⚠ | 8 | 194 MiB | 190 MiB | 11.6 s |');
+      else expect(section(rewritten, name)).toBe(section(readme, name));
+    }
+  });
+
+  it('refuses a directory with no results file, and a main table it has neither from the directory nor from the record', () => {
+    const empty = mkdtempSync(path.join(dir, 'empty-'));
+    expect(() => generator.recordFromDir(empty, committed)).toThrow(
+      `bench/readme.js: ${empty} holds none of results.json, vision.json, linear.json, churn.json, service.json`,
+    );
+    expect(() => generator.recordFromDir(dir, null)).toThrow(`bench/readme.js: no results.json in ${dir} and no bench/readme-results.json`);
   });
 });

@@ -1,8 +1,11 @@
 'use strict';
-// Drives examples/service/server.js with autocannon and prints one row per engine.
+// Drives examples/service/server.js with autocannon and prints one row per engine, as
+// the README's table (bench/readme.js's service section); with --out DIR also writes
+// DIR/service.json, the record that table is made from. Exits 1 when requests failed or
+// answers were wrong (the record, when asked for, is written first).
 //
 //   npm run bench:service                   (both engines, 64 connections, 30 s each)
-//   node examples/service/load.js [--engine fused|ort|both] [--duration 30] [--connections 64] [--threads 2[,1]]
+//   node examples/service/load.js [--engine fused|ort|both] [--duration 30] [--connections 64] [--threads 2[,1]] [--out DIR]
 //
 // --threads: the service's native thread pool size (fused) or intra-op threads per
 // ORT session; a list gives one row per value.
@@ -13,14 +16,17 @@
 // response is checked against the synchronous API (model.js computes the expected
 // answers up front with attention() / mha.forward / mha.step): a mismatch counts
 // as a wrong answer. The service runs in a child process; RSS and the event-loop
-// delay come from its /stats endpoint (delay histogram reset after a 2 s warm-up).
+// delay come from its /stats endpoint (delay histogram reset after a 2 s warm-up). A row
+// also records the share of CPU time other processes (neither this one nor the service)
+// took while it was timed.
 
 const { spawn } = require('child_process');
 const path = require('path');
-const os = require('os');
 const autocannon = require('autocannon');
 const fa = require('fused-attention');
 const { createModel, summarize, sameAnswer, encodeTokens, decodeTokens } = require('./model');
+const { startRecord, otherLoadWhile } = require('../../bench/run-record');
+const { SECTIONS } = require('../../bench/readme');
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -32,6 +38,7 @@ const DURATION = Number(flag('duration', '30'));
 const CONNECTIONS = Number(flag('connections', '64'));
 /** Native pool / ORT intra-op threads of the service, one row each. */
 const THREAD_COUNTS = flag('threads', '2').split(',').map(Number);
+const OUT = flag('out', null);
 const WARMUP = 2;
 const ENCODE_SEQUENCES = 16;
 const DECODE_STEPS = 32;
@@ -116,7 +123,7 @@ async function measure(engine, threads, expected) {
     await getJson(`${url}/stats/reset`, 'POST');
     counts.checked = 0;
     counts.wrong = 0;
-    const result = await run(options(DURATION));
+    const { value: result, otherLoad } = await otherLoadWhile(() => run(options(DURATION)), { children: [child.pid] });
     const after = await getJson(`${url}/stats`);
     return {
       engine,
@@ -133,14 +140,24 @@ async function measure(engine, threads, expected) {
       checked: counts.checked,
       wrong: counts.wrong,
       total: result.requests.total,
-      pool: after.pool,
+      otherLoad,
     };
   } finally {
     child.kill();
   }
 }
 
+/** The onnxruntime-node the ORT engine loads, when installed. */
+function onnxruntimeVersion() {
+  try {
+    return require('onnxruntime-node/package.json').version;
+  } catch {
+    return null;
+  }
+}
+
 async function main() {
+  const record = startRecord(__filename, { backend: fa.backend() });
   const model = createModel(fa);
   const tokens = decodeTokens(DECODE_STEPS);
   const expected = {
@@ -148,25 +165,23 @@ async function main() {
     decodeTokens: tokens,
     decode: model.decodeSync(tokens).map(summarize),
   };
-  console.log(
+  console.error(
     `${CONNECTIONS} connections, ${DURATION} s per engine (after a ${WARMUP} s warm-up); requests alternate /encode (64 tokens, dModel 256, 8 heads) ` +
-      `and /decode (one token, sessions of ${DECODE_STEPS} steps, pooled KvCache); ${os.cpus().length} CPUs (${os.cpus()[0].model}), ` +
-      `load average ${os.loadavg()[0].toFixed(1)} at the start`,
+      `and /decode (one token, sessions of ${DECODE_STEPS} steps, pooled KvCache)`,
   );
-  console.log('| engine | threads | requests/s | latency p50 | latency p99 | event-loop delay p99 | RSS before → after | errors | wrong answers (of checked) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  let failed = false;
+  const rows = [];
   for (const [engine, threads] of ENGINES.flatMap((e) => THREAD_COUNTS.map((t) => [e, t]))) {
     const r = await measure(engine, threads, expected);
-    const label = engine === 'fused' ? `fused-attention (${r.backend})` : 'onnxruntime-node';
-    console.log(
-      `| ${label} | ${r.threads} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50} ms | ${r.p99} ms | ${r.loopP99.toFixed(1)} ms | ` +
-        `${r.rssBefore.toFixed(0)} → ${r.rssAfter.toFixed(0)} MiB | ${r.errors} | ${r.wrong} (of ${r.checked}) |`,
-    );
-    if (r.errors > 0) console.error(`  ${engine} errors: ${r.errorKinds}`);
-    if (r.errors > 0 || r.wrong > 0 || r.checked === 0) failed = true;
+    console.error(`  ${engine}, ${threads} thread(s): ${r.requestsPerSecond.toFixed(0)} requests/s, ${r.errors} errors (${r.errorKinds}), ${r.wrong} wrong of ${r.checked}`);
+    rows.push(r);
   }
-  if (failed) {
+  const fields = {
+    connections: CONNECTIONS, duration: DURATION, warmup: WARMUP, decodeSteps: DECODE_STEPS,
+    onnxruntime: ENGINES.includes('ort') ? onnxruntimeVersion() : null, rows,
+  };
+  const service = OUT ? record.write(OUT, 'service.json', fields) : record.finish(fields);
+  console.log(SECTIONS.service.render({ service }));
+  if (rows.some((r) => r.errors > 0 || r.wrong > 0 || r.checked === 0)) {
     console.error('load: errors or wrong answers (see the table)');
     process.exitCode = 1;
   }
