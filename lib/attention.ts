@@ -3,7 +3,7 @@
  * then runs (or, for explain, plans) on the backend chosen once by backend.ts.
  */
 import { checkSignal, runNative, yieldThenCheck } from './abort';
-import { nativeAddon } from './backend';
+import { nativeAddon, wasmKernels } from './backend';
 import { attention_forward, plan_attention } from './js/attention';
 import { type KvCache, asKvCache } from './kv-cache';
 import { resolveAttention, type ResolvedAttention } from './options';
@@ -43,8 +43,17 @@ export function attention(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAtt
   const call = kernelCall(r);
   const addon = nativeAddon();
   if (call !== null && addon !== null) addon.attention(call);
-  else if (call !== null) attention_forward(forJs(call, k));
+  else if (call !== null) runOnCallingThread(call, k);
   return toResult(r);
+}
+
+/**
+ * The wasm or JS backend: the WebAssembly kernel when it is loaded, else (or
+ * when the call does not fit the module's 4 GiB memory) the TypeScript one.
+ */
+function runOnCallingThread(call: ResolvedAttention, source: unknown): void {
+  const wasm = wasmKernels();
+  if (wasm === null || !wasm.attention(call)) attention_forward(forJs(call, source));
 }
 
 /**
@@ -185,7 +194,7 @@ async function runAsync(r: ResolvedAttention, source: unknown, signal: AbortSign
     await runNative((flag) => addon.attentionAsync(call, flag), signal);
   } else {
     await yieldThenCheck(signal);
-    if (call !== null) attention_forward(forJs(call, source));
+    if (call !== null) runOnCallingThread(call, source);
   }
 }
 
@@ -202,15 +211,18 @@ export function explain(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOpti
 export function explain(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAttentionOptions, options?: AttentionOptions): AttentionPlan {
   const r = kernelCall(resolveCall(q, k, v, options, false), true);
   const addon = nativeAddon();
-  const isa: AttentionPlan['isa'] = addon !== null ? addon.info().isa : 'js';
+  const wasm = wasmKernels();
+  const isa: AttentionPlan['isa'] = addon !== null ? addon.info().isa : wasm !== null ? 'simd128' : 'js';
   const plan =
     r === null
-      ? { isa, path: addon !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }
+      ? { isa, path: addon !== null || wasm !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }
       : addon !== null
         ? addon.plan(r)
-        : plan_attention(r);
+        : wasm !== null
+          ? wasm.plan(r)
+          : plan_attention(r);
   return {
-    backend: addon !== null ? 'native' : 'js',
+    backend: addon !== null ? 'native' : wasm !== null ? 'wasm' : 'js',
     isa: plan.isa,
     path: plan.path,
     blockQ: plan.blockQ,
