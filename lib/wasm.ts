@@ -79,8 +79,11 @@ const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 function operands(a: NativeAttentionArgs): Operand[] {
   const { B, H, Hkv, Lq, Lk, D, Dv } = a;
   const list: Operand[] = [];
-  const add = (name: Operand['name'], array: Buffer | null | undefined, length: number, output = false, copyIn = false): void => {
-    if (array !== null && array !== undefined) list.push({ name, array, length, output, copyIn });
+  const add = (name: Operand['name'], array: Buffer | null | undefined, need: number, output = false, copyIn = false): void => {
+    if (array === null || array === undefined) return;
+    // Never past the array's end: an extent beyond it (args that skipped lib/'s checks) is then the module's guard to report.
+    const length = Number.isFinite(need) ? Math.max(0, Math.min(Math.ceil(need), array.length)) : array.length;
+    list.push({ name, array, length, output, copyIn });
   };
   add('q', a.q, extent([[B, a.qStrideB], [H, a.qStrideH], [Lq, a.qStrideL], [D, 1]]));
   add('k', a.k, extent([[B, a.kStrideB], [Hkv, a.kStrideH], [Lk, a.kStrideL], [D, 1]]));

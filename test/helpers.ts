@@ -1,7 +1,10 @@
 /**
  * What the vitest suites share: seeded tensors, the error assertion, the
- * JS-backend copy of the library, and the runners (js + every native mode) a file loops over.
+ * JS- and wasm-backend copies of the library, and the runners (js + every
+ * native mode + wasm) a file loops over.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, vi } from 'vitest';
 import type * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
@@ -67,9 +70,27 @@ export async function loadJsLib(): Promise<Lib> {
   return jsLib;
 }
 
-/** The JS library, then the native one in every ISA × thread mode this machine has (none without the addon). */
-export function backendRunners<L>(jsLib: L, native: L): Runner<L>[] {
+/** Whether dist/fused_attention.wasm is built (npm run build:wasm); the wasm runs are skipped without it. */
+export const WASM_BUILT = existsSync(join(__dirname, '..', 'dist', 'fused_attention.wasm'));
+
+/** A separate instance of the library on the WebAssembly backend, or null when the module is not built. */
+export async function loadWasmLib(): Promise<Lib | null> {
+  if (!WASM_BUILT) return null;
+  vi.stubEnv('FUSED_ATTENTION_BACKEND', 'wasm');
+  vi.resetModules();
+  const wasmLib: Lib = await import('../lib/index');
+  wasmLib.backend();
+  vi.unstubAllEnvs();
+  return wasmLib;
+}
+
+/**
+ * The JS library, then the native one in every ISA × thread mode this machine
+ * has (none without the addon), then the wasm one when given (loadWasmLib).
+ */
+export function backendRunners<L>(jsLib: L, native: L, wasmLib: L | null = null): Runner<L>[] {
   const runners: Runner<L>[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
   for (const mode of nativeModes(nativeAddon())) runners.push({ name: mode.name, lib: native, prepare: mode.select });
+  if (wasmLib !== null) runners.push({ name: 'wasm simd128', lib: wasmLib, prepare: () => {} });
   return runners;
 }
