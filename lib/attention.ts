@@ -166,6 +166,9 @@ function splitSignal(options: unknown): { signal: AbortSignal | null; rest: unkn
  * kernel runs on the package's own dispatcher thread (never libuv's pool, which
  * Node needs for fs, dns and crypto) and its thread pool; calls are queued in
  * order, at most 10,000 pending process-wide (more reject with a RangeError).
+ * With the WebAssembly backend, calls above ~10 MFLOP run on one worker
+ * thread, in order; smaller ones, and every call on the JS backend, run on
+ * the calling thread after one turn of the event loop.
  * Resolves to the same shapes as attention(). Bad arguments reject the
  * promise. The inputs must not change until it settles.
  */
@@ -189,13 +192,16 @@ export async function attentionAsync(q: Tensor, k: Tensor | KvCache, v?: Tensor 
 
 async function runAsync(r: ResolvedAttention, source: unknown, signal: AbortSignal | null): Promise<void> {
   const addon = nativeAddon();
+  const wasm = wasmKernels();
   const call = kernelCall(r);
   if (addon !== null && call !== null) {
     await runNative((flag) => addon.attentionAsync(call, flag), signal);
-  } else {
-    await yieldThenCheck(signal);
-    if (call !== null) runOnCallingThread(call, source);
+    return;
   }
+  // Long wasm calls run on the module's worker thread; one that does not fit its memory runs the TS kernel below.
+  if (wasm !== null && call !== null && wasm.offThread(call) && (await wasm.attentionAsync(call, signal))) return;
+  await yieldThenCheck(signal);
+  if (call !== null) runOnCallingThread(call, source);
 }
 
 /**

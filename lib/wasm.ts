@@ -8,8 +8,10 @@
  * Each call copies its inputs into that memory, runs, and copies the outputs
  * back: the kernel cannot read a JS typed array in place.
  */
+import { raceAbort } from './abort';
 import type { NativeAttentionArgs } from './native';
 import type { KernelPlan } from './types';
+import { WasmWorker } from './wasm-worker';
 
 /** The fields of fa_args(), in the order of FA_ARGS in native/wasm_entry.cpp. */
 const ARG_NAMES = [
@@ -39,7 +41,7 @@ interface WebAssemblyApi {
 const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 /** The module's exports (native/wasm_entry.cpp). */
-interface WasmExports {
+export interface WasmExports {
   /** Its one WebAssembly.Memory: `buffer` is replaced whenever the memory grows. */
   memory: { readonly buffer: ArrayBuffer };
   _initialize(): void;
@@ -121,14 +123,88 @@ function bytesOf(array: Buffer, length: number): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, length * array.BYTES_PER_ELEMENT);
 }
 
+/**
+ * One call laid out for the module: one block of `bytes` holds every array at
+ * its offset, and fa_args() holds each array's pointer as an offset into the
+ * block (the module's pointer is block + offset). Plain data: it also crosses
+ * to the worker (wasm-worker.ts), which runs it the same way as execute().
+ */
+export interface WasmCall {
+  bytes: number;
+  args: Float64Array;
+  /** Entries of `args` that hold an offset into the block. */
+  pointerSlots: number[];
+  /** Bytes copied into the block before the call (views of the caller's arrays). */
+  inputs: Array<{ offset: number; data: Uint8Array }>;
+  /** What the call writes: where in the block, and the caller's array it goes to (same length). */
+  outputs: Array<{ offset: number; data: Uint8Array }>;
+}
+
+/** Lays out attention(a) for the module (see WasmCall). */
+function layout(a: NativeAttentionArgs): WasmCall {
+  const args = new Float64Array(ARG_NAMES.length);
+  for (const [name, value] of Object.entries(scalarArgs(a))) args[ARG_INDEX[name as ArgName]] = value;
+  const call: WasmCall = { bytes: 0, args, pointerSlots: [], inputs: [], outputs: [] };
+  for (const op of operands(a)) {
+    const offset = call.bytes;
+    const data = bytesOf(op.array, op.length);
+    call.bytes += align64(data.length);
+    args[ARG_INDEX[op.name]] = offset;
+    args[ARG_INDEX[`${op.name}Length` as ArgName]] = op.length;
+    call.pointerSlots.push(ARG_INDEX[op.name]);
+    if (!op.output || op.copyIn) call.inputs.push({ offset, data });
+    if (op.output) call.outputs.push({ offset, data });
+  }
+  return call;
+}
+
+/** fa_error() as a string. */
+function moduleError(e: WasmExports): Error {
+  const memory = new Uint8Array(e.memory.buffer);
+  const start = e.fa_error();
+  let end = start;
+  while (memory[end] !== 0) end++;
+  return new Error(new TextDecoder().decode(memory.subarray(start, end)));
+}
+
+/**
+ * Runs a laid-out call: a block from fa_alloc, inputs in, fa_attention(),
+ * `deliver` reads the outputs from the block, the block is freed. Returns
+ * false when the memory cannot grow to hold the call. wasm-worker.ts runs the
+ * same steps in its worker (WORKER_SOURCE), kept line for line alike.
+ */
+function execute(e: WasmExports, call: Omit<WasmCall, 'outputs'>, deliver: (memory: Uint8Array, block: number) => void): boolean {
+  const block = e.fa_alloc(call.bytes);
+  if (block === 0) return false;
+  try {
+    const memory = new Uint8Array(e.memory.buffer);
+    for (const input of call.inputs) memory.set(input.data, block + input.offset);
+    const args = new Float64Array(e.memory.buffer, e.fa_args(), call.args.length);
+    args.set(call.args);
+    for (const slot of call.pointerSlots) args[slot] += block;
+    const status = e.fa_attention();
+    if (status === 2) return false;
+    if (status !== 0) throw moduleError(e);
+    deliver(new Uint8Array(e.memory.buffer), block); // a new view: the call may have grown (and so replaced) the buffer
+    return true;
+  } finally {
+    e.fa_free(block);
+  }
+}
+
+/** Calls below this many FLOPs run attentionAsync on the calling thread (after one yield): a worker round trip costs more. */
+const WORKER_MIN_FLOPS = 1e7;
+
 /** The loaded module: attention and its plan over copies of the call's arrays. */
 export class WasmKernels {
+  readonly #module: object;
   readonly #exports: WasmExports;
+  #worker: WasmWorker | null = null;
 
   /** Compiles and instantiates the module synchronously (attention() is synchronous); throws when it is not ours. */
   constructor(bytes: Uint8Array) {
-    const instance = new webAssembly.Instance(new webAssembly.Module(bytes), {});
-    const exports = instance.exports as unknown as WasmExports;
+    this.#module = new webAssembly.Module(bytes);
+    const exports = new webAssembly.Instance(this.#module, {}).exports as unknown as WasmExports;
     for (const name of ['fa_alloc', 'fa_attention', 'fa_attention_plan', 'fa_args', 'fa_arg_count'] as const) {
       if (typeof exports[name] !== 'function') throw new Error(`the WebAssembly module does not export ${name}()`);
     }
@@ -139,28 +215,9 @@ export class WasmKernels {
     this.#exports = exports;
   }
 
-  /** Bytes of the module's memory now (its high-water mark). */
+  /** Bytes of the module's memory on this thread now (its high-water mark). */
   get memoryBytes(): number {
     return this.#exports.memory.buffer.byteLength;
-  }
-
-  /** Writes fa_args(); `pointers` gives each present buffer's pointer (any nonzero placeholder for a plan). */
-  #writeArgs(a: NativeAttentionArgs, pointers: Map<Operand['name'], { ptr: number; length: number }>): void {
-    const args = new Float64Array(this.#exports.memory.buffer, this.#exports.fa_args(), ARG_NAMES.length);
-    args.fill(0);
-    for (const [name, value] of Object.entries(scalarArgs(a))) args[ARG_INDEX[name as ArgName]] = value;
-    for (const [name, { ptr, length }] of pointers) {
-      args[ARG_INDEX[name]] = ptr;
-      args[ARG_INDEX[`${name}Length` as ArgName]] = length;
-    }
-  }
-
-  #error(): Error {
-    const memory = new Uint8Array(this.#exports.memory.buffer);
-    const start = this.#exports.fa_error();
-    let end = start;
-    while (memory[end] !== 0) end++;
-    return new Error(new TextDecoder().decode(memory.subarray(start, end)));
   }
 
   /**
@@ -170,45 +227,46 @@ export class WasmKernels {
    * most): the caller then runs the TypeScript kernel.
    */
   attention(a: NativeAttentionArgs): boolean {
-    const list = operands(a);
-    let total = 0;
-    const offsets = list.map((op) => {
-      const at = total;
-      total += align64(op.length * op.array.BYTES_PER_ELEMENT);
-      return at;
+    const call = layout(a);
+    return execute(this.#exports, call, (memory, block) => {
+      for (const output of call.outputs) output.data.set(memory.subarray(block + output.offset, block + output.offset + output.data.length));
     });
-    const e = this.#exports;
-    const base = e.fa_alloc(total);
-    if (base === 0) return false;
-    try {
-      const pointers = new Map<Operand['name'], { ptr: number; length: number }>();
-      let memory = new Uint8Array(e.memory.buffer);
-      list.forEach((op, i) => {
-        const ptr = base + offsets[i];
-        pointers.set(op.name, { ptr, length: op.length });
-        if (!op.output || op.copyIn) memory.set(bytesOf(op.array, op.length), ptr);
-      });
-      this.#writeArgs(a, pointers);
-      const status = e.fa_attention();
-      if (status === 2) return false;
-      if (status !== 0) throw this.#error();
-      memory = new Uint8Array(e.memory.buffer); // the call may have grown (and so replaced) the buffer
-      list.forEach((op, i) => {
-        if (op.output) bytesOf(op.array, op.length).set(memory.subarray(base + offsets[i], base + offsets[i] + op.length * op.array.BYTES_PER_ELEMENT));
-      });
-      return true;
-    } finally {
-      e.fa_free(base);
-    }
+  }
+
+  /** Whether attentionAsync(a) is worth a worker thread (else the caller runs attention(a) after a yield). */
+  offThread(a: NativeAttentionArgs): boolean {
+    return 2 * a.B * a.H * a.Lq * a.Lk * (a.D + a.Dv) >= WORKER_MIN_FLOPS;
+  }
+
+  /**
+   * attention(args) on this module's worker thread (one, started on first
+   * use, calls queued in order), over copies of the inputs taken now. With
+   * `signal`: an abort rejects at once with its reason, a call still queued
+   * never starts, and nothing is written into the outputs (the worker cannot
+   * stop a call that has started; it finishes and its result is dropped).
+   * Resolves to false, having written nothing, when the call does not fit
+   * the worker's module memory.
+   */
+  async attentionAsync(a: NativeAttentionArgs, signal: AbortSignal | null): Promise<boolean> {
+    this.#worker ??= new WasmWorker(this.#module);
+    const call = layout(a);
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    let fitted = true;
+    const run = this.#worker.run(call, cancel).then((outputs) => {
+      if (outputs === null) fitted = false;
+      else if (Atomics.load(cancel, 0) === 0) call.outputs.forEach((output, i) => output.data.set(outputs[i]));
+    });
+    await (signal ? raceAbort(run, signal, cancel) : run);
+    return fitted;
   }
 
   /** The plan attention(args) would run; no array is read (out, lse and weights may be empty placeholders). */
   plan(a: NativeAttentionArgs): KernelPlan {
-    const pointers = new Map<Operand['name'], { ptr: number; length: number }>();
-    for (const op of operands(a)) pointers.set(op.name, { ptr: 1, length: 0 });
-    this.#writeArgs(a, pointers);
     const e = this.#exports;
-    if (e.fa_attention_plan() !== 0) throw this.#error();
+    const args = new Float64Array(e.memory.buffer, e.fa_args(), ARG_NAMES.length);
+    args.set(layout(a).args);
+    for (const op of operands(a)) args[ARG_INDEX[op.name]] = 1; // present; never read
+    if (e.fa_attention_plan() !== 0) throw moduleError(e);
     const [path, blockQ, blockK, threads, workItems, scratchBytes] = new Float64Array(e.memory.buffer, e.fa_plan(), 6);
     return { isa: 'simd128', path: path === 1 ? 'decode-split-k' : 'tiled', blockQ, blockK, threads, workItems, scratchBytes };
   }

@@ -1,8 +1,9 @@
 /**
  * The WebAssembly backend (dist/fused_attention.wasm, lib/wasm.ts): the
  * correctness grid of attention-grid.ts against the float64 oracle and the TS
- * kernel, attentionAsync and explain on it, the same argument errors as the
- * other backends, bfloat16 K/V, and the module's own guards. The options,
+ * kernel, attentionAsync (long calls on its worker thread) and explain on it,
+ * the same argument errors as the other backends, bfloat16 K/V, and the
+ * module's own guards. The options,
  * KvCache and MHA suites run it too (helpers.ts backendRunners). Skipped,
  * with a test that says so, when the module is not built (npm run build:wasm).
  */
@@ -59,7 +60,34 @@ describe.runIf(WASM_BUILT)('WebAssembly kernel vs float64 reference and TS fallb
     }
   });
 
-  it('decode with the keys split (Lq = 1, Lk = 2048, one kv head) and a KvCache in bfloat16', () => {
+  it('long attentionAsync calls run on the worker thread: same bits, concurrent calls in order, the event loop keeps turning', async () => {
+    const q = tensor([1, 8, 768, 64], 1), k = tensor([1, 8, 768, 64], 2), v = tensor([1, 8, 768, 64], 3);
+    const opts: AttentionOptions = { causal: true, mask: { data: tensor([768, 768], 4).data, shape: [768, 768] } };
+    const sync = lib.attention(q, k, v, opts).data;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const start = performance.now();
+    const results = await Promise.all([1, 2, 3].map(() => lib.attentionAsync(q, k, v, opts)));
+    const elapsed = performance.now() - start;
+    clearInterval(timer);
+    for (const r of results) expect(Buffer.from(r.data.buffer).equals(Buffer.from(sync.buffer))).toBe(true);
+    // Three calls of ~10-40 ms each: a kernel on this thread would leave the 1 ms timer a handful of ticks.
+    expect(ticks).toBeGreaterThan(elapsed / 10);
+  });
+
+  it('an attentionAsync aborted on the worker rejects at once with the reason and never writes its output', async () => {
+    const q = tensor([1, 8, 1024, 64], 1);
+    const out = new Float32Array(q.data.length).fill(7);
+    const controller = new AbortController();
+    const pending = lib.attentionAsync(q, q, q, { out, signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new Error('stop'));
+    await expect(pending).rejects.toThrow('stop');
+    await lib.attentionAsync(q, q, q); // queued behind the aborted call on the same worker: it has finished by now
+    expect(out.every((x) => x === 7)).toBe(true);
+  });
+
+  it('decode with the keys split (Lq = 1, Lk = 2048, one kv head) and a KvCache in bfloat16', async () => {
     const q = tensor([1, 4, 1, 64], 1), k = tensor([1, 1, 2048, 64], 2), v = tensor([1, 1, 2048, 64], 3);
     expect(lib.explain(q, k, v)).toMatchObject({ backend: 'wasm', path: 'decode-split-k', threads: 1 });
     expect(relFrobenius(lib.attention(q, k, v).data, referenceAttention(q, k, v, {}))).toBeLessThanOrEqual(TOL);
@@ -69,6 +97,8 @@ describe.runIf(WASM_BUILT)('WebAssembly kernel vs float64 reference and TS fallb
       return cache;
     });
     const [f32, bf16] = caches.map((cache) => lib.attention(q, cache, { returnLse: true }));
+    const bf16Async = await lib.attentionAsync(q, caches[1], { returnLse: true }); // 2 MFLOP: below the worker's threshold
+    expect(Array.from(bf16Async.data)).toEqual(Array.from(bf16.data));
     const [jsF32, jsBf16] = caches.map((cache) => jsLib.attention(q, cache, { returnLse: true }));
     expect(relFrobenius(f32.data, jsF32.data)).toBeLessThanOrEqual(TOL);
     expect(relFrobenius(bf16.data, jsBf16.data)).toBeLessThanOrEqual(TOL);
