@@ -159,6 +159,18 @@ describe.runIf(WASM_BUILT)('WebAssembly kernel vs float64 reference and TS fallb
     expect(Array.from(got.lse.data, Number.isFinite)).toEqual(Array.from(want.lse.data, Number.isFinite));
   });
 
+  it('the other ops (linear, packLinear, criss-cross, axial) run the TS kernels on this backend and agree with the JS one', async () => {
+    const x = tensor([5, 16], 1), w = tensor([12, 16], 2), b = tensor([12], 3);
+    expect(relFrobenius(lib.linear(x, w, b).data, jsLib.linear(x, w, b).data)).toBeLessThanOrEqual(TOL);
+    const packed = [lib, jsLib].map((l) => l.packLinear(w, b));
+    expect(relFrobenius((await packed[0].forwardAsync(x)).data, packed[1].forward(x).data)).toBeLessThanOrEqual(TOL);
+    const img = [tensor([1, 8, 6, 7], 4), tensor([1, 8, 6, 7], 5), tensor([1, 4, 6, 7], 6)] as const;
+    expect(relFrobenius(lib.crissCrossAttention(...img).data, jsLib.crissCrossAttention(...img).data)).toBeLessThanOrEqual(TOL);
+    const vol = [tensor([1, 2, 6, 7, 8], 7), tensor([1, 2, 6, 7, 8], 8), tensor([1, 2, 6, 7, 8], 9)] as const;
+    const axial = (l: Lib) => l.axialAttention(...vol, { axis: 'width', causal: true }).data;
+    expect(relFrobenius(axial(lib), axial(jsLib))).toBeLessThanOrEqual(TOL);
+  });
+
   it('a call larger than the memory so far grows it, and later calls reuse it', () => {
     const kernels = wasmBackend!.wasmKernels()!;
     const q = tensor([1, 4, 256, 64], 1), k = tensor([1, 4, 3000, 64], 2);
