@@ -218,7 +218,7 @@ export function explain(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAtten
   const r = kernelCall(resolveCall(q, k, v, options, false), true);
   const addon = nativeAddon();
   const wasm = wasmKernels();
-  const isa: AttentionPlan['isa'] = addon !== null ? addon.info().isa : wasm !== null ? 'simd128' : 'js';
+  const isa: AttentionPlan['isa'] = addon !== null ? addon.info().isa : wasm !== null ? wasm.isa : 'js';
   const plan =
     r === null
       ? { isa, path: addon !== null || wasm !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }

@@ -18,11 +18,13 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { BackendInfo } from './types';
 import type { NativeAddon } from './native';
 import { checkThreads, describe, invalidArgument } from './validate';
-import { WasmKernels } from './wasm';
+import { WasmKernels, canCompile } from './wasm';
 
 const PACKAGE_NAME = 'fused-attention';
 const ENV = 'FUSED_ATTENTION_BACKEND';
 const SILENT_ENV = 'FUSED_ATTENTION_SILENT';
+/** Forces an ISA: read by the addon for native ones; here only 'simd128' (the plain wasm build). */
+const ISA_ENV = 'FUSED_ATTENTION_ISA';
 
 /** node-gyp-build: load(dir) finds and requires the addon; resolve(dir) only finds it. */
 interface NodeGypBuild {
@@ -153,14 +155,24 @@ function nativeUnavailable(root: string, err: unknown): Error {
   return new Error(lines.join('\n'), { cause: err });
 }
 
-/** Where the WebAssembly module lives in the package (scripts/build-wasm.js writes it). */
+/** Where the WebAssembly modules live in the package (scripts/build-wasm.js writes them): plain SIMD128, and with relaxed SIMD. */
 const WASM_FILE = join('dist', 'fused_attention.wasm');
+const WASM_RELAXED_FILE = join('dist', 'fused_attention_relaxed.wasm');
 
-/** The WebAssembly backend, or why not: 'missing' when the module was never built (or not shipped). */
+/**
+ * The WebAssembly backend, or why not: 'missing' when the module was never
+ * built (or not shipped). The relaxed-SIMD build where this engine compiles
+ * it, unless FUSED_ATTENTION_ISA=simd128 asks for the plain one.
+ */
 function loadWasm(root: string): WasmKernels | { missing: boolean; err: unknown } {
   const file = join(root, WASM_FILE);
   try {
     if (!existsSync(file)) return { missing: true, err: new Error(`${relative(root, file)} was not found`) };
+    const relaxed = join(root, WASM_RELAXED_FILE);
+    if (readEnv(ISA_ENV) !== 'simd128' && existsSync(relaxed)) {
+      const bytes = readFileSync(relaxed);
+      if (canCompile(bytes)) return new WasmKernels(bytes);
+    }
     return new WasmKernels(readFileSync(file));
   } catch (err) {
     return { missing: false, err };
@@ -269,7 +281,7 @@ export function wasmKernels(): WasmKernels | null {
 /** Which implementation runs attention(), and why the wasm or JS one when it does. */
 export function backend(): BackendInfo {
   const { addon, wasm, reason } = selected();
-  if (wasm !== null) return { name: 'wasm', isa: 'simd128', threads: 1, reason };
+  if (wasm !== null) return { name: 'wasm', isa: wasm.isa, threads: 1, reason };
   if (addon === null) return { name: 'js', isa: 'js', threads: 1, reason };
   const info = addon.info();
   return { name: 'native', isa: info.isa, threads: info.threads };

@@ -88,8 +88,8 @@ export interface AttentionResult extends Tensor {
 /** What a call would do, from {@link explain}; nothing is computed. */
 export interface AttentionPlan {
   backend: 'native' | 'wasm' | 'js';
-  /** The kernel's instruction set: a native ISA, 'simd128' (WebAssembly SIMD), or 'js'. */
-  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'simd128' | 'js';
+  /** The kernel's instruction set: a native ISA, 'simd128' / 'relaxed-simd' (WebAssembly SIMD, the latter with fused multiply-add), or 'js'. */
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'simd128' | 'relaxed-simd' | 'js';
   /**
    * `'tiled'`: query blocks × key blocks (prefill). `'decode-split-k'`: few
    * query rows, the keys split across threads and merged. `'reference'`: the
@@ -116,7 +116,7 @@ export type KernelPlan = Omit<AttentionPlan, 'backend'>;
 export interface BackendInfo {
   /** The native addon, the WebAssembly module (attention only; other ops run the TS kernels), or the TS kernels. */
   name: 'native' | 'wasm' | 'js';
-  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'simd128' | 'js';
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'simd128' | 'relaxed-simd' | 'js';
   threads: number;
   /** Why the wasm or JS backend is in use (one line), when it is. */
   reason?: string;

@@ -1,7 +1,9 @@
 /**
- * The WebAssembly backend: dist/fused_attention.wasm (scripts/build-wasm.js),
- * the native fused kernel compiled for wasm32 SIMD128 behind the C ABI of
- * native/wasm_entry.cpp. One thread; the module imports nothing and owns one
+ * The WebAssembly backend: dist/fused_attention.wasm, or
+ * dist/fused_attention_relaxed.wasm where the engine has relaxed SIMD
+ * (scripts/build-wasm.js), the native fused kernel compiled for wasm32 SIMD128
+ * behind the C ABI of native/wasm_entry.cpp. One thread for the kernel (long
+ * async calls on a worker, wasm-worker.ts); the module imports nothing and owns one
  * WebAssembly.Memory that grows as calls need it (and never shrinks: its
  * high-water mark stays reserved, like the native scratch buffers).
  *
@@ -37,6 +39,7 @@ const ARG_INDEX = Object.fromEntries(ARG_NAMES.map((name, i) => [name, i])) as R
 interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
+  validate(bytes: Uint8Array): boolean;
 }
 const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
@@ -51,6 +54,7 @@ export interface WasmExports {
   fa_arg_count(): number;
   fa_plan(): number;
   fa_error(): number;
+  fa_isa(): number;
   fa_attention(): number;
   fa_attention_plan(): number;
 }
@@ -158,14 +162,26 @@ function layout(a: NativeAttentionArgs): WasmCall {
   return call;
 }
 
-/** fa_error() as a string. */
-function moduleError(e: WasmExports): Error {
+/** The NUL-terminated string at `ptr` in the module's memory. */
+function readString(e: WasmExports, ptr: number): string {
   const memory = new Uint8Array(e.memory.buffer);
-  const start = e.fa_error();
-  let end = start;
+  let end = ptr;
   while (memory[end] !== 0) end++;
-  return new Error(new TextDecoder().decode(memory.subarray(start, end)));
+  return new TextDecoder().decode(memory.subarray(ptr, end));
 }
+
+/** fa_error() as an Error. */
+function moduleError(e: WasmExports): Error {
+  return new Error(readString(e, e.fa_error()));
+}
+
+/** Whether this engine can compile `bytes` (the relaxed-SIMD build needs V8 11.4+ or another engine with relaxed SIMD). */
+export function canCompile(bytes: Uint8Array): boolean {
+  return webAssembly.validate(bytes);
+}
+
+/** The instruction set of a module's kernel build (fa_isa()). */
+export type WasmIsa = 'simd128' | 'relaxed-simd';
 
 /**
  * Runs a laid-out call: a block from fa_alloc, inputs in, fa_attention(),
@@ -200,12 +216,14 @@ export class WasmKernels {
   readonly #module: object;
   readonly #exports: WasmExports;
   #worker: WasmWorker | null = null;
+  /** The build loaded: plain SIMD128, or with relaxed-SIMD fused multiply-adds. */
+  readonly isa: WasmIsa;
 
   /** Compiles and instantiates the module synchronously (attention() is synchronous); throws when it is not ours. */
   constructor(bytes: Uint8Array) {
     this.#module = new webAssembly.Module(bytes);
     const exports = new webAssembly.Instance(this.#module, {}).exports as unknown as WasmExports;
-    for (const name of ['fa_alloc', 'fa_attention', 'fa_attention_plan', 'fa_args', 'fa_arg_count'] as const) {
+    for (const name of ['fa_alloc', 'fa_attention', 'fa_attention_plan', 'fa_args', 'fa_arg_count', 'fa_isa'] as const) {
       if (typeof exports[name] !== 'function') throw new Error(`the WebAssembly module does not export ${name}()`);
     }
     if (exports.fa_arg_count() !== ARG_NAMES.length) {
@@ -213,6 +231,9 @@ export class WasmKernels {
     }
     exports._initialize();
     this.#exports = exports;
+    const isa = readString(exports, exports.fa_isa());
+    if (isa !== 'simd128' && isa !== 'relaxed-simd') throw new Error(`the WebAssembly module's kernel is built for ${isa}`);
+    this.isa = isa;
   }
 
   /** Bytes of the module's memory on this thread now (its high-water mark). */
@@ -268,6 +289,6 @@ export class WasmKernels {
     for (const op of operands(a)) args[ARG_INDEX[op.name]] = 1; // present; never read
     if (e.fa_attention_plan() !== 0) throw moduleError(e);
     const [path, blockQ, blockK, threads, workItems, scratchBytes] = new Float64Array(e.memory.buffer, e.fa_plan(), 6);
-    return { isa: 'simd128', path: path === 1 ? 'decode-split-k' : 'tiled', blockQ, blockK, threads, workItems, scratchBytes };
+    return { isa: this.isa, path: path === 1 ? 'decode-split-k' : 'tiled', blockQ, blockK, threads, workItems, scratchBytes };
   }
 }

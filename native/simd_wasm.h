@@ -1,8 +1,13 @@
 // SIMD vocabulary for WebAssembly SIMD128 (4 fp32 lanes in a v128). Same names
 // and semantics as simd_avx512.h / simd_neon.h. Only included by kernel_wasm.cpp,
-// which scripts/build-wasm.js compiles with --target=wasm32-wasi -msimd128.
-// Plain SIMD128 has no fused multiply-add: fma() is a multiply then an add
-// (two roundings), which the 1e-5 accuracy grids absorb.
+// which scripts/build-wasm.js compiles twice for --target=wasm32-wasi:
+//   -msimd128                  plain SIMD128 (every engine with SIMD): no fused
+//                              multiply-add, so fma() is a multiply then an add
+//                              (two roundings), which the 1e-5 accuracy grids absorb;
+//   -msimd128 -mrelaxed-simd   fma() is relaxed_madd: one FMA instruction where
+//                              the CPU has one (one rounding, measured ~30 % faster
+//                              at self-512), a multiply and an add elsewhere.
+// lib/backend.ts loads the relaxed build only where the engine validates it.
 #pragma once
 #include <wasm_simd128.h>
 #include <cstdint>
@@ -13,11 +18,16 @@ using vec = v128_t;
 constexpr int W = 4;
 // Engines give wasm code 16 vector registers on x86-64 (V8 keeps one as
 // scratch): 4 x 2 accumulators + 2 K vectors + a broadcast + the product of an
-// unfused fma fit without spills.
+// unfused fma fit without spills. Measured in V8 (Node 20, Zen4) at self-512:
+// 4 x 2 25 GFLOP/s; 3 x 4 22; 4 x 4 21; 4 x 2 with 4 output vectors 18; 5 or 6 x 2 16-17.
 constexpr int kRows = 4;
 constexpr int kKeyVecs = 2;     // 8 keys per Q·Kᵀ strip (divides the 64-key block granule)
 constexpr int kOutVecs = 2;
+#if defined(__wasm_relaxed_simd__)
+constexpr const char* kName = "relaxed-simd";
+#else
 constexpr const char* kName = "simd128";
+#endif
 
 static inline vec zero() { return wasm_f32x4_splat(0.0f); }
 static inline vec set1(float x) { return wasm_f32x4_splat(x); }
@@ -77,7 +87,11 @@ static inline void prefetch_l2(const void*) {}  // wasm has no prefetch
 static inline vec add(vec a, vec b) { return wasm_f32x4_add(a, b); }
 static inline vec sub(vec a, vec b) { return wasm_f32x4_sub(a, b); }
 static inline vec mul(vec a, vec b) { return wasm_f32x4_mul(a, b); }
+#if defined(__wasm_relaxed_simd__)
+static inline vec fma(vec a, vec b, vec c) { return wasm_f32x4_relaxed_madd(a, b, c); }  // a*b + c, fused where the CPU can
+#else
 static inline vec fma(vec a, vec b, vec c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }  // a*b + c, two roundings
+#endif
 // a > b ? a : b per lane, as x86 maxps: when either is NaN the result is b.
 // pmax(x, y) is x < y ? y : x (one maxps in engines on x86).
 static inline vec max(vec a, vec b) { return wasm_f32x4_pmax(b, a); }

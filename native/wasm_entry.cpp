@@ -57,7 +57,7 @@ const char* const kArgNames[kArgCount] = {
 constexpr int64_t kMaxDim = int64_t(1) << 40;
 
 double gArgs[kArgCount];
-double gPlan[7];  // path (0 tiled, 1 decode-split-k), blockQ, blockK, threads, workItems, scratchBytes, isa lanes
+double gPlan[6];  // path (0 tiled, 1 decode-split-k), blockQ, blockK, threads, workItems, scratchBytes
 char gError[160];
 
 // Kept between calls, like the native runtime's thread-local buffers.
@@ -236,6 +236,9 @@ __attribute__((export_name("fa_plan"))) double* fa_plan() { return gPlan; }
 
 __attribute__((export_name("fa_error"))) const char* fa_error() { return gError; }
 
+// "simd128" or "relaxed-simd": which build of kernel_wasm.cpp this module holds.
+__attribute__((export_name("fa_isa"))) const char* fa_isa() { return fa::isa_wasm::kKernel.name; }
+
 __attribute__((export_name("fa_attention"))) int fa_attention() {
   fa::AttentionParams p;
   if (!parse_args(p, true)) return 1;
@@ -254,7 +257,6 @@ __attribute__((export_name("fa_attention_plan"))) int fa_attention_plan() {
   gPlan[3] = plan.threads;
   gPlan[4] = double(plan.numItems);
   gPlan[5] = double(plan.scratchFloats * sizeof(float) * size_t(plan.threads));
-  gPlan[6] = kernel.lanes;
   return 0;
 }
 

@@ -1,9 +1,12 @@
 'use strict';
-// Builds dist/fused_attention.wasm, the WebAssembly backend (issue 18): the
-// fused attention kernel of native/ compiled for wasm32 with SIMD128
-// (native/kernel_wasm.cpp + simd_wasm.h), its planner (attention_plan.cpp) and
-// its C ABI (wasm_entry.cpp), against wasi-libc for malloc and libm only: the
-// module imports nothing.
+// Builds the WebAssembly backend (issue 18): the fused attention kernel of
+// native/ compiled for wasm32 (native/kernel_wasm.cpp + simd_wasm.h), its
+// planner (attention_plan.cpp) and its C ABI (wasm_entry.cpp), against
+// wasi-libc for malloc and libm only: the modules import nothing. Two builds
+// of the kernel, the loader picks one (lib/backend.ts):
+//   dist/fused_attention.wasm          plain SIMD128, for every engine with SIMD
+//   dist/fused_attention_relaxed.wasm  + relaxed SIMD (fused multiply-add), for
+//                                      engines that validate it (V8 11.4+: Node 22, Chrome 114)
 //
 //   node scripts/build-wasm.js                  build (error when no toolchain)
 //   node scripts/build-wasm.js --if-available   build, or say why not and exit 0 (prepare)
@@ -17,9 +20,14 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const output = path.join(root, 'dist', 'fused_attention.wasm');
 const objects = path.join(root, 'build', 'wasm');
-const sources = ['kernel_wasm.cpp', 'attention_plan.cpp', 'wasm_entry.cpp'];
+// Each module: its file and the flags of its kernel (the planner and the C ABI are shared).
+const MODULES = [
+  { file: path.join(root, 'dist', 'fused_attention.wasm'), kernelFlags: [] },
+  { file: path.join(root, 'dist', 'fused_attention_relaxed.wasm'), kernelFlags: ['-mrelaxed-simd'] },
+];
+const KERNEL = 'kernel_wasm.cpp';
+const SHARED = ['attention_plan.cpp', 'wasm_entry.cpp'];
 
 const args = new Set(process.argv.slice(2));
 const ifAvailable = args.has('--if-available');
@@ -67,7 +75,7 @@ function findSysroot() {
 
 function unavailable(why) {
   const message = [
-    `build-wasm: cannot build dist/fused_attention.wasm: ${why}.`,
+    `build-wasm: cannot build dist/fused_attention*.wasm: ${why}.`,
     '  Debian/Ubuntu: apt-get install clang-19 lld-19 wasi-libc libc++-19-dev-wasm32 libclang-rt-19-dev-wasm32',
     '  Elsewhere: set WASM_CXX to a clang++ with the wasm32 target and WASI_SYSROOT to a wasi-libc sysroot.',
   ].join('\n');
@@ -84,9 +92,47 @@ function newestInput() {
   return Math.max(fs.statSync(__filename).mtimeMs, ...fs.readdirSync(native).map((f) => fs.statSync(path.join(native, f)).mtimeMs));
 }
 
-if (!force && fs.existsSync(output) && fs.statSync(output).mtimeMs >= newestInput()) {
-  console.log('build-wasm: dist/fused_attention.wasm is up to date');
+if (!force && MODULES.every((m) => fs.existsSync(m.file) && fs.statSync(m.file).mtimeMs >= newestInput())) {
+  console.log('build-wasm: dist/fused_attention*.wasm are up to date');
   process.exit(0);
+}
+
+/** The names of a wasm binary's imports (its import section), read without compiling it: this Node may not run relaxed SIMD. */
+function importNames(bytes) {
+  let at = 8; // magic and version
+  const leb = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  const name = () => {
+    const length = leb();
+    at += length;
+    return bytes.subarray(at - length, at).toString('utf8');
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    if (id !== 2) {
+      at += size;
+      continue;
+    }
+    const names = [];
+    for (let count = leb(); count > 0; count--) {
+      names.push(`${name()}.${name()}`);
+      const kind = bytes[at++];
+      // Skip the import's description: a type index, or a table / memory / global type.
+      if (kind === 0) leb();
+      else if (kind === 1) (at++, bytes[at++] & 1 ? (leb(), leb()) : leb());
+      else if (kind === 2) (bytes[at++] & 1 ? (leb(), leb()) : leb());
+      else at += 2;
+    }
+    return names;
+  }
+  return [];
 }
 
 const cxx = findCompiler();
@@ -95,23 +141,25 @@ const sysroot = findSysroot();
 if (sysroot === null) unavailable('no wasi-libc sysroot (include/wasm32-wasi and lib/wasm32-wasi)');
 
 fs.mkdirSync(objects, { recursive: true });
-fs.mkdirSync(path.dirname(output), { recursive: true });
 const target = ['--target=wasm32-wasi', `--sysroot=${sysroot}`];
-const built = [];
-for (const source of sources) {
-  const object = path.join(objects, source.replace(/\.cpp$/, '.o'));
-  execFileSync(cxx, [...target, ...COMPILE_FLAGS, '-c', path.join(root, 'native', source), '-o', object], { stdio: 'inherit' });
-  built.push(object);
+const compile = (source, extraFlags, object) => {
+  execFileSync(cxx, [...target, ...COMPILE_FLAGS, ...extraFlags, '-c', path.join(root, 'native', source), '-o', object], { stdio: 'inherit' });
+  return object;
+};
+const shared = SHARED.map((source) => compile(source, [], path.join(objects, source.replace(/\.cpp$/, '.o'))));
+for (const m of MODULES) {
+  const name = path.basename(m.file, '.wasm');
+  const kernel = compile(KERNEL, m.kernelFlags, path.join(objects, `${name}.kernel.o`));
+  fs.mkdirSync(path.dirname(m.file), { recursive: true });
+  const temporary = `${m.file}.tmp`;
+  execFileSync(cxx, [...target, '-msimd128', ...m.kernelFlags, ...LINK_FLAGS, '-o', temporary, kernel, ...shared], { stdio: 'inherit' });
+  // The loader instantiates it with no imports: refuse a build that needs any.
+  const imports = importNames(fs.readFileSync(temporary));
+  if (imports.length > 0) {
+    fs.rmSync(temporary);
+    console.error(`build-wasm: ${name}.wasm imports ${imports.join(', ')}; it must import nothing`);
+    process.exit(1);
+  }
+  fs.renameSync(temporary, m.file);
+  console.log(`build-wasm: ${path.relative(root, m.file)}, ${fs.statSync(m.file).size} bytes (${cxx}, sysroot ${sysroot})`);
 }
-const temporary = `${output}.tmp`;
-execFileSync(cxx, [...target, '-msimd128', ...LINK_FLAGS, '-o', temporary, ...built], { stdio: 'inherit' });
-
-// The loader instantiates it with no imports: refuse a build that needs any.
-const imports = WebAssembly.Module.imports(new WebAssembly.Module(fs.readFileSync(temporary)));
-if (imports.length > 0) {
-  fs.rmSync(temporary);
-  console.error(`build-wasm: the module imports ${imports.map((i) => `${i.module}.${i.name}`).join(', ')}; it must import nothing`);
-  process.exit(1);
-}
-fs.renameSync(temporary, output);
-console.log(`build-wasm: dist/fused_attention.wasm, ${fs.statSync(output).size} bytes (${cxx}, sysroot ${sysroot})`);

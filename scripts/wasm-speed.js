@@ -1,9 +1,13 @@
 'use strict';
 // Speed of the three backends in one process, one thread each (issue 18's
 // target: wasm >= 15 GFLOP/s and >= 8x the TS fallback on self-512):
-//   node scripts/wasm-speed.js [shape ...]      shapes: self-512 causal-1024 decode-4096
+//   node scripts/wasm-speed.js [--backends native,wasm,js] [shape ...]
+//   shapes: self-512 causal-1024 decode-4096 (default: all)
 // Loads dist/ once per backend (FUSED_ATTENTION_BACKEND=native|wasm|js, a
 // fresh module instance each); best of several timed rounds after a warm-up.
+// wasm is the build the loader picks: relaxed SIMD where the engine has it
+// (Node 22+, or Node 20 with --experimental-wasm-relaxed-simd);
+// FUSED_ATTENTION_ISA=simd128 measures the plain build.
 const path = require('node:path');
 
 const dist = path.join(__dirname, '..', 'dist');
@@ -51,8 +55,11 @@ function time(lib, s, q, k, v, budgetMs) {
   return best;
 }
 
-const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SHAPES);
-const libs = Object.fromEntries(['native', 'wasm', 'js'].map((b) => [b, loadBackend(b)]));
+const argv = process.argv.slice(2);
+const at = argv.indexOf('--backends');
+const backends = at >= 0 ? argv.splice(at, 2)[1].split(',') : ['native', 'wasm', 'js'];
+const names = argv.length > 0 ? argv : Object.keys(SHAPES);
+const libs = Object.fromEntries(backends.map((b) => [b, loadBackend(b)]));
 for (const name of names) {
   const s = SHAPES[name];
   if (!s) throw new Error(`unknown shape ${name}; known: ${Object.keys(SHAPES).join(', ')}`);
@@ -68,7 +75,8 @@ for (const name of names) {
     const ms = time(lib, s, q, k, v, backend === 'js' ? 6000 : 3000);
     row[backend] = ms;
     const extra = s.Lq === 1 ? `, ${(kvBytes / ms / 1e6).toFixed(2)} GB/s K+V` : '';
-    console.log(`${name} ${backend.padEnd(6)} ${ms.toFixed(2).padStart(9)} ms  ${(flops / ms / 1e6).toFixed(2).padStart(7)} GFLOP/s${extra}`);
+    const label = `${backend} ${lib.backend().isa}`;
+    console.log(`${name} ${label.padEnd(19)} ${ms.toFixed(2).padStart(9)} ms  ${(flops / ms / 1e6).toFixed(2).padStart(7)} GFLOP/s${extra}`);
   }
   if (row.wasm && row.js) console.log(`${name} wasm is ${(row.js / row.wasm).toFixed(1)}x the TS kernel${row.native ? `, ${(row.wasm / row.native).toFixed(1)}x slower than native` : ''}`);
 }

@@ -4,16 +4,15 @@
  * instance of lib/ with its own FUSED_ATTENTION_BACKEND, so the order of tests
  * does not matter.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NativeAddon } from '../lib/native';
+// WASM_BUILT: dist/fused_attention.wasm is built here (npm run build:wasm), so native falls back to it, not to JS.
+import { WASM_BUILT, WASM_ISA } from './helpers';
 
 type Lib = typeof import('../lib/index') & typeof import('../lib/backend');
 
-/** Whether dist/fused_attention.wasm is built here (npm run build:wasm): then native falls back to it, not to JS. */
-const WASM_BUILT = existsSync(path.join(__dirname, '..', 'dist', 'fused_attention.wasm'));
 
 async function freshLib(env: string | undefined): Promise<Lib> {
   vi.resetModules();
@@ -111,18 +110,21 @@ describe('backend()', () => {
       expect(lines).toContain('    npm run build:wasm');
       return;
     }
-    expect(lib.backend()).toEqual({ name: 'wasm', isa: 'simd128', threads: 1, reason: 'FUSED_ATTENTION_BACKEND=wasm forces the WebAssembly backend' });
+    expect(lib.backend()).toEqual({ name: 'wasm', isa: WASM_ISA, threads: 1, reason: 'FUSED_ATTENTION_BACKEND=wasm forces the WebAssembly backend' });
     expect(lib.nativeAddon()).toBeNull();
     expect(lib.wasmKernels()).not.toBeNull();
     const [q, k, v] = small();
     const sync = lib.attention(q, k, v, { causal: true });
     const viaAsync = await lib.attentionAsync(q, k, v, { causal: true });
     expect(Array.from(viaAsync.data)).toEqual(Array.from(sync.data));
-    expect(lib.explain(q, k, v, { causal: true })).toMatchObject({ backend: 'wasm', isa: 'simd128', path: 'tiled', threads: 1 });
+    expect(lib.explain(q, k, v, { causal: true })).toMatchObject({ backend: 'wasm', isa: WASM_ISA, path: 'tiled', threads: 1 });
     // One thread, the calling one: setThreads is checked, then has no effect.
     lib.setThreads(4);
     expect(lib.backend().threads).toBe(1);
     expect(() => lib.setThreads(0)).toThrow(RangeError);
+    // FUSED_ATTENTION_ISA=simd128 asks for the plain SIMD128 build even where relaxed SIMD runs.
+    vi.stubEnv('FUSED_ATTENTION_ISA', 'simd128');
+    expect((await freshLib('wasm')).backend().isa).toBe('simd128');
   });
 
   it('setThreads forwards to the native pool when native is in use', async () => {
@@ -204,7 +206,7 @@ describe('a runtime that denies environment reads (Deno without --allow-env)', (
         () => ({ info: lib.backend(), out: lib.attention(q, k, v) }),
       );
       const reason = 'the runtime denied the native loader a permission: Requires env access to "PREBUILDS_ONLY", run again with the --allow-env flag';
-      expect(info).toEqual(WASM_BUILT ? { name: 'wasm', isa: 'simd128', threads: 1, reason } : { name: 'js', isa: 'js', threads: 1, reason });
+      expect(info).toEqual(WASM_BUILT ? { name: 'wasm', isa: WASM_ISA, threads: 1, reason } : { name: 'js', isa: 'js', threads: 1, reason });
       expect(Array.from(out.data)).toEqual(Array.from(expected.data));
       expect(warn).toHaveBeenCalledTimes(1);
       const fallback = WASM_BUILT ? 'the WebAssembly backend (slower than native)' : 'the slower pure-TypeScript backend';

@@ -14,24 +14,28 @@ import { resolveAttention } from '../lib/options';
 import type { AttentionOptions } from '../lib/types';
 import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
 import { buildCases, deadRows, inputs } from './attention-grid';
-import { WASM_BUILT, loadJsLib, loadWasmLib, tensor, type Lib } from './helpers';
+import { WASM_BUILT, WASM_ISA, loadJsLib, loadWasmLib, tensor, type Lib } from './helpers';
 
 const TOL = 1e-5;
 
 const jsLib = await loadJsLib();
-const wasmLib = (await loadWasmLib()) as (Lib & typeof import('../lib/backend')) | null;
-// The backend module of the wasm instance (the same module graph as wasmLib).
+// The plain SIMD128 build, then the one the loader picks (the relaxed-SIMD build where this engine runs it).
+const plainLib = await loadWasmLib('simd128');
+const wasmLib = WASM_ISA === 'relaxed-simd' ? await loadWasmLib() : plainLib;
+// The backend module of wasmLib's instance (the module graph loaded last).
 const wasmBackend = WASM_BUILT ? await import('../lib/backend') : null;
+/** Each build this engine runs, for the accuracy grid. */
+const builds = WASM_ISA === 'relaxed-simd' ? [{ isa: 'simd128', lib: plainLib }, { isa: 'relaxed-simd', lib: wasmLib }] : [{ isa: 'simd128', lib: plainLib }];
 
 describe.runIf(!WASM_BUILT)('WebAssembly backend', () => {
   it.skip('skipped: dist/fused_attention.wasm is not built (npm run build:wasm; needs clang with wasm32 and wasi-libc)', () => {});
 });
 
-describe.runIf(WASM_BUILT)('WebAssembly kernel vs float64 reference and TS fallback', () => {
-  const lib = wasmLib!;
+describe.runIf(WASM_BUILT).each(builds)('WebAssembly kernel ($isa) vs float64 reference and TS fallback', ({ isa, lib: buildLib }) => {
+  const lib = buildLib!;
 
   it('is the backend of this instance', () => {
-    expect(lib.backend()).toEqual({ name: 'wasm', isa: 'simd128', threads: 1, reason: 'FUSED_ATTENTION_BACKEND=wasm forces the WebAssembly backend' });
+    expect(lib.backend()).toMatchObject({ name: 'wasm', isa, threads: 1 });
   });
 
   for (const c of buildCases()) {
@@ -50,6 +54,14 @@ describe.runIf(WASM_BUILT)('WebAssembly kernel vs float64 reference and TS fallb
           for (let e = 0; e < c.Dv; e++) expect(got.data[(bh * c.Lq + i) * c.Dv + e]).toBe(0);
     });
   }
+});
+
+describe.runIf(WASM_BUILT)(`WebAssembly backend (${WASM_ISA})`, () => {
+  const lib = wasmLib!;
+
+  it('is the backend of this instance, and says why', () => {
+    expect(lib.backend()).toEqual({ name: 'wasm', isa: WASM_ISA, threads: 1, reason: 'FUSED_ATTENTION_BACKEND=wasm forces the WebAssembly backend' });
+  });
 
   it('attentionAsync equals attention bit for bit', async () => {
     for (const c of buildCases().filter((x) => x.Lq * x.Lk >= 128 * 128).slice(0, 4)) {
@@ -108,9 +120,9 @@ describe.runIf(WASM_BUILT)('WebAssembly kernel vs float64 reference and TS fallb
 
   it('explain reports the WebAssembly plan, and nothing to compute as 0 work', () => {
     const q = tensor([1, 8, 512, 64], 1), k = tensor([1, 8, 512, 64], 2);
-    expect(lib.explain(q, k, k)).toEqual({ backend: 'wasm', isa: 'simd128', path: 'tiled', blockQ: 128, blockK: 256, threads: 1, workItems: 32, scratchBytes: expect.any(Number) });
+    expect(lib.explain(q, k, k)).toEqual({ backend: 'wasm', isa: WASM_ISA, path: 'tiled', blockQ: 128, blockK: 256, threads: 1, workItems: 32, scratchBytes: expect.any(Number) });
     const empty = { data: new Float32Array(0), shape: [1, 8, 0, 64] };
-    expect(lib.explain(empty, k, k)).toEqual({ backend: 'wasm', isa: 'simd128', path: 'tiled', blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 });
+    expect(lib.explain(empty, k, k)).toEqual({ backend: 'wasm', isa: WASM_ISA, path: 'tiled', blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 });
   });
 
   it('throws the same errors as the JS backend', async () => {
@@ -218,6 +230,6 @@ describe.runIf(WASM_BUILT)('WebAssembly module guards (bypassing the TS checks)'
   });
   it('plans with empty out, lse and weights placeholders', () => {
     const placeholders = { out: new Float32Array(0), lse: new Float32Array(0), weights: new Float32Array(0) };
-    expect(kernels().plan({ ...base(), ...placeholders })).toMatchObject({ isa: 'simd128', path: 'tiled', threads: 1 });
+    expect(kernels().plan({ ...base(), ...placeholders })).toMatchObject({ isa: WASM_ISA, path: 'tiled', threads: 1 });
   });
 });
