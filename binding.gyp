@@ -24,6 +24,7 @@
         "native/napi_args.cc",
         "native/async_runtime.cc",
         "native/attention.cpp",
+        "native/attention_plan.cpp",
         "native/criss_cross.cpp",
         "native/gemm.cpp",
         "native/dispatch.cpp",

@@ -3,7 +3,7 @@
  * then runs (or, for explain, plans) on the backend chosen once by backend.ts.
  */
 import { checkSignal, runNative, yieldThenCheck } from './abort';
-import { nativeAddon } from './backend';
+import { nativeAddon, wasmKernels } from './backend';
 import { attention_forward, plan_attention } from './js/attention';
 import { type KvCache, asKvCache } from './kv-cache';
 import { resolveAttention, type ResolvedAttention } from './options';
@@ -43,8 +43,17 @@ export function attention(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAtt
   const call = kernelCall(r);
   const addon = nativeAddon();
   if (call !== null && addon !== null) addon.attention(call);
-  else if (call !== null) attention_forward(forJs(call, k));
+  else if (call !== null) runOnCallingThread(call, k);
   return toResult(r);
+}
+
+/**
+ * The wasm or JS backend: the WebAssembly kernel when it is loaded, else (or
+ * when the call does not fit the module's 4 GiB memory) the TypeScript one.
+ */
+function runOnCallingThread(call: ResolvedAttention, source: unknown): void {
+  const wasm = wasmKernels();
+  if (wasm === null || !wasm.attention(call)) attention_forward(forJs(call, source));
 }
 
 /**
@@ -157,6 +166,9 @@ function splitSignal(options: unknown): { signal: AbortSignal | null; rest: unkn
  * kernel runs on the package's own dispatcher thread (never libuv's pool, which
  * Node needs for fs, dns and crypto) and its thread pool; calls are queued in
  * order, at most 10,000 pending process-wide (more reject with a RangeError).
+ * With the WebAssembly backend, calls above ~10 MFLOP run on one worker
+ * thread, in order; smaller ones, and every call on the JS backend, run on
+ * the calling thread after one turn of the event loop.
  * Resolves to the same shapes as attention(). Bad arguments reject the
  * promise. The inputs must not change until it settles.
  */
@@ -180,13 +192,16 @@ export async function attentionAsync(q: Tensor, k: Tensor | KvCache, v?: Tensor 
 
 async function runAsync(r: ResolvedAttention, source: unknown, signal: AbortSignal | null): Promise<void> {
   const addon = nativeAddon();
+  const wasm = wasmKernels();
   const call = kernelCall(r);
   if (addon !== null && call !== null) {
     await runNative((flag) => addon.attentionAsync(call, flag), signal);
-  } else {
-    await yieldThenCheck(signal);
-    if (call !== null) attention_forward(forJs(call, source));
+    return;
   }
+  // Long wasm calls run on the module's worker thread; one that does not fit its memory runs the TS kernel below.
+  if (wasm !== null && call !== null && wasm.offThread(call) && (await wasm.attentionAsync(call, signal))) return;
+  await yieldThenCheck(signal);
+  if (call !== null) runOnCallingThread(call, source);
 }
 
 /**
@@ -202,15 +217,18 @@ export function explain(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOpti
 export function explain(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAttentionOptions, options?: AttentionOptions): AttentionPlan {
   const r = kernelCall(resolveCall(q, k, v, options, false), true);
   const addon = nativeAddon();
-  const isa: AttentionPlan['isa'] = addon !== null ? addon.info().isa : 'js';
+  const wasm = wasmKernels();
+  const isa: AttentionPlan['isa'] = addon !== null ? addon.info().isa : wasm !== null ? wasm.isa : 'js';
   const plan =
     r === null
-      ? { isa, path: addon !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }
+      ? { isa, path: addon !== null || wasm !== null ? ('tiled' as const) : ('reference' as const), blockQ: 0, blockK: 0, threads: 0, workItems: 0, scratchBytes: 0 }
       : addon !== null
         ? addon.plan(r)
-        : plan_attention(r);
+        : wasm !== null
+          ? wasm.plan(r)
+          : plan_attention(r);
   return {
-    backend: addon !== null ? 'native' : 'js',
+    backend: addon !== null ? 'native' : wasm !== null ? 'wasm' : 'js',
     isa: plan.isa,
     path: plan.path,
     blockQ: plan.blockQ,

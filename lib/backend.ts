@@ -1,12 +1,14 @@
 /**
- * Picks the native addon or the pure-TypeScript kernels, once, and records why.
+ * Picks the backend, once, and records why: the native addon, else the
+ * WebAssembly module (dist/fused_attention.wasm, lib/wasm.ts), else the
+ * pure-TypeScript kernels.
  *
  * The choice is made on first use (not on import), so importing the package
  * never throws. FUSED_ATTENTION_BACKEND=js forces the JS kernels;
- * FUSED_ATTENTION_BACKEND=native makes a missing or broken addon an error.
- * The binary is located now, at load time (build/Release, then
+ * FUSED_ATTENTION_BACKEND=native or =wasm makes that backend missing or
+ * broken an error. The binary is located now, at load time (build/Release, then
  * prebuilds/<platform>-<arch>/), so installs without install scripts work.
- * An unplanned fallback to JS warns once; FUSED_ATTENTION_SILENT=1 hides it.
+ * An unplanned fallback to wasm or JS warns once; FUSED_ATTENTION_SILENT=1 hides it.
  * Reading the environment never throws: a runtime that denies it (Deno
  * without --allow-env) gets the variables treated as unset.
  */
@@ -16,10 +18,13 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { BackendInfo } from './types';
 import type { NativeAddon } from './native';
 import { checkThreads, describe, invalidArgument } from './validate';
+import { WasmKernels, canCompile } from './wasm';
 
 const PACKAGE_NAME = 'fused-attention';
 const ENV = 'FUSED_ATTENTION_BACKEND';
 const SILENT_ENV = 'FUSED_ATTENTION_SILENT';
+/** Forces an ISA: read by the addon for native ones; here only 'simd128' (the plain wasm build). */
+const ISA_ENV = 'FUSED_ATTENTION_ISA';
 
 /** node-gyp-build: load(dir) finds and requires the addon; resolve(dir) only finds it. */
 interface NodeGypBuild {
@@ -29,7 +34,9 @@ interface NodeGypBuild {
 
 interface Selection {
   addon: NativeAddon | null;
-  /** Why the JS backend is in use; empty for native. */
+  /** The WebAssembly backend, when it is the one in use (addon is then null). */
+  wasm: WasmKernels | null;
+  /** Why the wasm or JS backend is in use; empty for native. */
   reason: string;
   /** Set when the choice itself failed (native demanded but unavailable); thrown on every use. */
   error: Error | null;
@@ -148,13 +155,68 @@ function nativeUnavailable(root: string, err: unknown): Error {
   return new Error(lines.join('\n'), { cause: err });
 }
 
+/** Where the WebAssembly modules live in the package (scripts/build-wasm.js writes them): plain SIMD128, and with relaxed SIMD. */
+const WASM_FILE = join('dist', 'fused_attention.wasm');
+const WASM_RELAXED_FILE = join('dist', 'fused_attention_relaxed.wasm');
+
+/**
+ * The WebAssembly backend, or why not: 'missing' when the module was never
+ * built (or not shipped). The relaxed-SIMD build where this engine compiles
+ * it, unless FUSED_ATTENTION_ISA=simd128 asks for the plain one.
+ */
+function loadWasm(root: string): WasmKernels | { missing: boolean; err: unknown } {
+  const file = join(root, WASM_FILE);
+  try {
+    if (!existsSync(file)) return { missing: true, err: new Error(`${relative(root, file)} was not found`) };
+    const relaxed = join(root, WASM_RELAXED_FILE);
+    if (readEnv(ISA_ENV) !== 'simd128' && existsSync(relaxed)) {
+      const bytes = readFileSync(relaxed);
+      if (canCompile(bytes)) return new WasmKernels(bytes);
+    }
+    return new WasmKernels(readFileSync(file));
+  } catch (err) {
+    return { missing: false, err };
+  }
+}
+
+/** The message when wasm was demanded: what was tried and how to build it. */
+function wasmUnavailable(root: string, missing: boolean, err: unknown): Error {
+  const fix = isPermissionDenied(err)
+    ? ['  The runtime denied a permission the loader needs (the error says which); grant it, the module is not at fault.']
+    : [
+        '  To build it in a checkout of the package (needs clang with the wasm32 target and wasi-libc,',
+        '  on Debian: apt-get install clang-19 lld-19 wasi-libc libc++-19-dev-wasm32 libclang-rt-19-dev-wasm32):',
+        '    npm run build:wasm',
+      ];
+  const lines = [
+    `${PACKAGE_NAME}: ${ENV}=wasm but the WebAssembly module ${missing ? 'was not found' : 'failed to load'}.`,
+    `  Tried: ${join(root, WASM_FILE)}`,
+    `  Platform: ${describePlatform()}`,
+    `  Error: ${firstLine(err)}`,
+    ...fix,
+    `  Or unset ${ENV} to use the best backend available.`,
+  ];
+  return new Error(lines.join('\n'), { cause: err });
+}
+
 function select(): Selection {
   const forced = readEnv(ENV);
-  if (forced !== undefined && forced !== '' && forced !== 'js' && forced !== 'native') {
-    const error = invalidArgument(Error, `${ENV} to be "native", "js" or unset`, describe(forced), PACKAGE_NAME);
-    return { addon: null, reason: '', error };
+  if (forced !== undefined && forced !== '' && forced !== 'js' && forced !== 'native' && forced !== 'wasm') {
+    const error = invalidArgument(Error, `${ENV} to be "native", "wasm", "js" or unset`, describe(forced), PACKAGE_NAME);
+    return { addon: null, wasm: null, reason: '', error };
   }
-  if (forced === 'js') return { addon: null, reason: `${ENV}=js forces the JS backend`, error: null };
+  if (forced === 'js') return { addon: null, wasm: null, reason: `${ENV}=js forces the JS backend`, error: null };
+  if (forced === 'wasm') {
+    let root = __dirname;
+    try {
+      root = findPackageRoot(__dirname);
+    } catch (err) {
+      return { addon: null, wasm: null, reason: '', error: wasmUnavailable(root, true, err) };
+    }
+    const wasm = loadWasm(root);
+    if (wasm instanceof WasmKernels) return { addon: null, wasm, reason: `${ENV}=wasm forces the WebAssembly backend`, error: null };
+    return { addon: null, wasm: null, reason: '', error: wasmUnavailable(root, wasm.missing, wasm.err) };
+  }
 
   let root = __dirname;
   try {
@@ -167,29 +229,33 @@ function select(): Selection {
     if (typeof addon?.attention !== 'function' || typeof addon.info !== 'function') {
       throw new Error('the loaded addon does not export attention() and info()');
     }
-    return { addon, reason: '', error: null };
+    return { addon, wasm: null, reason: '', error: null };
   } catch (err) {
-    if (forced === 'native') return { addon: null, reason: '', error: nativeUnavailable(root, err) };
+    if (forced === 'native') return { addon: null, wasm: null, reason: '', error: nativeUnavailable(root, err) };
     const denied = isPermissionDenied(err);
-    const reason = denied
+    let reason = denied
       ? `the runtime denied the native loader a permission: ${firstLine(err)}`
       : isNotFound(err)
         ? `no native build for ${platformTag(false)} in build/ or prebuilds/; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to build one`
         : `the native addon failed to load: ${firstLine(err)}; run \`npm rebuild ${PACKAGE_NAME} --build-from-source\` to rebuild it`;
-    warnFallback(reason, !denied);
-    return { addon: null, reason, error: null };
+    const wasm = loadWasm(root);
+    if (wasm instanceof WasmKernels) {
+      warnFallback('the WebAssembly backend (slower than native)', 'FUSED_ATTENTION_WASM_FALLBACK', reason, !denied);
+      return { addon: null, wasm, reason, error: null };
+    }
+    // A module that is there but does not load is worth a word; one never built (or not shipped) is not.
+    if (!wasm.missing) reason += `; the WebAssembly module failed to load: ${firstLine(wasm.err)}`;
+    warnFallback('the slower pure-TypeScript backend', 'FUSED_ATTENTION_JS_FALLBACK', reason, !denied);
+    return { addon: null, wasm: null, reason, error: null };
   }
 }
 
-/** One stderr warning per module instance when JS runs although nobody asked for it. */
-function warnFallback(reason: string, rebuildHint: boolean): void {
+/** One stderr warning per module instance when wasm or JS runs although nobody asked for it. */
+function warnFallback(what: string, code: string, reason: string, rebuildHint: boolean): void {
   const silent = readEnv(SILENT_ENV);
   if (silent !== undefined && silent !== '' && silent !== '0') return;
   const needs = rebuildHint ? ' (needs Python 3, make and a C++17 compiler)' : '';
-  process.emitWarning(
-    `${PACKAGE_NAME}: using the slower pure-TypeScript backend: ${reason}${needs}. Set ${SILENT_ENV}=1 to hide this warning.`,
-    { code: 'FUSED_ATTENTION_JS_FALLBACK' },
-  );
+  process.emitWarning(`${PACKAGE_NAME}: using ${what}: ${reason}${needs}. Set ${SILENT_ENV}=1 to hide this warning.`, { code });
 }
 
 function selected(): Selection {
@@ -198,14 +264,24 @@ function selected(): Selection {
   return selection;
 }
 
-/** Internal (kernel dispatch, tests): the loaded addon, or null when the JS backend is in use. */
+/** Internal (kernel dispatch, tests): the loaded addon, or null when the wasm or JS backend is in use. */
 export function nativeAddon(): NativeAddon | null {
   return selected().addon;
 }
 
-/** Which implementation runs attention(), and why the JS one when it does. */
+/**
+ * Internal (kernel dispatch, tests): the WebAssembly kernels when the wasm
+ * backend is in use, else null. Only attention runs on them; every other op
+ * runs the TypeScript kernels there, as on the JS backend.
+ */
+export function wasmKernels(): WasmKernels | null {
+  return selected().wasm;
+}
+
+/** Which implementation runs attention(), and why the wasm or JS one when it does. */
 export function backend(): BackendInfo {
-  const { addon, reason } = selected();
+  const { addon, wasm, reason } = selected();
+  if (wasm !== null) return { name: 'wasm', isa: wasm.isa, threads: 1, reason };
   if (addon === null) return { name: 'js', isa: 'js', threads: 1, reason };
   const info = addon.info();
   return { name: 'native', isa: info.isa, threads: info.threads };
@@ -213,8 +289,8 @@ export function backend(): BackendInfo {
 
 /**
  * Sets the native thread pool size (an integer 1..256, including the calling
- * thread). The JS backend always runs on the calling thread, so there it is
- * checked and then has no effect.
+ * thread). The wasm and JS backends always run on the calling thread, so there
+ * it is checked and then has no effect.
  */
 export function setThreads(n: number): void {
   const threads = checkThreads(n);

@@ -87,8 +87,9 @@ export interface AttentionResult extends Tensor {
 
 /** What a call would do, from {@link explain}; nothing is computed. */
 export interface AttentionPlan {
-  backend: 'native' | 'js';
-  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
+  backend: 'native' | 'wasm' | 'js';
+  /** The kernel's instruction set: a native ISA, 'simd128' / 'relaxed-simd' (WebAssembly SIMD, the latter with fused multiply-add), or 'js'. */
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'simd128' | 'relaxed-simd' | 'js';
   /**
    * `'tiled'`: query blocks × key blocks (prefill). `'decode-split-k'`: few
    * query rows, the keys split across threads and merged. `'reference'`: the
@@ -113,9 +114,10 @@ export type KernelPlan = Omit<AttentionPlan, 'backend'>;
 
 /** Which implementation runs the kernels. */
 export interface BackendInfo {
-  name: 'native' | 'js';
-  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
+  /** The native addon, the WebAssembly module (attention only; other ops run the TS kernels), or the TS kernels. */
+  name: 'native' | 'wasm' | 'js';
+  isa: 'avx512' | 'avx2' | 'neon' | 'scalar' | 'simd128' | 'relaxed-simd' | 'js';
   threads: number;
-  /** Why the JS backend is in use (one line), when it is. */
+  /** Why the wasm or JS backend is in use (one line), when it is. */
   reason?: string;
 }

@@ -1,14 +1,18 @@
 /**
- * backend(): the choice between the native addon and the JS kernels, made
- * once per module instance. Each test loads a fresh instance of lib/ with
- * its own FUSED_ATTENTION_BACKEND, so the order of tests does not matter.
+ * backend(): the choice between the native addon, the WebAssembly module and
+ * the JS kernels, made once per module instance. Each test loads a fresh
+ * instance of lib/ with its own FUSED_ATTENTION_BACKEND, so the order of tests
+ * does not matter.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NativeAddon } from '../lib/native';
+// WASM_BUILT: dist/fused_attention.wasm is built here (npm run build:wasm), so native falls back to it, not to JS.
+import { WASM_BUILT, WASM_ISA } from './helpers';
 
 type Lib = typeof import('../lib/index') & typeof import('../lib/backend');
+
 
 async function freshLib(env: string | undefined): Promise<Lib> {
   vi.resetModules();
@@ -63,7 +67,7 @@ describe('backend()', () => {
 
   it('an unknown FUSED_ATTENTION_BACKEND value is an error on first use, not on import', async () => {
     const lib = await freshLib('nativ');
-    const message = 'fused-attention: expected FUSED_ATTENTION_BACKEND to be "native", "js" or unset but received "nativ"';
+    const message = 'fused-attention: expected FUSED_ATTENTION_BACKEND to be "native", "wasm", "js" or unset but received "nativ"';
     expect(() => lib.backend()).toThrow(message);
     const [q, k, v] = small();
     expect(() => lib.attention(q, k, v)).toThrow(message);
@@ -89,6 +93,38 @@ describe('backend()', () => {
     expect(caught!.message).toContain(`${process.platform}-${process.arch}`);
     expect(caught!.message).toContain('npm rebuild fused-attention');
     expect(caught!.message).toContain('npx node-gyp rebuild');
+  });
+
+  it('FUSED_ATTENTION_BACKEND=wasm forces the WebAssembly kernels and says so, or says how to build them', async () => {
+    const lib = await freshLib('wasm');
+    if (!WASM_BUILT) {
+      const lines = (() => {
+        try {
+          lib.backend();
+          return [];
+        } catch (err) {
+          return (err as Error).message.split('\n');
+        }
+      })();
+      expect(lines[0]).toBe('fused-attention: FUSED_ATTENTION_BACKEND=wasm but the WebAssembly module was not found.');
+      expect(lines).toContain('    npm run build:wasm');
+      return;
+    }
+    expect(lib.backend()).toEqual({ name: 'wasm', isa: WASM_ISA, threads: 1, reason: 'FUSED_ATTENTION_BACKEND=wasm forces the WebAssembly backend' });
+    expect(lib.nativeAddon()).toBeNull();
+    expect(lib.wasmKernels()).not.toBeNull();
+    const [q, k, v] = small();
+    const sync = lib.attention(q, k, v, { causal: true });
+    const viaAsync = await lib.attentionAsync(q, k, v, { causal: true });
+    expect(Array.from(viaAsync.data)).toEqual(Array.from(sync.data));
+    expect(lib.explain(q, k, v, { causal: true })).toMatchObject({ backend: 'wasm', isa: WASM_ISA, path: 'tiled', threads: 1 });
+    // One thread, the calling one: setThreads is checked, then has no effect.
+    lib.setThreads(4);
+    expect(lib.backend().threads).toBe(1);
+    expect(() => lib.setThreads(0)).toThrow(RangeError);
+    // FUSED_ATTENTION_ISA=simd128 asks for the plain SIMD128 build even where relaxed SIMD runs.
+    vi.stubEnv('FUSED_ATTENTION_ISA', 'simd128');
+    expect((await freshLib('wasm')).backend().isa).toBe('simd128');
   });
 
   it('setThreads forwards to the native pool when native is in use', async () => {
@@ -158,9 +194,9 @@ describe('a runtime that denies environment reads (Deno without --allow-env)', (
     expect(Array.from(result.out.data)).toEqual(Array.from(lib.attention(q, k, v).data));
   });
 
-  it('a loader that cannot read the environment falls back to JS, and the reason names the permission, not a rebuild', async () => {
+  it('a loader that cannot read the environment falls back to wasm (else JS), and the reason names the permission, not a rebuild', async () => {
     const [q, k, v] = small();
-    const expected = (await freshLib('js')).attention(q, k, v);
+    const expected = (await freshLib(WASM_BUILT ? 'wasm' : 'js')).attention(q, k, v);
     const lib = await freshLib(undefined);
     forgetNodeGypBuild();
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
@@ -170,12 +206,12 @@ describe('a runtime that denies environment reads (Deno without --allow-env)', (
         () => ({ info: lib.backend(), out: lib.attention(q, k, v) }),
       );
       const reason = 'the runtime denied the native loader a permission: Requires env access to "PREBUILDS_ONLY", run again with the --allow-env flag';
-      expect(info).toEqual({ name: 'js', isa: 'js', threads: 1, reason });
+      expect(info).toEqual(WASM_BUILT ? { name: 'wasm', isa: WASM_ISA, threads: 1, reason } : { name: 'js', isa: 'js', threads: 1, reason });
       expect(Array.from(out.data)).toEqual(Array.from(expected.data));
       expect(warn).toHaveBeenCalledTimes(1);
-      expect(String(warn.mock.calls[0][0])).toBe(
-        `fused-attention: using the slower pure-TypeScript backend: ${reason}. Set FUSED_ATTENTION_SILENT=1 to hide this warning.`,
-      );
+      const fallback = WASM_BUILT ? 'the WebAssembly backend (slower than native)' : 'the slower pure-TypeScript backend';
+      expect(String(warn.mock.calls[0][0])).toBe(`fused-attention: using ${fallback}: ${reason}. Set FUSED_ATTENTION_SILENT=1 to hide this warning.`);
+      expect(warn.mock.calls[0][1]).toEqual({ code: WASM_BUILT ? 'FUSED_ATTENTION_WASM_FALLBACK' : 'FUSED_ATTENTION_JS_FALLBACK' });
     } finally {
       warn.mockRestore();
       forgetNodeGypBuild();

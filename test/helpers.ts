@@ -1,11 +1,15 @@
 /**
  * What the vitest suites share: seeded tensors, the error assertion, the
- * JS-backend copy of the library, and the runners (js + every native mode) a file loops over.
+ * JS- and wasm-backend copies of the library, and the runners (js + every
+ * native mode + wasm) a file loops over.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, vi } from 'vitest';
 import type * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
+import { canCompile } from '../lib/wasm';
 import { nativeModes } from './native-modes';
 import type { ReferenceDims } from './oracle/attention.mjs';
 import { randomTensor } from './oracle/inputs.mjs';
@@ -67,9 +71,40 @@ export async function loadJsLib(): Promise<Lib> {
   return jsLib;
 }
 
-/** The JS library, then the native one in every ISA × thread mode this machine has (none without the addon). */
-export function backendRunners<L>(jsLib: L, native: L): Runner<L>[] {
+/** Whether dist/fused_attention.wasm is built (npm run build:wasm); the wasm runs are skipped without it. */
+export const WASM_BUILT = existsSync(join(__dirname, '..', 'dist', 'fused_attention.wasm'));
+
+const RELAXED_FILE = join(__dirname, '..', 'dist', 'fused_attention_relaxed.wasm');
+/** The build the loader picks here: relaxed SIMD when it is built and this engine compiles it; null when nothing is built. */
+export const WASM_ISA: 'simd128' | 'relaxed-simd' | null = !WASM_BUILT
+  ? null
+  : existsSync(RELAXED_FILE) && canCompile(readFileSync(RELAXED_FILE))
+    ? 'relaxed-simd'
+    : 'simd128';
+
+/**
+ * A separate instance of the library on the WebAssembly backend, or null when
+ * the module is not built: the build the loader picks (relaxed SIMD where this
+ * engine has it), or with isa 'simd128' the plain one.
+ */
+export async function loadWasmLib(isa?: 'simd128'): Promise<Lib | null> {
+  if (!WASM_BUILT) return null;
+  vi.stubEnv('FUSED_ATTENTION_BACKEND', 'wasm');
+  if (isa !== undefined) vi.stubEnv('FUSED_ATTENTION_ISA', isa);
+  vi.resetModules();
+  const wasmLib: Lib = await import('../lib/index');
+  wasmLib.backend();
+  vi.unstubAllEnvs();
+  return wasmLib;
+}
+
+/**
+ * The JS library, then the native one in every ISA × thread mode this machine
+ * has (none without the addon), then the wasm one when given (loadWasmLib).
+ */
+export function backendRunners<L>(jsLib: L, native: L, wasmLib: L | null = null): Runner<L>[] {
   const runners: Runner<L>[] = [{ name: 'js', lib: jsLib, prepare: () => {} }];
   for (const mode of nativeModes(nativeAddon())) runners.push({ name: mode.name, lib: native, prepare: mode.select });
+  if (wasmLib !== null) runners.push({ name: `wasm ${WASM_ISA}`, lib: wasmLib, prepare: () => {} });
   return runners;
 }

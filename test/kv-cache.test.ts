@@ -3,21 +3,21 @@
  * pass over the whole sequence (float32 cache ≤ 1e-5; bfloat16 cache ≤ 1e-2
  * against the float32 inputs and ≤ 1e-5 against the oracle run on the
  * bfloat16-rounded K/V), per-row lengths and chunked appends, GQA, the
- * cache's bounds, and its argument errors — on the JS backend and on every
- * native ISA × 1/2 threads.
+ * cache's bounds, and its argument errors — on the JS backend, on every
+ * native ISA × 1/2 threads, and on the WebAssembly backend when it is built.
  */
 import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { roundToBfloat16, toBfloat16 } from '../lib/js/bf16';
 import { referenceAttention, relFrobenius, toBlhd } from './oracle/attention.mjs';
-import { tensor, loadJsLib, backendRunners } from './helpers';
+import { tensor, loadJsLib, loadWasmLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | 'KvCache'>;
 
 const jsLib: Lib = await loadJsLib();
 
-const runners = backendRunners<Lib>(jsLib, nativeLib);
+const runners = backendRunners<Lib>(jsLib, nativeLib, await loadWasmLib());
 
 /** Rows [t0, t1) of a [B, H, L, D] tensor. */
 function slice(x: Tensor, t0: number, t1: number): Tensor {

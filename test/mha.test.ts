@@ -3,8 +3,8 @@
  * (projections in float64, the oracle of test/oracle/attention.mjs for attention): self,
  * cross, causal, key padding, GQA, with and without biases; forwardAsync ==
  * forward; step-by-step decoding with a KvCache == one causal forward pass
- * (float32 cache ≤ 1e-5, bfloat16 cache ≤ 1e-2). JS backend and every native
- * ISA × 1/2 threads.
+ * (float32 cache ≤ 1e-5, bfloat16 cache ≤ 1e-2). JS backend, every native
+ * ISA × 1/2 threads, and the WebAssembly backend when it is built.
  */
 import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
@@ -12,13 +12,13 @@ import type { MultiHeadAttentionWeights, Tensor } from '../lib/index';
 import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
 import { referenceLinear } from './oracle/linear.mjs';
 import { randn } from './oracle/prng.mjs';
-import { tensor, filledTensor, loadJsLib, backendRunners } from './helpers';
+import { tensor, filledTensor, loadJsLib, loadWasmLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'MultiHeadAttention' | 'KvCache'>;
 
 const jsLib: Lib = await loadJsLib();
 
-const runners = backendRunners<Lib>(jsLib, nativeLib);
+const runners = backendRunners<Lib>(jsLib, nativeLib, await loadWasmLib());
 
 interface Config {
   dModel: number;

@@ -3,9 +3,10 @@
  * sliding window, ALiBi, softcap, causal alignment, lse and weights), alone
  * and combined with causal, masks, GQA and odd sizes, against the float64
  * oracle (test/oracle/attention.mjs), through attention() and attentionAsync(): on the JS
- * backend, and on the native one for every ISA this CPU supports with 1 and
- * 2 threads. Also: keys a boolean mask, key padding, key lengths, window or
- * causal exclude never reach the output, even when their K/V hold NaN or Inf.
+ * backend, on the native one for every ISA this CPU supports with 1 and
+ * 2 threads, and on the WebAssembly one when it is built. Also: keys a
+ * boolean mask, key padding, key lengths, window or causal exclude never
+ * reach the output, even when their K/V hold NaN or Inf.
  */
 import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
@@ -13,7 +14,7 @@ import type { AttentionOptions, AttentionResult, Layout, Tensor } from '../lib/i
 import { nativeAddon } from '../lib/backend';
 import { lseError, referenceAttentionFull, referenceVisibility, relFrobenius, toBlhd, weightsProblem } from './oracle/attention.mjs';
 import { additiveMask, alibi, boolMask, caseInputs, flags } from './oracle/inputs.mjs';
-import { loadJsLib, backendRunners, type Runner, type Dims, type PartialDims } from './helpers';
+import { loadJsLib, loadWasmLib, backendRunners, type Runner, type Dims, type PartialDims } from './helpers';
 
 const TOLERANCE = 1e-5;
 
@@ -23,7 +24,7 @@ const jsLib: Lib = await loadJsLib();
 
 // When the addon is loaded, the native variants run; otherwise they show as skipped.
 const probe = { addon: nativeAddon(), skipReason: null as string | null };
-const runners = backendRunners<Lib>(jsLib, nativeLib);
+const runners = backendRunners<Lib>(jsLib, nativeLib, await loadWasmLib());
 
 // ---- inputs ---------------------------------------------------------------------------
 
@@ -574,7 +575,7 @@ describe('native variants', () => {
   if (probe.skipReason !== null) {
     it.skip(`skipped: ${probe.skipReason}`, () => {});
   } else {
-    it(`run: ${runners.length - 1} native runner(s) (0 when the JS backend is forced or no addon is built)`, () => {
+    it(`run: ${runners.filter((r) => r.name.startsWith('native')).length} native runner(s) (0 when the JS backend is forced or no addon is built)`, () => {
       expect(runners.length).toBeGreaterThanOrEqual(1);
     });
   }
