@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WASM_BUILT, WASM_ISA } from './helpers';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'install');
@@ -30,6 +31,9 @@ const { TARGETS, SHIPPED } = createRequire(import.meta.url)('../scripts/prebuild
   TARGETS: Record<string, { file?: string }>;
   SHIPPED: string[];
 };
+// Without a usable native binary the package runs the WebAssembly backend when the tarball ships it (built here), else JS.
+const FALLBACK = WASM_BUILT ? { name: 'wasm', isa: WASM_ISA, threads: 1 } : { name: 'js', isa: 'js', threads: 1 };
+const FALLBACK_TEXT = WASM_BUILT ? 'the WebAssembly backend (slower than native)' : 'the slower pure-TypeScript backend';
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', '--foreground-scripts'];
 
 interface Run {
@@ -189,6 +193,7 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
       const allowed = [
         /^(README\.md|LICENSE|package\.json|binding\.gyp|scripts\/install-fallback\.js)$/,
         /^dist\/([\w-]+\/)*[\w-]+\.(js|mjs|d\.ts|d\.mts)$/,
+        /^dist\/fused_attention(_relaxed)?\.wasm$/,
         /^native\/[\w-]+\.(cc|cpp|h|inl)$/,
         /^prebuilds\/linux-[a-z0-9]+\/node\.napi\.(glibc|musl)\.node$/,
         // Windows has one C runtime, so its prebuild carries no libc tag.
@@ -339,11 +344,11 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
 
       // node-gyp-build told the wrong libc (it only checks /etc/alpine-release): refused anyway.
       const misdetected = consume(noScripts, 'consumer.cjs', { LIBC: OTHER_LIBC, FUSED_ATTENTION_SILENT: '1' }).summary;
-      expect(misdetected.backend).toEqual({ name: 'js', isa: 'js', threads: 1, reason: NOT_FOUND });
+      expect(misdetected.backend).toEqual({ ...FALLBACK, reason: NOT_FOUND });
 
       rmSync(join(noScripts, 'node_modules', 'fused-attention', PREBUILD));
       const otherOnly = consume(noScripts, 'consumer.cjs', { FUSED_ATTENTION_SILENT: '1' }).summary;
-      expect(otherOnly.backend).toEqual({ name: 'js', isa: 'js', threads: 1, reason: NOT_FOUND });
+      expect(otherOnly.backend).toEqual({ ...FALLBACK, reason: NOT_FOUND });
       expect(Math.abs(otherOnly.small - 7)).toBeLessThan(1e-5);
     });
 
@@ -359,7 +364,7 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
       expect(rebuild.status, rebuild.stdout + rebuild.stderr).toBe(0);
       expect(rebuild.stdout + rebuild.stderr).toContain('gyp ERR!');
       expect(rebuild.stdout + rebuild.stderr).toContain(
-        `fused-attention: no prebuilt binary for ${PLATFORM} and the source build failed; installed with the slower pure-TypeScript backend.`,
+        `fused-attention: no prebuilt binary for ${PLATFORM} and the source build failed; installed with ${FALLBACK_TEXT}.`,
       );
       expect(installedFiles(noScripts, 'build/Release').filter((file) => file.endsWith('.node'))).toEqual([]);
       // Asked for explicitly, a source build that fails fails the command.
@@ -372,12 +377,12 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
 
       for (const fixture of ['consumer.cjs', 'consumer.mjs']) {
         const { summary, stderr } = consume(noScripts, fixture);
-        expect(summary.backend).toEqual({ name: 'js', isa: 'js', threads: 1, reason: NOT_FOUND });
+        expect(summary.backend).toEqual({ ...FALLBACK, reason: NOT_FOUND });
         expect(Math.abs(summary.small - 7)).toBeLessThan(1e-5);
         expect(summary.maxError).toBeLessThan(1e-5);
         // One warning per process, however many calls, saying how to fix or hide it.
-        expect(stderr.match(/FUSED_ATTENTION_JS_FALLBACK/g)).toHaveLength(1);
-        expect(stderr).toContain(`fused-attention: using the slower pure-TypeScript backend: ${NOT_FOUND}`);
+        expect(stderr.match(WASM_BUILT ? /FUSED_ATTENTION_WASM_FALLBACK/g : /FUSED_ATTENTION_JS_FALLBACK/g)).toHaveLength(1);
+        expect(stderr).toContain(`fused-attention: using ${FALLBACK_TEXT}: ${NOT_FOUND}`);
         expect(stderr).toContain('Set FUSED_ATTENTION_SILENT=1 to hide this warning.');
       }
       expect(consume(noScripts, 'consumer.cjs', { FUSED_ATTENTION_SILENT: '1' }).stderr).toBe('');
