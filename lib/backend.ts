@@ -130,7 +130,7 @@ function isNotFound(err: unknown): boolean {
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  return (err instanceof Error ? err.message : String(err)).split(/\r?\n/)[0];
 }
 
 /** The message when native was demanded: what was tried, where, and how to fix it. */
