@@ -9,8 +9,9 @@
 #   4. runs, under node, bun and deno, test/runtimes/smoke.mjs (the ESM entry: native backend,
 #      attention, attentionAsync, MultiHeadAttention, a KvCache decode step, each against the
 #      float64 oracle) and the emulated suite test/emulated/*.test.mjs (node:test, the CommonJS entry:
-#      every ISA x 1 and 2 threads), both against the installed package; and the smoke test
-#      once more under deno without --allow-env, where the JS backend must run and say why
+#      every ISA x 1 and 2 threads), both against the installed package; the smoke test again
+#      on the WebAssembly backend (FUSED_ATTENTION_BACKEND=wasm) under each runtime; and once
+#      more under deno without --allow-env, where the wasm backend must run and say why
 # Ends with "# pass N" / "# fail N" totals over every check and exits non-zero on any failure.
 #
 #   FA_BUN_VERSION=1.4.5    the Bun to test with
@@ -152,14 +153,18 @@ smoke=(test/runtimes/smoke.mjs)
 # The emulated suite (node:test) against the installed package: every ISA x 1 and 2 threads.
 suite=(env FUSED_ATTENTION_PACKAGE_DIR="$installed" FUSED_ATTENTION_BACKEND=native)
 
+wasm=(env FUSED_ATTENTION_BACKEND=wasm)
 run_checks "node smoke" tap "$project" node "${smoke[@]}"
+run_checks "node smoke, wasm" tap "$project" "${wasm[@]}" node "${smoke[@]}" --backend wasm
 run_checks "node suite" tap "$project" "${suite[@]}" node --test --test-reporter=tap test/emulated/
 run_checks "bun smoke" tap "$project" "$bun" "${smoke[@]}"
 run_checks "bun smoke, bun add" tap "$bun_project" "$bun" "${smoke[@]}"
+run_checks "bun smoke, wasm" tap "$project" "${wasm[@]}" "$bun" "${smoke[@]}" --backend wasm
 run_checks "bun suite" bun "$project" "${suite[@]}" "$bun" test ./test/emulated/
 run_checks "deno smoke" tap "$project" "$deno" run --no-lock "${deno_permissions[@]}" "${smoke[@]}"
-# As the README says: without --allow-env nothing throws, the JS backend runs and says why.
-run_checks "deno smoke, no --allow-env" tap "$project" "$deno" run --no-lock --allow-read --allow-ffi "${smoke[@]}" --expect-js 'Requires env access'
+run_checks "deno smoke, wasm" tap "$project" "${wasm[@]}" "$deno" run --no-lock "${deno_permissions[@]}" "${smoke[@]}" --backend wasm
+# As the README says: without --allow-env nothing throws, the WebAssembly backend runs and says why.
+run_checks "deno smoke, no --allow-env" tap "$project" "$deno" run --no-lock --allow-read --allow-ffi "${smoke[@]}" --backend wasm --reason 'Requires env access'
 # --allow-run: the loading test starts a child (process.execPath -e) to try FUSED_ATTENTION_ISA.
 run_checks "deno suite" deno-tap "$project" "${suite[@]}" "$deno" test --no-lock --reporter=tap "${deno_permissions[@]}" --allow-run test/emulated/
 

@@ -1,11 +1,14 @@
 // The installed package under another JavaScript runtime (scripts/runtimes-check.sh runs it
-// with Bun, Deno and Node): the native backend loads from the prebuild, and attention,
-// attentionAsync, MultiHeadAttention and one KvCache decode step agree with the float64
-// oracle. Plain JS without node:test, so every runtime runs it alike; prints TAP lines and
-// "# pass N" / "# fail N". In a checkout, `node test/runtimes/smoke.mjs` tests this package
-// (it imports itself by name).
-//   smoke.mjs --expect-js <text>   the runtime denies the loader a permission: the same checks
-//                                  on the JS backend, whose reason must contain <text>
+// with Bun, Deno and Node): the expected backend runs (native: loaded from the prebuild),
+// and attention, attentionAsync (on the calling thread and, on wasm, on its worker),
+// MultiHeadAttention and one KvCache decode step agree with the float64 oracle. Plain JS
+// without node:test, so every runtime runs it alike; prints TAP lines and "# pass N" /
+// "# fail N". In a checkout, `node test/runtimes/smoke.mjs` tests this package (it imports
+// itself by name).
+//   smoke.mjs --backend wasm          expect that backend instead of native (with
+//                                     FUSED_ATTENTION_BACKEND=wasm, or a failed native load)
+//   smoke.mjs --reason <text>         backend().reason must contain <text> (a permission the
+//                                     runtime denied the native loader)
 import process from 'node:process';
 import * as fa from 'fused-attention';
 import { referenceAttention, relFrobenius } from '../oracle/attention.mjs';
@@ -14,8 +17,10 @@ import { randomTensor as tensor } from '../oracle/inputs.mjs';
 import { randn } from '../oracle/prng.mjs';
 
 const TOLERANCE = 1e-5;
-// An argument, not an environment variable: Deno without --allow-env could not read that.
-const expectJs = process.argv[2] === '--expect-js' ? process.argv[3] : null;
+// Arguments, not environment variables: Deno without --allow-env could not read those.
+const argument = (flag) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : null);
+const expectBackend = argument('--backend') ?? 'native';
+const expectReason = argument('--reason');
 const runtime = globalThis.Deno ? `Deno ${Deno.version.deno}` : globalThis.Bun ? `Bun ${Bun.version}` : `Node ${process.version}`;
 
 const checks = [];
@@ -29,19 +34,13 @@ function expectClose(what, actual, expected) {
   return `relative error ${error.toExponential(1)}`;
 }
 
-if (expectJs === null) {
-  check('backend() is native', () => {
-    const info = fa.backend();
-    if (info.name !== 'native') throw new Error(`backend() is ${JSON.stringify(info)}`);
-    return `${info.isa}, ${info.threads} thread(s)`;
-  });
-} else {
-  check(`backend() is js, and its reason says: ${expectJs}`, () => {
-    const info = fa.backend();
-    if (info.name !== 'js' || !info.reason?.includes(expectJs)) throw new Error(`backend() is ${JSON.stringify(info)}`);
-    return info.reason;
-  });
-}
+check(`backend() is ${expectBackend}${expectReason ? `, and its reason says: ${expectReason}` : ''}`, () => {
+  const info = fa.backend();
+  if (info.name !== expectBackend || (expectReason !== null && !info.reason?.includes(expectReason))) {
+    throw new Error(`backend() is ${JSON.stringify(info)}`);
+  }
+  return `${info.isa}, ${info.threads} thread(s)${info.reason ? `: ${info.reason}` : ''}`;
+});
 
 check('attention: GQA 4/2 heads, causal, L = 77, D = 64', () => {
   const q = tensor([2, 4, 77, 64], 1), k = tensor([2, 2, 77, 64], 2), v = tensor([2, 2, 77, 64], 3);
@@ -52,6 +51,12 @@ check('attentionAsync: Lq = 33, Lk = 1200 (split keys), D = 16, Dv = 24', async 
   const q = tensor([1, 2, 33, 16], 4), k = tensor([1, 2, 1200, 16], 5), v = tensor([1, 2, 1200, 24], 6);
   const out = await fa.attentionAsync(q, k, v);
   return expectClose('attentionAsync', out.data, referenceAttention(q, k, v));
+});
+
+check('attentionAsync: B = 1, H = 4, Lq = 256, Lk = 512, D = 64 (134 MFLOP: the wasm backend runs it on its worker)', async () => {
+  const q = tensor([1, 4, 256, 64], 17), k = tensor([1, 4, 512, 64], 18), v = tensor([1, 4, 512, 64], 19);
+  const out = await fa.attentionAsync(q, k, v, { causal: true });
+  return expectClose('attentionAsync', out.data, referenceAttention(q, k, v, { causal: true }));
 });
 
 check('MultiHeadAttention.forward: self attention, causal, GQA 4/2', () => {
