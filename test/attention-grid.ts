@@ -5,6 +5,7 @@
  * fully masked rows, custom scale, large inputs, GQA and MQA.
  */
 import type { AttentionOptions, Tensor } from '../lib/types';
+import type { NativeAttentionArgs } from '../lib/native';
 import { randn } from './oracle/prng.mjs';
 import { tensor } from './helpers';
 
@@ -78,4 +79,23 @@ export function deadRows(c: Case): number[] {
   if (c.mask === 'rowOff') return [0, 2].filter((i) => i < c.Lq);
   if (c.causal && c.Lq > c.Lk) return Array.from({ length: c.Lq - c.Lk }, (_, i) => i);
   return [];
+}
+
+/**
+ * A valid kernel call (B=1, H=2, L=4, D=Dv=8, contiguous [B,H,L,D], q = k = v filled with
+ * `fill`) for the guard tests that call the addon or the wasm module directly, bypassing
+ * lib/'s checks: each case breaks one field of it.
+ */
+export function validKernelArgs(fill = 0): NativeAttentionArgs {
+  const q = new Float32Array(2 * 4 * 8).fill(fill);
+  return {
+    q, k: q.slice(), v: q.slice(), out: new Float32Array(2 * 4 * 8),
+    B: 1, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8,
+    qStrideB: 64, qStrideH: 32, qStrideL: 8, kStrideB: 64, kStrideH: 32, kStrideL: 8,
+    vStrideB: 64, vStrideH: 32, vStrideL: 8, oStrideB: 64, oStrideH: 32, oStrideL: 8,
+    mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
+    boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
+    keyPadding: null, keyLengths: null, scale: 1, alignOffset: 0, windowLeft: -1, windowRight: -1,
+    alibiSlopes: null, softcap: 0, lse: null, weights: null,
+  };
 }

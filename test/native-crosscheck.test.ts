@@ -11,7 +11,7 @@ import { resolveAttention } from '../lib/options';
 import type { NativeAttentionArgs } from '../lib/native';
 import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
 import { restoreNativeModeAfterAll } from './native-modes';
-import { buildCases, deadRows, inputs } from './attention-grid';
+import { buildCases, deadRows, inputs, validKernelArgs } from './attention-grid';
 
 const addon = nativeAddon();
 const TOL = 1e-5;
@@ -81,20 +81,7 @@ describe.runIf(addon !== null)('native kernel vs float64 reference and TS fallba
 });
 
 describe.runIf(addon !== null)('native binding guards (bypassing the TS checks)', () => {
-  // A valid call: B=1, H=2, L=4, D=Dv=8, contiguous [B,H,L,D].
-  const base = (): NativeAttentionArgs => {
-    const q = new Float32Array(2 * 4 * 8);
-    return {
-      q, k: q.slice(), v: q.slice(), out: new Float32Array(2 * 4 * 8),
-      B: 1, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8,
-      qStrideB: 64, qStrideH: 32, qStrideL: 8, kStrideB: 64, kStrideH: 32, kStrideL: 8,
-      vStrideB: 64, vStrideH: 32, vStrideL: 8, oStrideB: 64, oStrideH: 32, oStrideL: 8,
-      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
-      boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
-      keyPadding: null, keyLengths: null, scale: 1, alignOffset: 0, windowLeft: -1, windowRight: -1,
-      alibiSlopes: null, softcap: 0, lse: null, weights: null,
-    };
-  };
+  const base = (): NativeAttentionArgs => validKernelArgs();
   it('accepts the valid call', () => {
     expect(() => addon!.attention(base())).not.toThrow();
   });

@@ -13,7 +13,7 @@ import { attention_forward } from '../lib/js/attention';
 import { resolveAttention } from '../lib/options';
 import type { AttentionOptions } from '../lib/types';
 import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
-import { buildCases, deadRows, inputs } from './attention-grid';
+import { buildCases, deadRows, inputs, validKernelArgs } from './attention-grid';
 import { WASM_BUILT, WASM_ISA, loadJsLib, loadWasmLib, tensor, type Lib } from './helpers';
 
 const TOL = 1e-5;
@@ -195,20 +195,7 @@ describe.runIf(WASM_BUILT)(`WebAssembly backend (${WASM_ISA})`, () => {
 });
 
 describe.runIf(WASM_BUILT)('WebAssembly module guards (bypassing the TS checks)', () => {
-  // A valid call: B=1, H=2, L=4, D=Dv=8, contiguous [B,H,L,D].
-  const base = (): NativeAttentionArgs => {
-    const q = new Float32Array(2 * 4 * 8).fill(0.5);
-    return {
-      q, k: q.slice(), v: q.slice(), out: new Float32Array(2 * 4 * 8),
-      B: 1, H: 2, Hkv: 2, Lq: 4, Lk: 4, D: 8, Dv: 8,
-      qStrideB: 64, qStrideH: 32, qStrideL: 8, kStrideB: 64, kStrideH: 32, kStrideL: 8,
-      vStrideB: 64, vStrideH: 32, vStrideL: 8, oStrideB: 64, oStrideH: 32, oStrideL: 8,
-      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 1,
-      boolMask: null, boolMaskStrideB: 0, boolMaskStrideH: 0, boolMaskStrideQ: 0, boolMaskStrideK: 1,
-      keyPadding: null, keyLengths: null, scale: 1, alignOffset: 0, windowLeft: -1, windowRight: -1,
-      alibiSlopes: null, softcap: 0, lse: null, weights: null,
-    };
-  };
+  const base = (): NativeAttentionArgs => validKernelArgs(0.5);
   const kernels = () => wasmBackend!.wasmKernels()!;
 
   it('runs the valid call', () => {
