@@ -5,7 +5,7 @@
 import { checkSignal, runNative, yieldThenCheck } from './abort';
 import { nativeAddon, wasmKernels } from './backend';
 import { attention_forward, plan_attention } from './js/attention';
-import { type KvCache, asKvCache } from './kv-cache';
+import { KvCache, asKvCache } from './kv-cache';
 import { resolveAttention, type ResolvedAttention } from './options';
 import type { AttentionOptions, AttentionPlan, AttentionResult, Tensor } from './types';
 import { checkDimEqual, describe, invalidArgument, isRecord } from './validate';
@@ -53,7 +53,16 @@ export function attention(q: Tensor, k: Tensor | KvCache, v?: Tensor | CachedAtt
  */
 function runOnCallingThread(call: ResolvedAttention, source: unknown): void {
   const wasm = wasmKernels();
-  if (wasm === null || !wasm.attention(call)) attention_forward(forJs(call, source));
+  if (wasm === null || !wasm.attention(call, ownCache(source))) attention_forward(forJs(call, source));
+}
+
+/**
+ * The cache that a call's k and v come from, when this copy of the package
+ * made it (the wasm backend then keeps it resident, which needs
+ * KvCache.stableRows: other copies' caches are copied per call).
+ */
+function ownCache(source: unknown): KvCache | null {
+  return source instanceof KvCache ? source : null;
 }
 
 /**
@@ -199,7 +208,7 @@ async function runAsync(r: ResolvedAttention, source: unknown, signal: AbortSign
     return;
   }
   // Long wasm calls run on the module's worker thread; one that does not fit its memory runs the TS kernel below.
-  if (wasm !== null && call !== null && wasm.offThread(call) && (await wasm.attentionAsync(call, signal))) return;
+  if (wasm !== null && call !== null && wasm.offThread(call) && (await wasm.attentionAsync(call, signal, ownCache(source)))) return;
   await yieldThenCheck(signal);
   if (call !== null) runOnCallingThread(call, source);
 }

@@ -107,11 +107,13 @@ export class KvCache {
   readonly valueDim: number;
   readonly maxLength: number;
   readonly dtype: KvCacheDtype;
-  /** [batch, numKvHeads, maxLength, headDim]: Float32Array, or bfloat16 bits in a Uint16Array. */
-  readonly keys: Float32Array | Uint16Array;
-  /** [batch, numKvHeads, maxLength, valueDim], same element type as keys. */
-  readonly values: Float32Array | Uint16Array;
+  readonly #keys: Float32Array | Uint16Array;
+  readonly #values: Float32Array | Uint16Array;
   readonly #lengths: Int32Array;
+  /** Bumped by every write that is not an append past a row's end (reset): see stableRows. */
+  #generation = 0;
+  /** Whether `keys` or `values` was handed out: writes through them are invisible here (see stableRows). */
+  #rawExposed = false;
 
   constructor(config: KvCacheConfig) {
     const op = 'KvCache';
@@ -138,9 +140,40 @@ export class KvCache {
     const bytes = this.dtype === 'float32' ? 4 : 2;
     const make = (n: number): Float32Array | Uint16Array =>
       this.dtype === 'float32' ? new Float32Array(new SharedArrayBuffer(n * bytes)) : new Uint16Array(new SharedArrayBuffer(n * bytes));
-    this.keys = make(rows * this.headDim);
-    this.values = make(rows * this.valueDim);
+    this.#keys = make(rows * this.headDim);
+    this.#values = make(rows * this.valueDim);
     this.#lengths = new Int32Array(this.batch);
+  }
+
+  /**
+   * [batch, numKvHeads, maxLength, headDim]: Float32Array, or bfloat16 bits in
+   * a Uint16Array. Once it (or `values`) has been read, the WebAssembly backend
+   * copies the whole cache per call, as writes into it cannot be seen.
+   */
+  get keys(): Float32Array | Uint16Array {
+    this.#rawExposed = true;
+    return this.#keys;
+  }
+
+  /** [batch, numKvHeads, maxLength, valueDim], same element type as keys. */
+  get values(): Float32Array | Uint16Array {
+    this.#rawExposed = true;
+    return this.#values;
+  }
+
+  /**
+   * @internal
+   * For a copy of the cache kept outside JS memory (the wasm backend's
+   * resident K/V, lib/wasm-kv.ts): the raw buffers, and the positions
+   * [0, lengths[b]) of batch row b, which stay as they are until
+   * `generation` changes (append only writes past a row's end; reset()
+   * bumps it). Null once `keys` or `values` has been read: the raw buffers
+   * can be written without the cache knowing, so a copy can never again be
+   * trusted (callers then copy the cache per call).
+   */
+  stableRows(): { generation: number; lengths: Int32Array; keys: Float32Array | Uint16Array; values: Float32Array | Uint16Array } | null {
+    if (this.#rawExposed) return null;
+    return { generation: this.#generation, lengths: Int32Array.from(this.#lengths), keys: this.#keys, values: this.#values };
   }
 
   /** Positions stored in each batch row (a copy). */
@@ -157,7 +190,7 @@ export class KvCache {
 
   /** Bytes held by keys and values. */
   get byteLength(): number {
-    return this.keys.byteLength + this.values.byteLength;
+    return this.#keys.byteLength + this.#values.byteLength;
   }
 
   /** attentionAsync calls reading this cache that have not settled yet. */
@@ -174,6 +207,7 @@ export class KvCache {
       throw invalidArgument(Error, 'no attentionAsync call to be reading the cache', `${this.#pending} pending`, 'KvCache.reset');
     }
     this.#lengths.fill(0);
+    this.#generation++;
   }
 
   /** Callbacks of {@link whenIdle}, run when the last pending reader settles. */
@@ -283,8 +317,8 @@ export class KvCache {
    * advances lengths. Callers have run checkCounts.
    */
   appendRows(k: KvRows, v: KvRows, counts: Int32Array): void {
-    this.copyRows(this.keys, k, this.headDim, counts);
-    this.copyRows(this.values, v, this.valueDim, counts);
+    this.copyRows(this.#keys, k, this.headDim, counts);
+    this.copyRows(this.#values, v, this.valueDim, counts);
     for (let b = 0; b < this.batch; b++) this.#lengths[b] += counts[b];
   }
 
@@ -327,8 +361,8 @@ export class KvCache {
     const keyLengths = Int32Array.from(this.#lengths);
     const rowOffsets = queryStart !== undefined ? Int32Array.from(queryStart) : null;
     return {
-      k: this.keys,
-      v: this.values,
+      k: this.#keys,
+      v: this.#values,
       B: this.batch,
       Hkv: this.numKvHeads,
       Lk: this.maxLength,
@@ -341,15 +375,15 @@ export class KvCache {
 
   /** @internal Keys and values of [0, max length) widened to float32 (the JS backend's view of a bfloat16 cache). */
   widened(): { k: Float32Array; v: Float32Array } {
-    if (this.keys instanceof Float32Array && this.values instanceof Float32Array) return { k: this.keys, v: this.values };
-    const k = new Float32Array(this.keys.length);
-    const v = new Float32Array(this.values.length);
+    if (this.#keys instanceof Float32Array && this.#values instanceof Float32Array) return { k: this.#keys, v: this.#values };
+    const k = new Float32Array(this.#keys.length);
+    const v = new Float32Array(this.#values.length);
     const used = this.#lengths.reduce((a, n) => Math.max(a, n), 0);
     for (let bh = 0; bh < this.batch * this.numKvHeads; bh++) {
       const ko = bh * this.maxLength * this.headDim;
       const vo = bh * this.maxLength * this.valueDim;
-      fromBfloat16((this.keys as Uint16Array).subarray(ko, ko + used * this.headDim), k.subarray(ko, ko + used * this.headDim));
-      fromBfloat16((this.values as Uint16Array).subarray(vo, vo + used * this.valueDim), v.subarray(vo, vo + used * this.valueDim));
+      fromBfloat16((this.#keys as Uint16Array).subarray(ko, ko + used * this.headDim), k.subarray(ko, ko + used * this.headDim));
+      fromBfloat16((this.#values as Uint16Array).subarray(vo, vo + used * this.valueDim), v.subarray(vo, vo + used * this.valueDim));
     }
     return { k, v };
   }

@@ -8,11 +8,16 @@
  * high-water mark stays reserved, like the native scratch buffers).
  *
  * Each call copies its inputs into that memory, runs, and copies the outputs
- * back: the kernel cannot read a JS typed array in place.
+ * back: the kernel cannot read a JS typed array in place. A KvCache's keys
+ * and values are the exception: they stay resident in the memory between
+ * calls (wasm-kv.ts), so a decoding step copies only the rows appended since
+ * the previous one.
  */
 import { raceAbort } from './abort';
+import type { KvCache } from './kv-cache';
 import type { NativeAttentionArgs } from './native';
 import type { KernelPlan } from './types';
+import { KV_MIRROR_BUDGET, KvMirrors, type ResidentKv } from './wasm-kv';
 import { WasmWorker } from './wasm-worker';
 
 /** The fields of fa_args(), in the order of FA_ARGS in native/wasm_entry.cpp. */
@@ -138,18 +143,22 @@ export interface WasmCall {
   args: Float64Array;
   /** Entries of `args` that hold an offset into the block. */
   pointerSlots: number[];
+  /** With k and v resident (left out of the block): the entries of `args` for k, kLength, v and vLength, which execute() fills. */
+  residentSlots: [number, number, number, number] | null;
   /** Bytes copied into the block before the call (views of the caller's arrays). */
   inputs: Array<{ offset: number; data: Uint8Array }>;
   /** What the call writes: where in the block, and the caller's array it goes to (same length). */
   outputs: Array<{ offset: number; data: Uint8Array }>;
 }
 
-/** Lays out attention(a) for the module (see WasmCall). */
-function layout(a: NativeAttentionArgs): WasmCall {
+/** Lays out attention(a) for the module (see WasmCall); with `residentKv`, k and v are left to execute(). */
+function layout(a: NativeAttentionArgs, residentKv = false): WasmCall {
   const args = new Float64Array(ARG_NAMES.length);
   for (const [name, value] of Object.entries(scalarArgs(a))) args[ARG_INDEX[name as ArgName]] = value;
-  const call: WasmCall = { bytes: 0, args, pointerSlots: [], inputs: [], outputs: [] };
+  const residentSlots = residentKv ? ([ARG_INDEX.k, ARG_INDEX.kLength, ARG_INDEX.v, ARG_INDEX.vLength] as [number, number, number, number]) : null;
+  const call: WasmCall = { bytes: 0, args, pointerSlots: [], residentSlots, inputs: [], outputs: [] };
   for (const op of operands(a)) {
+    if (residentKv && (op.name === 'k' || op.name === 'v')) continue;
     const offset = call.bytes;
     const data = bytesOf(op.array, op.length);
     call.bytes += align64(data.length);
@@ -184,12 +193,13 @@ export function canCompile(bytes: Uint8Array): boolean {
 export type WasmIsa = 'simd128' | 'relaxed-simd';
 
 /**
- * Runs a laid-out call: a block from fa_alloc, inputs in, fa_attention(),
- * `deliver` reads the outputs from the block, the block is freed. Returns
- * false when the memory cannot grow to hold the call. wasm-worker.ts runs the
- * same steps in its worker (WORKER_SOURCE), kept line for line alike.
+ * Runs a laid-out call: a block from fa_alloc, inputs in, k and v pointed at
+ * their resident copy if they have one, fa_attention(), `deliver` reads the
+ * outputs from the block, the block is freed. Returns false when the memory
+ * cannot grow to hold the call. wasm-worker.ts runs the same steps in its
+ * worker (WORKER_SOURCE), kept line for line alike.
  */
-function execute(e: WasmExports, call: Omit<WasmCall, 'outputs'>, deliver: (memory: Uint8Array, block: number) => void): boolean {
+function execute(e: WasmExports, call: Omit<WasmCall, 'outputs'>, resident: ResidentKv | null, deliver: (memory: Uint8Array, block: number) => void): boolean {
   const block = e.fa_alloc(call.bytes);
   if (block === 0) return false;
   try {
@@ -198,6 +208,10 @@ function execute(e: WasmExports, call: Omit<WasmCall, 'outputs'>, deliver: (memo
     const args = new Float64Array(e.memory.buffer, e.fa_args(), call.args.length);
     args.set(call.args);
     for (const slot of call.pointerSlots) args[slot] += block;
+    if (call.residentSlots !== null && resident !== null) {
+      const [k, kLength, v, vLength] = call.residentSlots;
+      [args[k], args[kLength], args[v], args[vLength]] = [resident.k, resident.kLength, resident.v, resident.vLength];
+    }
     const status = e.fa_attention();
     if (status === 2) return false;
     if (status !== 0) throw moduleError(e);
@@ -211,11 +225,20 @@ function execute(e: WasmExports, call: Omit<WasmCall, 'outputs'>, deliver: (memo
 /** Calls below this many FLOPs run attentionAsync on the calling thread (after one yield): a worker round trip costs more. */
 const WORKER_MIN_FLOPS = 1e7;
 
-/** The loaded module: attention and its plan over copies of the call's arrays. */
+/** The loaded module: attention and its plan over copies of the call's arrays (a KvCache's kept resident). */
 export class WasmKernels {
   readonly #module: object;
   readonly #exports: WasmExports;
   #worker: WasmWorker | null = null;
+  readonly #mirrors: KvMirrors;
+  /** Bytes of call inputs copied into this thread's module. */
+  #copiedInputs = 0;
+  /**
+   * Whether KvCaches stay resident in the module's memory (wasm-kv.ts); false
+   * copies them whole per call, as plain arrays are (tests, and
+   * scripts/wasm-kv-decode.js comparing the two).
+   */
+  residentKv = true;
   /** The build loaded: plain SIMD128, or with relaxed-SIMD fused multiply-adds. */
   readonly isa: WasmIsa;
 
@@ -231,6 +254,7 @@ export class WasmKernels {
     }
     exports._initialize();
     this.#exports = exports;
+    this.#mirrors = new KvMirrors(exports);
     const isa = readString(exports, exports.fa_isa());
     if (isa !== 'simd128' && isa !== 'relaxed-simd') throw new Error(`the WebAssembly module's kernel is built for ${isa}`);
     this.isa = isa;
@@ -245,13 +269,37 @@ export class WasmKernels {
    * Runs attention(args) (args checked by lib/ already; the module re-checks
    * only what keeps it inside its memory). Returns false, having written
    * nothing, when the module's memory cannot hold the call (wasm32: 4 GiB at
-   * most): the caller then runs the TypeScript kernel.
+   * most): the caller then runs the TypeScript kernel. With `cache` (the
+   * KvCache whose buffers a.k and a.v are), k and v are read from its
+   * resident copy, synced first; without one that can be had, copied.
    */
-  attention(a: NativeAttentionArgs): boolean {
-    const call = layout(a);
-    return execute(this.#exports, call, (memory, block) => {
+  attention(a: NativeAttentionArgs, cache: KvCache | null = null): boolean {
+    const resident = cache !== null && this.residentKv ? this.#mirrors.resident(cache, a.k, a.v, a.keyLengths) : null;
+    const call = layout(a, resident !== null);
+    const deliver = (memory: Uint8Array, block: number): void => {
       for (const output of call.outputs) output.data.set(memory.subarray(block + output.offset, block + output.offset + output.data.length));
-    });
+    };
+    const run = (): boolean => {
+      for (const input of call.inputs) this.#copiedInputs += input.data.length;
+      return execute(this.#exports, call, resident, deliver);
+    };
+    // Mirrors of other caches may be what leaves no room for the call.
+    return run() || (this.#mirrors.evict(resident) && run());
+  }
+
+  /**
+   * @internal
+   * Bytes copied into the module so far, on this thread and the worker: call
+   * inputs and rows of resident caches (tests check that a decoding step
+   * copies its new rows, not the cache).
+   */
+  get copiedBytes(): number {
+    return this.#copiedInputs + this.#mirrors.copiedBytes + (this.#worker?.copiedBytes ?? 0);
+  }
+
+  /** @internal This thread's resident caches (wasm-kv.ts), for tests: their count and bytes, the budget, and dropping one or all. */
+  get kvMirrors(): KvMirrors {
+    return this.#mirrors;
   }
 
   /** Whether attentionAsync(a) is worth a worker thread (else the caller runs attention(a) after a yield). */
@@ -261,19 +309,22 @@ export class WasmKernels {
 
   /**
    * attention(args) on this module's worker thread (one, started on first
-   * use, calls queued in order), over copies of the inputs taken now. With
+   * use, calls queued in order), over copies of the inputs taken now; with
+   * `cache`, k and v from the worker's resident copy of it (the worker syncs
+   * it from the cache's shared memory when the call runs). With
    * `signal`: an abort rejects at once with its reason, a call still queued
    * never starts, and nothing is written into the outputs (the worker cannot
    * stop a call that has started; it finishes and its result is dropped).
    * Resolves to false, having written nothing, when the call does not fit
    * the worker's module memory.
    */
-  async attentionAsync(a: NativeAttentionArgs, signal: AbortSignal | null): Promise<boolean> {
-    this.#worker ??= new WasmWorker(this.#module);
-    const call = layout(a);
+  async attentionAsync(a: NativeAttentionArgs, signal: AbortSignal | null, cache: KvCache | null = null): Promise<boolean> {
+    const worker = (this.#worker ??= new WasmWorker(this.#module, KV_MIRROR_BUDGET));
+    const kv = cache !== null && this.residentKv ? worker.residentKv(cache, a.k, a.v, a.keyLengths) : null;
+    const call = layout(a, kv !== null);
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     let fitted = true;
-    const run = this.#worker.run(call, cancel).then((outputs) => {
+    const run = worker.run(call, cancel, kv).then((outputs) => {
       if (outputs === null) fitted = false;
       else if (Atomics.load(cancel, 0) === 0) call.outputs.forEach((output, i) => output.data.set(outputs[i]));
     });
