@@ -8,9 +8,10 @@
 //   linear.json    bench/linear.js                       section linear
 //   churn.json     bench/kv-cache-churn.js               section churn
 //   service.json   examples/service/load.js --threads 2,1   section service
+//   backends.json  bench/backends.js                     section backends
 //
 //   node bench/readme.js [DIR]           rewrite from DIR (default: the newest bench/results/*/)
-//   node bench/readme.js --run [DIR] [--only main,vision,linear,churn,service]
+//   node bench/readme.js --run [DIR] [--only main,vision,linear,churn,service,backends]
 //                                        run those benchmarks into DIR (default
 //                                        bench/results/readme/), then rewrite
 //   npm run bench:readme                 the same as --run: every benchmark, every section
@@ -47,6 +48,7 @@ const PARTS = [
   { key: 'linear', file: 'linear.json', command: ['bench/linear.js'] },
   { key: 'churn', file: 'churn.json', command: ['bench/kv-cache-churn.js'] },
   { key: 'service', file: 'service.json', command: ['examples/service/load.js', '--threads', '2,1'] },
+  { key: 'backends', file: 'backends.json', command: ['bench/backends.js'] },
 ];
 const partOf = (key) => PARTS.find((p) => p.key === key);
 
@@ -55,7 +57,10 @@ const SHAPE_FIELDS = ['name', 'B', 'H', 'Lq', 'Lk', 'D', 'Dv', 'causal', 'mask',
 const ROW_FIELDS = ['shape', 'peer', 'status', 'threads', 'detail', 'medianMs', 'gflops', 'kvGBs', 'relErr', 'wrong', 'noisy', 'reason', 'error'];
 // Per-ISA line: these shapes when the run has them, else every compute-bound shape it ran.
 const ISA_SHAPES = ['self-512', 'self-2048'];
-// linear, churn, service: a row is flagged ⚠ when other processes took more than this share of the CPU time while it ran.
+// Issue 18's targets for the WebAssembly backend, one thread: at `shape` at least `gflops` GFLOP/s and
+// `overJs` times the TS fallback; at `decodeShape` at least `decodeGBs` GB/s of K+V.
+const WASM_TARGETS = { shape: 'self-512', gflops: 15, overJs: 8, decodeShape: 'decode', decodeGBs: 5 };
+// linear, churn, service, backends: a row (a cell in backends) is flagged ⚠ when other processes took more than this share of the CPU time while it ran.
 const NOISY_ABOVE = 0.05;
 
 const pick = (object, keys) => Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]]));
@@ -353,6 +358,72 @@ function serviceSection(record) {
   return lines.join('\n');
 }
 
+/** Issue 18's targets, judged from `run`'s cells: for each wasm build its rate and speedup over the TS fallback, met or missed. */
+function wasmTargetsText(run) {
+  const { shape, decodeShape } = WASM_TARGETS;
+  const find = (backend, shapeName) => run.rows.find((r) => r.backend === backend && r.shape === shapeName && r.status === 'ok' && !r.wrong);
+  const verdict = (value, target, text) => (value === null ? 'not measured' : `${text(value)} (${value >= target ? 'met' : 'missed'})`);
+  const js = find('js', shape);
+  const builds = run.variants.filter((v) => v.id.startsWith('wasm-')).map((variant) => {
+    const self = find(variant.id, shape);
+    const decode = find(variant.id, decodeShape);
+    const parts = [
+      verdict(self ? self.gflops : null, WASM_TARGETS.gflops, (v) => `${num(v)} GFLOP/s`),
+      verdict(self && js ? js.medianMs / self.medianMs : null, WASM_TARGETS.overJs, (v) => `${v.toFixed(1)}× the TS fallback`),
+      verdict(decode ? decode.kvGBs : null, WASM_TARGETS.decodeGBs, (v) => `${num(v)} GB/s`),
+    ].join(', ');
+    return `${variant.label}: ${parts}`;
+  });
+  const native = find('native', shape);
+  const nativeOver = run.variants
+    .filter((v) => v.id.startsWith('wasm-') && find(v.id, shape))
+    .map((v) => `${(find(v.id, shape).medianMs / native.medianMs).toFixed(1)}× as fast as ${v.label}`);
+  return (
+    `Issue 18's targets for the wasm backend (at least ${WASM_TARGETS.gflops} GFLOP/s and ${WASM_TARGETS.overJs}× the TS fallback at ${shape}, ` +
+    `at least ${WASM_TARGETS.decodeGBs} GB/s of K+V at ${decodeShape}), from this run: ${builds.join('; ')}.` +
+    `${native && nativeOver.length ? ` At ${shape} native (${native.isa}) runs ${nativeOver.join(' and ')}.` : ''}`
+  );
+}
+
+/** bench/backends.js's table: one row per backend (one thread), one column per shape; then issue 18's targets. */
+function backendsSection(record) {
+  const run = record.backends;
+  if (!run) return notMeasured('backends');
+  const { shapes, variants, rows } = run;
+  const ok = rows.filter((r) => r.status === 'ok');
+  const errors = ok.map((r) => r.relErr).filter(Number.isFinite);
+  const wrong = ok.filter((r) => r.wrong).length;
+  const labelOf = (id) => (variants.find((v) => v.id === id) || { label: id }).label;
+  const short = ok.filter((r) => r.calls < run.flags.reps).map((r) => `${labelOf(r.backend)} at ${r.shape}`);
+  const flagged = variants.filter((v) => v.nodeFlags.length).map((v) => `the ${v.label} row's with \`node ${v.nodeFlags.join(' ')}\``);
+  const cell = (variant, shape) => {
+    const row = rows.find((r) => r.backend === variant.id && r.shape === shape.name);
+    if (!row) return '';
+    if (row.status !== 'ok') return 'failed';
+    const rate = shape.bound === 'memory' ? `${num(row.kvGBs)} GB/s` : `${num(row.gflops)} GFLOP/s`;
+    return `${msText(row.medianMs)}, ${rate}${row.wrong ? ' **WRONG**' : ''}${noisyMark(row)}`;
+  };
+  const label = (variant) => {
+    const row = ok.find((r) => r.backend === variant.id);
+    return `${variant.label}${row ? ` (\`${row.isa}\`)` : ''}`;
+  };
+  const heading = (shape) => `${shapeLabel(shape)}${shape.bound === 'memory' ? ', GB/s of K+V' : ''}`;
+  return [
+    `${runText(run, { threads: false })}. One thread per backend, each backend and shape in its own process${flagged.length ? ` (${flagged.join(', ')})` : ''}; ` +
+      `median of ${run.flags.reps} timed calls per cell after at least ${run.warmupSeconds} s of warm-up` +
+      `${short.length ? ` (fewer, at least ${run.minCalls}, once they passed ${run.flags.budget} s: ${short.join(', ')})` : ''}; ` +
+      `GFLOP/s = 2·B·H·Lq·Lk·(D+Dv) / time, halved for causal; GB/s = bytes of K and V / time; ${noisyNote(ok, 'cells')}` +
+      `${wrong ? `; **${wrong} cell${wrong === 1 ? '' : 's'} WRONG**` : ''}. ` +
+      `Largest relative error against a float64 reference: ${errors.length ? Math.max(...errors).toExponential(1) : '—'}.`,
+    '',
+    `| backend, 1 thread | ${shapes.map(heading).join(' | ')} |`,
+    `|---|${shapes.map(() => '--:').join('|')}|`,
+    ...variants.map((variant) => tableRow([label(variant), ...shapes.map((shape) => cell(variant, shape))])),
+    '',
+    wasmTargetsText(run),
+  ].join('\n');
+}
+
 /** Each README section: how it is made, and the part of the record it is made from. */
 const SECTIONS = {
   main: { render: mainSection, part: 'main' },
@@ -361,6 +432,7 @@ const SECTIONS = {
   linear: { render: linearSection, part: 'linear' },
   churn: { render: churnSection, part: 'churn' },
   service: { render: serviceSection, part: 'service' },
+  backends: { render: backendsSection, part: 'backends' },
 };
 
 // ------------------------------------------------------------------ README

@@ -2,10 +2,11 @@
 // What a benchmark's record says about its run, in one place: when it ran (date and
 // stamp), the command line, the commit, the machine (CPU, cores, CPU flags, Node, the
 // package's backend(), load average), and writing it as DIR/NAME.json. bench/run.js's
-// results.json, bench/vision.js, bench/linear.js, bench/kv-cache-churn.js and
-// examples/service/load.js (each with --out DIR) write such records; bench/readme.js
-// makes the README's benchmark sections from them. Also the machine's CPU-time counters
-// the benchmarks use to tell whether other processes took CPU a timed call needed.
+// results.json, bench/vision.js, bench/linear.js, bench/kv-cache-churn.js,
+// bench/backends.js and examples/service/load.js (each with --out DIR) write such
+// records; bench/readme.js makes the README's benchmark sections from them. Also the
+// machine's CPU-time counters the benchmarks use to tell whether other processes took
+// CPU a timed call needed.
 
 const fs = require('fs');
 const os = require('os');
