@@ -63,6 +63,8 @@ interface Pending {
 }
 
 export class WasmWorker {
+  /** Node, Bun and Deno have worker_threads; the browser build's WasmWorker (wasm-worker.browser.ts) has none. */
+  static readonly available = true;
   readonly #module: object;
   #worker: Worker | null = null;
   readonly #pending = new Map<number, Pending>();
