@@ -376,6 +376,16 @@ export function checkThreads(value: unknown): number {
   return value;
 }
 
+/** init()'s options; wasmBase as a URL string ('/assets/' gets a trailing '/' added when missing, so it names a folder). */
+export function checkInitOptions(value: unknown): { wasmBase: string | null } {
+  const options = checkOptionKeys(value, ['wasmBase'], 'init');
+  const base = options.wasmBase;
+  if (base === undefined) return { wasmBase: null };
+  const href = typeof base === 'string' ? base : isRecord(base) && typeof base.href === 'string' ? base.href : null;
+  if (href === null) throw invalidArgument(TypeError, 'options.wasmBase to be a string or URL', describe(base), 'init');
+  return { wasmBase: href.endsWith('/') ? href : `${href}/` };
+}
+
 /** "[8, 16]". */
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
