@@ -37,8 +37,27 @@ export function raceAbort(run: Promise<void>, signal: AbortSignal, flag: Int32Ar
  * a JS kernel run by an async call never starts before that call returns.
  */
 export async function yieldThenCheck(signal: AbortSignal | null): Promise<void> {
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  await nextTask();
   signal?.throwIfAborted();
+}
+
+/**
+ * Resolves in a later task: setImmediate where the runtime has one (Node, Bun,
+ * Deno; looked up per call so fake timers see it), else a message to a fresh
+ * channel (browsers: unlike setTimeout(0), it is not clamped to 4 ms when nested).
+ */
+function nextTask(): Promise<void> {
+  const setImmediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  if (setImmediate !== undefined) return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => {
+    // The DOM's MessageChannel (Node's typings have no onmessage; Node never gets here).
+    const channel = new MessageChannel() as unknown as { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(message: null): void } };
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 /** Starts a native async call with a fresh cancel flag and waits for it, racing `signal` when there is one. */

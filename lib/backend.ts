@@ -15,9 +15,9 @@
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import type { BackendInfo } from './types';
+import type { BackendInfo, InitOptions } from './types';
 import type { NativeAddon } from './native';
-import { checkThreads, describe, invalidArgument } from './validate';
+import { checkInitOptions, checkThreads, describe, invalidArgument } from './validate';
 import { WasmKernels, canCompile } from './wasm';
 
 const PACKAGE_NAME = 'fused-attention';
@@ -285,6 +285,17 @@ export function backend(): BackendInfo {
   if (addon === null) return { name: 'js', isa: 'js', threads: 1, reason };
   const info = addon.info();
   return { name: 'native', isa: info.isa, threads: info.threads };
+}
+
+/**
+ * Chooses the backend now and resolves to backend() (rejects with its error).
+ * The browser entry needs it before the first call, to load its WebAssembly
+ * module (backend.browser.ts); here it only lets code shared with a browser
+ * call it. options.wasmBase is for the browser and is only checked here.
+ */
+export async function init(options?: InitOptions): Promise<BackendInfo> {
+  checkInitOptions(options);
+  return backend();
 }
 
 /**

@@ -6,10 +6,10 @@ export { KvCachePool } from './kv-cache-pool';
 export type { KvCachePoolConfig } from './kv-cache-pool';
 export { MultiHeadAttention } from './mha';
 export type { MhaForwardAsyncOptions, MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
-export { backend, setThreads } from './backend';
+export { backend, init, setThreads } from './backend';
 export { linear, packLinear, PackedLinear } from './linear';
 export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';
-export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, Layout, Tensor, WeightTensor } from './types';
+export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, InitOptions, Layout, Tensor, WeightTensor } from './types';
 export { axialAttention, AxialAttention, AxialPositionalEmbedding } from './vision/axial';
 export type {
   AxialAttentionConfig,

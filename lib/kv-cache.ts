@@ -137,9 +137,12 @@ export class KvCache {
     }
     // SharedArrayBuffer memory can never be detached or resized, so the native
     // attentionAsync reads it in place instead of copying the whole cache per call.
+    // A browser page that is not cross-origin isolated has no SharedArrayBuffer;
+    // there (no native addon) plain memory does.
     const bytes = this.dtype === 'float32' ? 4 : 2;
+    const Memory = typeof SharedArrayBuffer === 'function' ? SharedArrayBuffer : ArrayBuffer;
     const make = (n: number): Float32Array | Uint16Array =>
-      this.dtype === 'float32' ? new Float32Array(new SharedArrayBuffer(n * bytes)) : new Uint16Array(new SharedArrayBuffer(n * bytes));
+      this.dtype === 'float32' ? new Float32Array(new Memory(n * bytes)) : new Uint16Array(new Memory(n * bytes));
     this.#keys = make(rows * this.headDim);
     this.#values = make(rows * this.valueDim);
     this.#lengths = new Int32Array(this.batch);

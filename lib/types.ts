@@ -121,3 +121,13 @@ export interface BackendInfo {
   /** Why the wasm or JS backend is in use (one line), when it is. */
   reason?: string;
 }
+
+/** Options of init(). */
+export interface InitOptions {
+  /**
+   * Browser entry: the URL of the folder that fused_attention.wasm and
+   * fused_attention_relaxed.wasm are fetched from (default: the entry's own
+   * folder, dist/). Node reads them from the package and ignores it.
+   */
+  wasmBase?: string | { readonly href: string };
+}

@@ -4,8 +4,20 @@
  * PyTorch's op prefix). TypeError for a wrong kind of value, RangeError for a
  * wrong size or range. The native binding only re-checks what protects memory.
  */
-import { types } from 'node:util';
 import type { Layout, Tensor } from './types';
+
+/**
+ * The typed-array kind of `value` ('Float32Array', ...), else undefined: the
+ * %TypedArray%.prototype[Symbol.toStringTag] getter reads the array's internal
+ * slot, so it sees arrays of any realm (worker, vm, iframe) and cannot be
+ * fooled by a look-alike object. What node:util's types.is*Array do, without
+ * node:util, so the browser build shares this file.
+ */
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get as (this: unknown) => string | undefined;
+
+function typedArrayKind(value: unknown): string | undefined {
+  return typedArrayTag.call(value);
+}
 
 /**
  * Largest element count of one tensor (q, k, v, mask or the output): 2**32.
@@ -69,9 +81,10 @@ const SHOWN_ELEMENTS = 4;
  */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (types.isTypedArray(value)) {
-    const name = value.constructor.name;
-    if (value.length > SHOWN_ELEMENTS) return `${name}(${value.length})`;
+  if (typedArrayKind(value) !== undefined) {
+    const array = value as Float32Array;
+    const name = array.constructor.name;
+    if (array.length > SHOWN_ELEMENTS) return `${name}(${array.length})`;
     return `${name} [${Array.from(value as ArrayLike<number | bigint>, describe).join(', ')}]`;
   }
   switch (typeof value) {
@@ -101,15 +114,15 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** True for Float32Arrays of any realm (worker, vm); instanceof would miss those. */
 export function isFloat32Array(value: unknown): value is Float32Array {
-  return types.isFloat32Array(value);
+  return typedArrayKind(value) === 'Float32Array';
 }
 
 export function isUint8Array(value: unknown): value is Uint8Array {
-  return types.isUint8Array(value);
+  return typedArrayKind(value) === 'Uint8Array';
 }
 
 export function isInt32Array(value: unknown): value is Int32Array {
-  return types.isInt32Array(value);
+  return typedArrayKind(value) === 'Int32Array';
 }
 
 export function isPositiveInteger(value: unknown): value is number {
@@ -361,6 +374,16 @@ export function checkThreads(value: unknown): number {
     throw invalidArgument(RangeError, 'n to be an integer from 1 to 256', describe(value), 'setThreads');
   }
   return value;
+}
+
+/** init()'s options; wasmBase as a URL string ('/assets/' gets a trailing '/' added when missing, so it names a folder). */
+export function checkInitOptions(value: unknown): { wasmBase: string | null } {
+  const options = checkOptionKeys(value, ['wasmBase'], 'init');
+  const base = options.wasmBase;
+  if (base === undefined) return { wasmBase: null };
+  const href = typeof base === 'string' ? base : isRecord(base) && typeof base.href === 'string' ? base.href : null;
+  if (href === null) throw invalidArgument(TypeError, 'options.wasmBase to be a string or URL', describe(base), 'init');
+  return { wasmBase: href.endsWith('/') ? href : `${href}/` };
 }
 
 /** "[8, 16]". */

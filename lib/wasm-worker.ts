@@ -159,6 +159,8 @@ interface Pending {
 }
 
 export class WasmWorker {
+  /** Node, Bun and Deno have worker_threads; the browser build's WasmWorker (wasm-worker.browser.ts) has none. */
+  static readonly available = true;
   readonly #module: object;
   /** Most bytes the worker's resident caches may hold together. */
   readonly #budget: number;

@@ -45,7 +45,9 @@ interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
   validate(bytes: Uint8Array): boolean;
+  compile(bytes: Uint8Array): Promise<object>;
 }
+/** Undefined where the engine has no WebAssembly (iOS Lockdown Mode, V8 run with --jitless): see simdSupport(). */
 const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 /** The module's exports (native/wasm_entry.cpp). */
@@ -189,6 +191,21 @@ export function canCompile(bytes: Uint8Array): boolean {
   return webAssembly.validate(bytes);
 }
 
+/** A function () -> v128 returning i8x16.popcnt(i8x16.splat(0)): valid where the engine has SIMD128. */
+const SIMD128_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+/** A function () -> v128 returning i8x16.relaxed_swizzle(splat(1), splat(2)): valid where the engine has relaxed SIMD. */
+const RELAXED_SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
+
+/**
+ * The best build this engine runs, or null when it has no WebAssembly SIMD
+ * (or no WebAssembly): asked with two tiny modules, so the browser entry
+ * downloads only the build it will use (Node validates the build itself).
+ */
+export function simdSupport(): WasmIsa | null {
+  if (typeof webAssembly !== 'object' || !canCompile(SIMD128_PROBE)) return null;
+  return canCompile(RELAXED_SIMD_PROBE) ? 'relaxed-simd' : 'simd128';
+}
+
 /** The instruction set of a module's kernel build (fa_isa()). */
 export type WasmIsa = 'simd128' | 'relaxed-simd';
 
@@ -225,6 +242,15 @@ function execute(e: WasmExports, call: Omit<WasmCall, 'outputs'>, resident: Resi
 /** Calls below this many FLOPs run attentionAsync on the calling thread (after one yield): a worker round trip costs more. */
 const WORKER_MIN_FLOPS = 1e7;
 
+/** A module compiled off the main thread (browsers refuse to compile a big one synchronously there). */
+export class CompiledModule {
+  private constructor(readonly module: object) {}
+
+  static async compile(bytes: Uint8Array): Promise<CompiledModule> {
+    return new CompiledModule(await webAssembly.compile(bytes));
+  }
+}
+
 /** The loaded module: attention and its plan over copies of the call's arrays (a KvCache's kept resident). */
 export class WasmKernels {
   readonly #module: object;
@@ -242,9 +268,12 @@ export class WasmKernels {
   /** The build loaded: plain SIMD128, or with relaxed-SIMD fused multiply-adds. */
   readonly isa: WasmIsa;
 
-  /** Compiles and instantiates the module synchronously (attention() is synchronous); throws when it is not ours. */
-  constructor(bytes: Uint8Array) {
-    this.#module = new webAssembly.Module(bytes);
+  /**
+   * Instantiates the module synchronously (attention() is synchronous), compiling
+   * it first when given its bytes; throws when it is not ours.
+   */
+  constructor(source: Uint8Array | CompiledModule) {
+    this.#module = source instanceof CompiledModule ? source.module : new webAssembly.Module(source);
     const exports = new webAssembly.Instance(this.#module, {}).exports as unknown as WasmExports;
     for (const name of ['fa_alloc', 'fa_attention', 'fa_attention_plan', 'fa_args', 'fa_arg_count', 'fa_isa'] as const) {
       if (typeof exports[name] !== 'function') throw new Error(`the WebAssembly module does not export ${name}()`);
@@ -304,7 +333,7 @@ export class WasmKernels {
 
   /** Whether attentionAsync(a) is worth a worker thread (else the caller runs attention(a) after a yield). */
   offThread(a: NativeAttentionArgs): boolean {
-    return 2 * a.B * a.H * a.Lq * a.Lk * (a.D + a.Dv) >= WORKER_MIN_FLOPS;
+    return WasmWorker.available && 2 * a.B * a.H * a.Lq * a.Lk * (a.D + a.Dv) >= WORKER_MIN_FLOPS;
   }
 
   /**

@@ -127,6 +127,16 @@ describe('backend()', () => {
     expect((await freshLib('wasm')).backend().isa).toBe('simd128');
   });
 
+  it("init() resolves to backend() (the browser entry needs it; here it lets shared code call it), checks its options, and rejects with the choice's error", async () => {
+    const lib = await freshLib('js');
+    await expect(lib.init()).resolves.toEqual(lib.backend());
+    await expect(lib.init({ wasmBase: new URL('https://cdn.example/fused-attention/dist') })).resolves.toEqual(lib.backend());
+    await expect(lib.init({ wasmBase: 42 } as never)).rejects.toThrow(new TypeError('init: expected options.wasmBase to be a string or URL but received 42'));
+    await expect(lib.init({ wasmUrl: '/' } as never)).rejects.toThrow(new TypeError('init: expected options keys to be among wasmBase but received "wasmUrl"'));
+    const broken = await freshLib('nativ');
+    await expect(broken.init()).rejects.toThrow('fused-attention: expected FUSED_ATTENTION_BACKEND to be "native", "wasm", "js" or unset but received "nativ"');
+  });
+
   it('setThreads forwards to the native pool when native is in use', async () => {
     const lib = await freshLib(undefined);
     if (lib.nativeAddon() === null) return; // covered by the js test above

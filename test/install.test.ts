@@ -193,6 +193,8 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
       const allowed = [
         /^(README\.md|LICENSE|package\.json|binding\.gyp|scripts\/install-fallback\.js)$/,
         /^dist\/([\w-]+\/)*[\w-]+\.(js|mjs|d\.ts|d\.mts)$/,
+        // The browser build (scripts/build-browser.js): ES modules, the browser stand-ins named *.browser.mjs.
+        /^dist\/browser\/([\w-]+\/)*[\w-]+(\.browser)?\.mjs$/,
         /^dist\/fused_attention(_relaxed)?\.wasm$/,
         /^native\/[\w-]+\.(cc|cpp|h|inl)$/,
         /^prebuilds\/linux-[a-z0-9]+\/node\.napi\.(glibc|musl)\.node$/,
@@ -210,17 +212,23 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
         'dist/index.mjs',
         'dist/index.d.ts',
         'dist/index.d.mts',
+        'dist/browser.mjs',
+        'dist/browser.d.mts',
         PREBUILD,
         ...(process.env.CI ? SHIPPED.map((name) => TARGETS[name].file!) : []),
       ]) {
         expect(paths).toContain(required);
       }
-      // Every module of lib/ ships compiled, with its declarations.
+      // Every module of lib/ ships compiled, with its declarations; the browser stand-ins (*.browser.ts) in the browser build.
       for (const file of readdirSync(join(ROOT, 'lib'), { recursive: true }) as string[]) {
         if (!file.endsWith('.ts')) continue;
-        const base = `dist/${file.slice(0, -'.ts'.length)}`;
-        expect(paths).toContain(`${base}.js`);
-        expect(paths).toContain(`${base}.d.ts`);
+        const name = file.slice(0, -'.ts'.length);
+        if (name.endsWith('.browser')) {
+          expect(paths).toContain(`dist/browser/${name}.mjs`);
+          continue;
+        }
+        expect(paths).toContain(`dist/${name}.js`);
+        expect(paths).toContain(`dist/${name}.d.ts`);
       }
       // A source build needs every file binding.gyp names (and what they include: all of native/).
       const gyp = readFileSync(join(ROOT, 'binding.gyp'), 'utf8');
@@ -263,6 +271,22 @@ describe.skipIf(process.platform !== 'linux')('install story (packed tarball, fr
       expect(summary.maxError).toBeLessThan(1e-5);
       expect(summary.sameInstance).toBe(true);
       expect(stderr).toBe('');
+    });
+
+    it("the `browser` condition resolves to dist/browser.mjs, whose modules all load from the tarball", () => {
+      // Node resolves the browser condition too when asked: the exports map and the packed files, without a browser.
+      const script = [
+        "const fa = await import('fused-attention');",
+        "let error = '';",
+        'try { fa.backend(); } catch (err) { error = err.message; }',
+        "console.log(JSON.stringify({ entry: import.meta.resolve('fused-attention'), names: Object.keys(fa).length, error }));",
+      ].join('\n');
+      const result = runOk(process.execPath, ['--conditions=browser', '--input-type=module', '-e', script], { cwd: project });
+      const summary = lastJsonLine<{ entry: string; names: number; error: string }>(result.stdout);
+      expect(summary.entry).toMatch(/\/node_modules\/fused-attention\/dist\/browser\.mjs$/);
+      expect(summary.names).toBeGreaterThan(10);
+      expect(summary.error).toMatch(/^fused-attention: await init\(\) before the first call/);
+      expect(result.stderr).toBe('');
     });
 
     it('the shipped types check a strict NodeNext consumer (import and require)', () => {
