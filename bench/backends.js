@@ -28,7 +28,11 @@ const { startRecord, otherLoadWhile } = require('./run-record');
 
 const ROOT = path.join(__dirname, '..');
 const RESULT_PREFIX = 'BACKENDS_RESULT ';
-const DEFAULT_SHAPES = ['small', 'self-512', 'cross', 'decode', 'causal-2048'];
+const DEFAULT_SHAPES = ['small', 'self-512', 'cross', 'decode', 'decode-kvcache', 'causal-2048'];
+// The decode shape once more, as a generation loop runs it: the K/V in a float32 KvCache
+// (which the wasm backend keeps resident in its memory between calls).
+const LOCAL_SHAPES = [{ ...shapeByName('decode'), name: 'decode-kvcache', description: 'the decode step from a float32 KvCache holding the same K/V', kvCache: true, quick: true }];
+const shapeOf = (name) => LOCAL_SHAPES.find((s) => s.name === name) || shapeByName(name);
 const WARMUP_SECONDS = 0.5;
 const MIN_CALLS = 3;
 const WRONG_ABOVE = 1e-4; // relative Frobenius error that marks a cell wrong, as in bench/run.js
@@ -45,7 +49,7 @@ const VARIANTS = [
 const HELP = `Usage: node bench/backends.js [flags]
 
   --quick          the shapes marked quick, 5 calls per cell, 3 s budget
-  --shapes a,b     only these shapes (default: ${DEFAULT_SHAPES.join(', ')}; any of ${allShapes.map((s) => s.name).join(', ')})
+  --shapes a,b     only these shapes (default: ${DEFAULT_SHAPES.join(', ')}; any of ${[...allShapes, ...LOCAL_SHAPES].map((s) => s.name).join(', ')})
   --backends a,b   only these rows (${VARIANTS.map((v) => v.id).join(', ')})
   --reps N         timed calls per cell (default 15; 5 with --quick)
   --budget S       stop timing a cell after S seconds once it has ${MIN_CALLS} calls (default 10; 3 with --quick)
@@ -113,9 +117,15 @@ async function measureCell(variant, shape, flags) {
   const v = { data: inputs.v, shape: [B, H, Lk, Dv] };
   const out = new Float32Array(B * H * Lq * Dv);
   const opts = { scale: scaleOf(shape), causal: shape.causal, mask: inputs.mask ? { data: inputs.mask, shape: [Lq, Lk] } : null, out };
+  let cache = null;
+  if (shape.kvCache) {
+    cache = new fa.KvCache({ batch: B, numKvHeads: H, headDim: D, valueDim: Dv, maxLength: Lk });
+    cache.append(k, v);
+  }
   const call = () => {
     const start = process.hrtime.bigint();
-    fa.attention(q, k, v, opts);
+    if (cache) fa.attention(q, cache, { scale: opts.scale, out });
+    else fa.attention(q, k, v, opts);
     return Number(process.hrtime.bigint() - start) / 1e6;
   };
 
@@ -201,15 +211,15 @@ async function main() {
     const variant = VARIANTS.find((v) => v.id === flags.child);
     let result;
     try {
-      result = { status: 'ok', ...(await measureCell(variant, shapeByName(flags.shapes[0]), flags)) };
+      result = { status: 'ok', ...(await measureCell(variant, shapeOf(flags.shapes[0]), flags)) };
     } catch (error) {
       result = { status: 'error', error: String((error && error.message) || error).split('\n')[0] };
     }
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
     return;
   }
-  const names = flags.shapes || (flags.quick ? allShapes.filter((s) => s.quick).map((s) => s.name) : DEFAULT_SHAPES);
-  const shapes = names.map(shapeByName);
+  const names = flags.shapes || (flags.quick ? [...allShapes, ...LOCAL_SHAPES].filter((s) => s.quick).map((s) => s.name) : DEFAULT_SHAPES);
+  const shapes = names.map(shapeOf);
   const variants = (flags.backends || VARIANTS.map((v) => v.id)).map((id) => {
     const variant = VARIANTS.find((v) => v.id === id);
     if (!variant) throw new RangeError(`bench/backends: unknown backend "${id}"; expected one of ${VARIANTS.map((v) => v.id).join(', ')}`);

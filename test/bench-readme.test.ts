@@ -83,7 +83,7 @@ const service = {
 
 /** A backends.json row as bench/backends.js writes it: GFLOP/s from the median, GB/s of K+V on the memory-bound shape. */
 function backendsRow(shape: string, backend: string, medianMs: number, rest: Record<string, unknown> = {}) {
-  const [flops, kvBytes] = shape === 'decode' ? [2 * 32 * 4096 * 256, 4 * 32 * 4096 * 256] : [2 * 8 * 512 * 512 * 128, null];
+  const [flops, kvBytes] = shape === 'decode-kvcache' ? [2 * 32 * 4096 * 256, 4 * 32 * 4096 * 256] : [2 * 8 * 512 * 512 * 128, null];
   const isa = { native: 'avx2', 'wasm-relaxed': 'relaxed-simd', 'wasm-simd128': 'simd128', js: 'js' }[backend];
   return {
     shape, backend, status: 'ok', isa, threads: 1, medianMs, minMs: medianMs * 0.98, calls: 15, relErr: 3e-7, nonFinite: 0, otherLoad: 0.01,
@@ -107,17 +107,17 @@ const backends = {
   ],
   shapes: [
     { name: 'self-512', B: 1, H: 8, Lq: 512, Lk: 512, D: 64, Dv: 64, causal: false, mask: null, unit: 'ms', bound: 'compute' },
-    { name: 'decode', B: 1, H: 32, Lq: 1, Lk: 4096, D: 128, Dv: 128, causal: false, mask: null, unit: 'ms', bound: 'memory' },
+    { name: 'decode-kvcache', B: 1, H: 32, Lq: 1, Lk: 4096, D: 128, Dv: 128, causal: false, mask: null, unit: 'ms', bound: 'memory' },
   ],
   rows: [
     backendsRow('self-512', 'native', 10),
     backendsRow('self-512', 'wasm-relaxed', 16),
     { shape: 'self-512', backend: 'wasm-simd128', status: 'error', error: 'expected wasm/simd128 on 1 thread but backend() reports js/js on 1' },
     backendsRow('self-512', 'js', 280, { calls: 12, relErr: 2.5e-8 }),
-    backendsRow('decode', 'native', 15),
-    backendsRow('decode', 'wasm-relaxed', 34, { otherLoad: 0.2, relErr: 1.2e-6 }),
-    backendsRow('decode', 'wasm-simd128', 25),
-    backendsRow('decode', 'js', 70, { relErr: 2e-4, wrong: true }),
+    backendsRow('decode-kvcache', 'native', 15),
+    backendsRow('decode-kvcache', 'wasm-relaxed', 34, { otherLoad: 0.2, relErr: 1.2e-6 }),
+    backendsRow('decode-kvcache', 'wasm-simd128', 25),
+    backendsRow('decode-kvcache', 'js', 70, { relErr: 2e-4, wrong: true }),
   ],
 };
 
@@ -298,14 +298,14 @@ describe('bench/readme.js', () => {
         '1 of 7 cells flagged ⚠ (other processes took more than 5 % of the CPU time while the row ran: rerun on a quiet machine); **1 cell WRONG**. ' +
         'Largest relative error against a float64 reference: 2.0e-4.',
       '',
-      '| backend, 1 thread | self-512 (B=1 H=8 L=512 D=64) | decode (B=1 H=32 Lq=1 Lk=4096 D=128), GB/s of K+V |',
+      '| backend, 1 thread | self-512 (B=1 H=8 L=512 D=64) | decode-kvcache (B=1 H=32 Lq=1 Lk=4096 D=128), GB/s of K+V |',
       '|---|--:|--:|',
       '| native (`avx2`) | 10.0 ms, 53.7 GFLOP/s | 15.0 ms, 8.95 GB/s |',
       '| wasm, relaxed SIMD (`relaxed-simd`) | 16.0 ms, 33.6 GFLOP/s | 34.0 ms, 3.95 GB/s ⚠ |',
       '| wasm, plain SIMD128 (`simd128`) | failed | 25.0 ms, 5.37 GB/s |',
       '| TS fallback (`js`) | 280 ms, 1.92 GFLOP/s | 70.0 ms, 1.92 GB/s **WRONG** |',
       '',
-      "Issue 18's targets for the wasm backend (at least 15 GFLOP/s and 8× the TS fallback at self-512, at least 5 GB/s of K+V at decode), from this run: " +
+      "Issue 18's targets for the wasm backend (at least 15 GFLOP/s and 8× the TS fallback at self-512, at least 5 GB/s of K+V at decode-kvcache), from this run: " +
         'wasm, relaxed SIMD: 33.6 GFLOP/s (met), 17.5× the TS fallback (met), 3.95 GB/s (missed); wasm, plain SIMD128: not measured, not measured, 5.37 GB/s (met). ' +
         'At self-512 native (avx2) runs 1.6× as fast as wasm, relaxed SIMD.',
       '<!-- bench:backends:end -->',
@@ -314,7 +314,7 @@ describe('bench/readme.js', () => {
 
   it('judges the targets from the numbers: a faster TS fallback and slower wasm miss them, a wrong cell does not count', () => {
     const rows = backends.rows.map((row) =>
-      row.backend === 'js' && row.shape === 'self-512' ? { ...row, medianMs: 100, gflops: 5.37 } : row.backend === 'wasm-relaxed' && row.shape === 'decode' ? { ...row, wrong: true } : row,
+      row.backend === 'js' && row.shape === 'self-512' ? { ...row, medianMs: 100, gflops: 5.37 } : row.backend === 'wasm-relaxed' && row.shape === 'decode-kvcache' ? { ...row, wrong: true } : row,
     );
     const text = section(generator.renderReadme(page, generator.recordOf({ ...results, backends: { ...backends, rows } })), 'backends');
     expect(text).toContain('wasm, relaxed SIMD: 33.6 GFLOP/s (met), 6.3× the TS fallback (missed), not measured;');
