@@ -4,8 +4,12 @@
  * self-attention, Dv != D, causal both ways, masks with holes, broadcast and
  * fully masked rows, custom scale, large inputs, GQA and MQA.
  */
+import { expect } from 'vitest';
 import type { AttentionOptions, Tensor } from '../lib/types';
 import type { NativeAttentionArgs } from '../lib/native';
+import { attention_forward } from '../lib/js/attention';
+import { resolveAttention } from '../lib/options';
+import { referenceAttention, relFrobenius } from './oracle/attention.mjs';
 import { randn } from './oracle/prng.mjs';
 import { tensor } from './helpers';
 
@@ -79,6 +83,24 @@ export function deadRows(c: Case): number[] {
   if (c.mask === 'rowOff') return [0, 2].filter((i) => i < c.Lq);
   if (c.causal && c.Lq > c.Lk) return Array.from({ length: c.Lq - c.Lk }, (_, i) => i);
   return [];
+}
+
+/**
+ * Runs case `c` through `run` (one backend's attention) and checks the result: its shape,
+ * no NaN, within `tol` of the float64 oracle and of the TS kernel, dead rows exact zeros.
+ */
+export function checkGridCase(c: Case, run: (q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions) => Tensor, tol: number): void {
+  const { q, k, v, opts } = inputs(c);
+  const got = run(q, k, v, opts);
+  expect(got.shape).toEqual([c.B, c.H, c.Lq, c.Dv]);
+  expect(got.data.some(Number.isNaN)).toBe(false);
+  expect(relFrobenius(got.data, referenceAttention(q, k, v, opts))).toBeLessThanOrEqual(tol);
+  const js = resolveAttention(q, k, v, opts);
+  attention_forward(js);
+  expect(relFrobenius(got.data, js.out)).toBeLessThanOrEqual(tol);
+  for (let bh = 0; bh < c.B * c.H; bh++)
+    for (const i of deadRows(c))
+      for (let e = 0; e < c.Dv; e++) expect(got.data[(bh * c.Lq + i) * c.Dv + e]).toBe(0);
 }
 
 /**

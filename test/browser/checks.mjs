@@ -6,10 +6,11 @@
 //
 // Scenarios: the engine as it is, or made to look like an older or locked-down one
 // before the package loads (the loader asks WebAssembly.validate which build it can run).
-import { referenceAttention, referenceAttentionFull, lseError, relFrobenius } from '../oracle/attention.mjs';
+import { referenceAttention, referenceAttentionFull, lseError } from '../oracle/attention.mjs';
 import { referenceLinear } from '../oracle/linear.mjs';
 import { additiveMask, alibi, boolMask, caseInputs, flags, randomTensor as tensor } from '../oracle/inputs.mjs';
 import { randn } from '../oracle/prng.mjs';
+import { checkList, expectClose as expectCloseWithin } from '../oracle/checks.mjs';
 import { badCallOutcomes } from './bad-calls.mjs';
 
 const TOLERANCE = 1e-5;
@@ -46,16 +47,8 @@ function containsBytes(haystack, needle) {
   return false;
 }
 
-const checks = [];
-function check(name, run) {
-  checks.push({ name, run });
-}
-
-function expectClose(what, actual, expected) {
-  const error = relFrobenius(actual, expected);
-  if (!(error <= TOLERANCE)) throw new Error(`${what}: relative error ${error} > ${TOLERANCE}`);
-  return error;
-}
+const { checks, check } = checkList();
+const expectClose = (what, actual, expected) => expectCloseWithin(what, actual, expected, TOLERANCE);
 
 function expectEqual(what, actual, expected) {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error(`${what}: ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);

@@ -11,10 +11,11 @@
 //                                     runtime denied the native loader)
 import process from 'node:process';
 import * as fa from 'fused-attention';
-import { referenceAttention, relFrobenius } from '../oracle/attention.mjs';
+import { referenceAttention } from '../oracle/attention.mjs';
 import { referenceLinear } from '../oracle/linear.mjs';
 import { randomTensor as tensor } from '../oracle/inputs.mjs';
 import { randn } from '../oracle/prng.mjs';
+import { checkList, expectClose as expectCloseWithin } from '../oracle/checks.mjs';
 
 const TOLERANCE = 1e-5;
 // Arguments, not environment variables: Deno without --allow-env could not read those.
@@ -23,16 +24,8 @@ const expectBackend = argument('--backend') ?? 'native';
 const expectReason = argument('--reason');
 const runtime = globalThis.Deno ? `Deno ${Deno.version.deno}` : globalThis.Bun ? `Bun ${Bun.version}` : `Node ${process.version}`;
 
-const checks = [];
-function check(name, run) {
-  checks.push({ name, run });
-}
-
-function expectClose(what, actual, expected) {
-  const error = relFrobenius(actual, expected);
-  if (!(error <= TOLERANCE)) throw new Error(`${what}: relative error ${error} > ${TOLERANCE}`);
-  return `relative error ${error.toExponential(1)}`;
-}
+const { checks, check } = checkList();
+const expectClose = (what, actual, expected) => `relative error ${expectCloseWithin(what, actual, expected, TOLERANCE).toExponential(1)}`;
 
 check(`backend() is ${expectBackend}${expectReason ? `, and its reason says: ${expectReason}` : ''}`, () => {
   const info = fa.backend();
