@@ -16,12 +16,13 @@
 import { Worker } from 'node:worker_threads';
 import type { KvCache } from './kv-cache';
 import type { WasmCall } from './wasm';
+import { runLaidOutCall } from './wasm-call';
 
 /**
  * The worker's code: plain JavaScript run with `eval` (a separate file would
  * have to be found next to lib/*.ts under vitest and dist/*.js when built).
- * Its message handler runs a call with the steps of execute() in lib/wasm.ts,
- * line for line, then transfers the outputs back.
+ * Its message handler runs a call with runLaidOutCall (lib/wasm-call.ts, its
+ * source text put in here), as lib/wasm.ts does, then transfers the outputs back.
  */
 const WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
@@ -89,27 +90,15 @@ function resident(kv) {
   const elementBytes = kv.keys.BYTES_PER_ELEMENT;
   return { k: mirror.block, kLength: kv.keys.byteLength / elementBytes, v: mirror.block + mirror.valuesOffset, vLength: kv.values.byteLength / elementBytes };
 }
+${runLaidOutCall.toString()}
 function execute(call, kv) {
-  const block = e.fa_alloc(call.bytes);
-  if (block === 0) return { status: 'out-of-memory' };
-  try {
-    const memory = new Uint8Array(e.memory.buffer);
-    for (const input of call.inputs) memory.set(input.data, block + input.offset);
-    const args = new Float64Array(e.memory.buffer, e.fa_args(), call.args.length);
-    args.set(call.args);
-    for (const slot of call.pointerSlots) args[slot] += block;
-    if (call.residentSlots !== null && kv !== null) {
-      const [k, kLength, v, vLength] = call.residentSlots;
-      [args[k], args[kLength], args[v], args[vLength]] = [kv.k, kv.kLength, kv.v, kv.vLength];
-    }
-    const status = e.fa_attention();
-    if (status === 2) return { status: 'out-of-memory' };
-    if (status !== 0) return { status: 'error', message: moduleError() };
-    const after = new Uint8Array(e.memory.buffer);
-    return { status: 'done', outputs: call.outputs.map((o) => after.slice(block + o.offset, block + o.offset + o.bytes)) };
-  } finally {
-    e.fa_free(block);
-  }
+  const result = runLaidOutCall(e, call, kv, (after, block) => ({
+    status: 'done',
+    outputs: call.outputs.map((o) => after.slice(block + o.offset, block + o.offset + o.bytes)),
+  }));
+  if (result === 'out-of-memory') return { status: 'out-of-memory' };
+  if (result === 'error') return { status: 'error', message: moduleError() };
+  return result;
 }
 parentPort.on('message', (message) => {
   if (message.free !== undefined) return void freeMirror(message.free);

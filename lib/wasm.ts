@@ -18,6 +18,7 @@ import type { KvCache } from './kv-cache';
 import type { NativeAttentionArgs } from './native';
 import type { KernelPlan } from './types';
 import { KV_MIRROR_BUDGET, KvMirrors, type ResidentKv } from './wasm-kv';
+import { runLaidOutCall } from './wasm-call';
 import { WasmWorker } from './wasm-worker';
 
 /** The fields of fa_args(), in the order of FA_ARGS in native/wasm_entry.cpp. */
@@ -138,7 +139,7 @@ function bytesOf(array: Buffer, length: number): Uint8Array {
  * One call laid out for the module: one block of `bytes` holds every array at
  * its offset, and fa_args() holds each array's pointer as an offset into the
  * block (the module's pointer is block + offset). Plain data: it also crosses
- * to the worker (wasm-worker.ts), which runs it the same way as execute().
+ * to the worker (wasm-worker.ts), which runs it the same way as execute() (runLaidOutCall).
  */
 export interface WasmCall {
   bytes: number;
@@ -209,34 +210,14 @@ export function simdSupport(): WasmIsa | null {
 /** The instruction set of a module's kernel build (fa_isa()). */
 export type WasmIsa = 'simd128' | 'relaxed-simd';
 
-/**
- * Runs a laid-out call: a block from fa_alloc, inputs in, k and v pointed at
- * their resident copy if they have one, fa_attention(), `deliver` reads the
- * outputs from the block, the block is freed. Returns false when the memory
- * cannot grow to hold the call. wasm-worker.ts runs the same steps in its
- * worker (WORKER_SOURCE), kept line for line alike.
- */
+/** Runs a laid-out call (runLaidOutCall); false when the memory cannot grow to hold it. */
 function execute(e: WasmExports, call: Omit<WasmCall, 'outputs'>, resident: ResidentKv | null, deliver: (memory: Uint8Array, block: number) => void): boolean {
-  const block = e.fa_alloc(call.bytes);
-  if (block === 0) return false;
-  try {
-    const memory = new Uint8Array(e.memory.buffer);
-    for (const input of call.inputs) memory.set(input.data, block + input.offset);
-    const args = new Float64Array(e.memory.buffer, e.fa_args(), call.args.length);
-    args.set(call.args);
-    for (const slot of call.pointerSlots) args[slot] += block;
-    if (call.residentSlots !== null && resident !== null) {
-      const [k, kLength, v, vLength] = call.residentSlots;
-      [args[k], args[kLength], args[v], args[vLength]] = [resident.k, resident.kLength, resident.v, resident.vLength];
-    }
-    const status = e.fa_attention();
-    if (status === 2) return false;
-    if (status !== 0) throw moduleError(e);
-    deliver(new Uint8Array(e.memory.buffer), block); // a new view: the call may have grown (and so replaced) the buffer
-    return true;
-  } finally {
-    e.fa_free(block);
-  }
+  const result = runLaidOutCall(e, call, resident, (memory, block) => {
+    deliver(memory, block);
+    return 'done' as const;
+  });
+  if (result === 'error') throw moduleError(e);
+  return result === 'done';
 }
 
 /** Calls below this many FLOPs run attentionAsync on the calling thread (after one yield): a worker round trip costs more. */
