@@ -8,7 +8,7 @@ export { MultiHeadAttention } from './mha';
 export type { MhaForwardAsyncOptions, MhaForwardOptions, MhaStepOptions, MultiHeadAttentionConfig, MultiHeadAttentionWeights } from './mha';
 export { backend, init, setThreads } from './backend';
 export { linear, packLinear, PackedLinear } from './linear';
-export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions } from './linear';
+export type { LinearForwardAsyncOptions, LinearForwardOptions, LinearOptions, LinearWeightsDtype, PackLinearOptions } from './linear';
 export type { AttentionOptions, AttentionPlan, AttentionResult, BackendInfo, BoolTensor, InitOptions, Layout, Tensor, WeightTensor } from './types';
 export { axialAttention, AxialAttention, AxialPositionalEmbedding } from './vision/axial';
 export type {

@@ -15,7 +15,7 @@
 import { attention, attentionAsync } from './attention';
 import { checkSignal } from './abort';
 import { KvCache, asKvCache } from './kv-cache';
-import { type PackedLinear, packLinear } from './linear';
+import { type LinearWeightsDtype, type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
 import {
   MAX_ELEMENTS,
@@ -87,6 +87,13 @@ export interface MultiHeadAttentionConfig {
   headDim?: number;
   /** Width of the context for cross-attention (PyTorch's kdim = vdim). Default dModel. */
   contextDim?: number;
+  /**
+   * Element type the four projections are packed in: 'float32' (default) or
+   * 'bfloat16', each weight rounded once (see packLinear's dtype): half the
+   * memory natively, and a decode step streams half the weight bytes. The
+   * biases, activations and attention stay float32.
+   */
+  weightsDtype?: LinearWeightsDtype;
   weights: MultiHeadAttentionWeights;
 }
 
@@ -149,6 +156,8 @@ export class MultiHeadAttention {
   readonly numKvHeads: number;
   readonly headDim: number;
   readonly contextDim: number;
+  /** Element type of the packed projection weights. */
+  readonly weightsDtype: LinearWeightsDtype;
   private readonly wq: PackedLinear;
   private readonly wk: PackedLinear;
   private readonly wv: PackedLinear;
@@ -156,7 +165,7 @@ export class MultiHeadAttention {
 
   constructor(config: MultiHeadAttentionConfig) {
     if (!isRecord(config)) throw invalidArgument(TypeError, 'config to be an object', describe(config), LAYER);
-    const c = checkOptionKeys(config, ['dModel', 'numHeads', 'numKvHeads', 'headDim', 'contextDim', 'weights'], LAYER, 'config');
+    const c = checkOptionKeys(config, ['dModel', 'numHeads', 'numKvHeads', 'headDim', 'contextDim', 'weightsDtype', 'weights'], LAYER, 'config');
     this.dModel = checkInteger(c.dModel, 'config.dModel', 1, undefined, LAYER);
     this.numHeads = checkInteger(c.numHeads, 'config.numHeads', 1, undefined, LAYER);
     this.numKvHeads = checkInteger(c.numKvHeads, 'config.numKvHeads', 1, this.numHeads, LAYER);
@@ -168,6 +177,8 @@ export class MultiHeadAttention {
     }
     this.headDim = checkInteger(c.headDim, 'config.headDim', 1, this.dModel / this.numHeads, LAYER);
     this.contextDim = checkInteger(c.contextDim, 'config.contextDim', 1, this.dModel, LAYER);
+    const dtype = checkChoice(c.weightsDtype, 'config.weightsDtype', ['float32', 'bfloat16'] as const, 'float32', LAYER);
+    this.weightsDtype = dtype;
     const w = c.weights;
     if (!isRecord(w)) throw invalidArgument(TypeError, 'config.weights to be an object { wq, wk, wv, wo, bq?, bk?, bv?, bo? }', describe(w), LAYER);
     checkWeightKeys(w);
@@ -178,7 +189,7 @@ export class MultiHeadAttention {
       const weight = checkWeight(w[`w${name}`], `weights.w${name}`, [out, inputs], `[${outText}, ${inputsText}]`, LAYER);
       const rawBias = w[`b${name}`];
       const bias = rawBias === undefined || rawBias === null ? null : checkWeight(rawBias, `weights.b${name}`, [out], `[${outText}]`, LAYER);
-      return packLinear({ data: weight, shape: [out, inputs] }, bias === null ? null : { data: bias, shape: [out] });
+      return packLinear({ data: weight, shape: [out, inputs] }, bias === null ? null : { data: bias, shape: [out] }, { dtype });
     };
     this.wq = linear('q', qWidth, dModel, 'numHeads*headDim', 'dModel');
     this.wk = linear('k', kvWidth, contextDim, 'numKvHeads*headDim', 'contextDim');

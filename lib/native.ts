@@ -198,6 +198,8 @@ export interface NativeLinearPackArgs {
   bias: Float32Array | null;
   inFeatures: number;
   outFeatures: number;
+  /** Element type of the packed weights: bfloat16 rounds each weight once, to nearest even (the bias stays float32). */
+  dtype: 'float32' | 'bfloat16';
 }
 
 /** How a linear call is cut up (tests and benchmarks). */
@@ -205,6 +207,8 @@ export interface NativeLinearPlan {
   /** 'tiles': packed weights; 'pack-then-tiles': a one-shot call that packs first; 'rows-dot': few rows, raw weights. */
   path: 'tiles' | 'pack-then-tiles' | 'rows-dot';
   isa: NativeIsa;
+  /** Element type of the weights the call reads (raw weights: float32). */
+  weights: 'float32' | 'bfloat16';
   /** Rows of the ISA's register tile. */
   tileRows: number;
   blockM: number;

@@ -87,8 +87,14 @@ Napi::Value LinearPack(const Napi::CallbackInfo& info) {
   expect_length(env, weight, checked_product(env, {N, K}, "weight"), "weight", true);
   const Napi::TypedArray bias = get_f32(env, o, "bias", true);
   if (!bias.IsEmpty()) expect_length(env, bias, N, "bias", true);
+  const Napi::Value dtype = o.Get("dtype");
+  if (!dtype.IsString()) throw_type(env, "expected dtype to be 'float32' or 'bfloat16'");
+  const std::string dtypeName = dtype.As<Napi::String>().Utf8Value();
+  if (dtypeName != "float32" && dtypeName != "bfloat16") throw_range(env, "expected dtype to be 'float32' or 'bfloat16'");
+  const fa::WeightType type = dtypeName == "bfloat16" ? fa::WeightType::BF16 : fa::WeightType::F32;
   std::unique_ptr<fa::PackedWeights> packed = call_kernel(env, "packed weights", [&] {
-    return fa::pack_weights(data_of<const float>(weight), bias.IsEmpty() ? nullptr : data_of<const float>(bias), N, K);
+    return fa::pack_weights(data_of<const float>(weight), bias.IsEmpty() ? nullptr : data_of<const float>(bias), N, K,
+                            type);
   });
   auto* handle = new PackedHandle();
   handle->bytes = int64_t(packed->bytes());
@@ -115,6 +121,7 @@ Napi::Value LinearPlan(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("path", plan.path == fa::LinearPath::RowsDot ? "rows-dot" : plan.packFirst ? "pack-then-tiles" : "tiles");
   o.Set("isa", kernel.name);
+  o.Set("weights", a.weights && a.weights->type == fa::WeightType::BF16 ? "bfloat16" : "float32");
   o.Set("tileRows", kernel.gemmRows);
   o.Set("blockM", double(plan.blockM));
   o.Set("blockN", double(plan.blockN));

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "bf16_convert.h"
 #include "dispatch.h"
 #include "isa_kernels.h"
 #include "thread_pool.h"
@@ -34,8 +35,16 @@ constexpr int64_t kItemsPerThread = 4;
 // Below this many weight floats packing stays on the calling thread.
 constexpr int64_t kMinPackFloatsPerThread = int64_t(1) << 18;
 
-// Group g of the packed layout: dst[k][c] = W[64g + c][k], zero past N.
-void pack_group(const float* weight, int64_t N, int64_t K, int64_t g, int64_t width, float* dst) {
+inline float packed_value(float x, float*) { return x; }
+inline uint16_t packed_value(float x, uint16_t*) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bfloat16_of_bits(bits);
+}
+
+// Group g of the packed layout: dst[k][c] = W[64g + c][k] (as T), zero past N.
+template <typename T>
+void pack_group(const float* weight, int64_t N, int64_t K, int64_t g, int64_t width, T* dst) {
   constexpr int64_t kChunk = 64;  // depth per pass: a 64 x width block of dst (16 KiB) stays in L1
   for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
     const int64_t k1 = k0 + kChunk < K ? k0 + kChunk : K;
@@ -43,9 +52,9 @@ void pack_group(const float* weight, int64_t N, int64_t K, int64_t g, int64_t wi
       const int64_t col = g * kGemmGroupCols + c;
       if (col < N) {
         const float* src = weight + col * K;
-        for (int64_t k = k0; k < k1; ++k) dst[k * width + c] = src[k];
+        for (int64_t k = k0; k < k1; ++k) dst[k * width + c] = packed_value(src[k], dst);
       } else {
-        for (int64_t k = k0; k < k1; ++k) dst[k * width + c] = 0.0f;
+        for (int64_t k = k0; k < k1; ++k) dst[k * width + c] = T(0);
       }
     }
   }
@@ -71,25 +80,32 @@ float* allocate_packed(size_t bytes) {
 
 }  // namespace
 
+namespace {
+int64_t element_bytes(WeightType type) { return type == WeightType::BF16 ? 2 : 4; }
+}  // namespace
+
 size_t PackedWeights::bytes() const {
   const int64_t nPad = round_up(N, kGemmPanelCols);
-  return size_t((K + 1) * nPad) * sizeof(float);
+  return size_t(K * nPad * element_bytes(type) + nPad * int64_t(sizeof(float)));
 }
 
-std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bias, int64_t N, int64_t K) {
+std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bias, int64_t N, int64_t K, WeightType type) {
   auto packed = std::make_unique<PackedWeights>();
   packed->N = N;
   packed->K = K;
   packed->hasBias = bias != nullptr;
+  packed->type = type;
   const int64_t nPad = round_up(N, kGemmPanelCols);
-  int64_t floats = 0, bytes = 0;
-  if (mul_overflows(K + 1, nPad, &floats) || mul_overflows(floats, int64_t(sizeof(float)), &bytes))
+  // Panels (K * nPad elements: a multiple of 32 bytes, rounded up to 64), then nPad bias floats.
+  int64_t elements = 0, panelBytes = 0, bytes = 0;
+  if (mul_overflows(K, nPad, &elements) || mul_overflows(elements, element_bytes(type), &panelBytes) ||
+      add_overflows(round_up(panelBytes, 64), nPad * int64_t(sizeof(float)), &bytes))
     throw std::bad_alloc();
   float* storage = allocate_packed(size_t(bytes));
   if (!storage) throw std::bad_alloc();
   packed->storage.reset(storage);
   packed->panels = storage;
-  float* biasDst = storage + K * nPad;  // K * nPad floats: a multiple of 16, so still 64-byte aligned
+  float* biasDst = storage + round_up(panelBytes, 64) / int64_t(sizeof(float));
   packed->bias = biasDst;
   for (int64_t j = 0; j < nPad; ++j) biasDst[j] = bias && j < N ? bias[j] : 0.0f;
 
@@ -99,7 +115,10 @@ std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bi
   if (threads > numGroups) threads = numGroups;
   const PackedWeights& w = *packed;
   parallel_for(numGroups, int(threads), 0, nullptr, [&](int64_t g, float*) {
-    pack_group(weight, N, K, g, w.group_width(g), storage + g * kGemmGroupCols * K);
+    if (type == WeightType::BF16)
+      pack_group(weight, N, K, g, w.group_width(g), reinterpret_cast<uint16_t*>(storage) + g * kGemmGroupCols * K);
+    else
+      pack_group(weight, N, K, g, w.group_width(g), storage + g * kGemmGroupCols * K);
   });
   return packed;
 }
@@ -110,7 +129,8 @@ LinearPlan plan_linear(const LinearParams& p, const IsaKernel& kernel, int maxTh
   // A one-row call streams the weights at ~1 byte per FLOP-time of a
   // compute-bound call (Zen4: ~100 GB/s from L3 vs ~100 GFLOP/s), so their
   // bytes count as work when they exceed the FLOPs (M = 1).
-  const double weightBytes = 4.0 * double(p.N) * double(p.K);
+  const double weightBytes =
+      (p.packed && p.packed->type == WeightType::BF16 ? 2.0 : 4.0) * double(p.N) * double(p.K);
   const double work = weightBytes > flops ? weightBytes : flops;
   int threads = threads_for_work(work, maxThreads);
   const int64_t wantItems = threads > 1 ? kItemsPerThread * threads : 1;

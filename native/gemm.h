@@ -10,6 +10,10 @@
 // multiple of kGemmPanelCols = 16, zero-padded). Group g starts at float
 // 64·g·K; every row is 64-byte aligned. A micro-kernel tile reads 16, 32, 48
 // or 64 columns of one group as 1-4 panels side by side.
+// Weights packed as bfloat16 (packLinear's dtype 'bfloat16') use the same
+// layout with 16-bit elements (rounded once, to nearest even, when packed; rows
+// 32-byte aligned), widened exactly in the micro-kernel: a few-row call streams
+// half the bytes. The bias stays float32.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -24,13 +28,17 @@ namespace fa {
 constexpr int64_t kGemmPanelCols = 16;  // columns of one panel: a multiple of every ISA's lanes
 constexpr int64_t kGemmGroupCols = 64;  // columns of one group: up to 4 panels per tile row
 
+// Element type of packed weights.
+enum class WeightType : uint8_t { F32, BF16 };
+
 // Weights and bias in the packed layout above. Owns its memory.
 struct PackedWeights {
   int64_t N = 0;         // outFeatures
   int64_t K = 0;         // inFeatures
   bool hasBias = false;
+  WeightType type = WeightType::F32;
   std::unique_ptr<float, AlignedDeleter> storage;  // panels then bias, 64-byte aligned
-  const float* panels = nullptr;  // K * round_up(N, 16) floats
+  const void* panels = nullptr;   // K * round_up(N, 16) elements of `type`
   const float* bias = nullptr;    // round_up(N, 16) floats, zeros without a bias
 
   // Bytes held (for the GC's external-memory accounting).
@@ -41,7 +49,8 @@ struct PackedWeights {
     const int64_t w = (left + kGemmPanelCols - 1) / kGemmPanelCols * kGemmPanelCols;
     return w < kGemmGroupCols ? w : kGemmGroupCols;
   }
-  const float* group(int64_t g) const { return panels + g * kGemmGroupCols * K; }
+  template <typename T>
+  const T* group(int64_t g) const { return static_cast<const T*>(panels) + g * kGemmGroupCols * K; }
 };
 
 // One linear call: out[i*outStride + j] = bias[j] + Σ_k x[i*K + k] · W[j][k]
@@ -93,9 +102,10 @@ constexpr int64_t kOneShotPackMinRows = 513;
 
 LinearPlan plan_linear(const LinearParams& p, const IsaKernel& kernel, int maxThreads);
 
-// Packs weight [N][K] (and bias [N], or null) on the thread pool. Throws
-// std::bad_alloc when the memory cannot be had.
-std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bias, int64_t N, int64_t K);
+// Packs weight [N][K] (and bias [N], or null) on the thread pool, as `type`
+// elements. Throws std::bad_alloc when the memory cannot be had.
+std::unique_ptr<PackedWeights> pack_weights(const float* weight, const float* bias, int64_t N, int64_t K,
+                                            WeightType type = WeightType::F32);
 
 // Runs the whole call on the current ISA and the thread pool. The result of
 // every output element depends on neither the thread count nor the blocking:

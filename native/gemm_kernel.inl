@@ -13,6 +13,8 @@
 // of the block passes over it; the strip's x rows stay in L1.
 // Each output element sees the same operations in the same order whatever the
 // blocking or thread count: 1 and 2 threads give identical bits.
+// Bfloat16 packed weights: the same tiles, each panel vector widened exactly on
+// load (bits << 16), so a result equals the float32 path's on the rounded weights.
 
 namespace {
 namespace gemm {
@@ -42,12 +44,37 @@ inline int lanes_of(int v, int cols) {
   return n <= 0 ? 0 : (n >= kW ? kW : n);
 }
 
+// A vector of packed weights: float32 as is (rows 64-byte aligned), bfloat16 widened.
+inline vec load_weights(const float* p) { return simd::load(p); }
+inline vec load_weights(const uint16_t* p) { return simd::load_bf16(p); }
+
+// Bfloat16 tiles read 2W weights per load and split them by parity
+// (load_bf16_pairs: one load, two bit operations), so vector 2u of a row's
+// accumulators holds columns 2uW, 2uW + 2, ... and vector 2u + 1 the odd ones.
+// reorder_pairs moves a row's V accumulators from column order into that
+// order (toPairs) or back, once per tile rather than once per weight row.
+template <int V, bool toPairs>
+void reorder_pairs(vec* a) {
+  alignas(64) float from[V * kW], to[V * kW];
+  for (int v = 0; v < V; ++v) simd::store(from + v * kW, a[v]);
+  for (int u = 0; u < V / 2; ++u)
+    for (int l = 0; l < kW; ++l)
+      for (int parity = 0; parity < 2; ++parity) {
+        const int natural = 2 * u * kW + 2 * l + parity, paired = (2 * u + parity) * kW + l;
+        if (toPairs)
+          to[paired] = from[natural];
+        else
+          to[natural] = from[paired];
+      }
+  for (int v = 0; v < V; ++v) a[v] = simd::load(to + v * kW);
+}
+
 // out[R rows][cols] (= or +=) x[R rows][kc] · b[kc][P panels], see the file comment.
 // a: row 0 of x at the slice start, rows lda apart; b: row 0 of the panels at
 // the slice start, rows ldb apart (64-byte aligned); init: packed bias at the
 // tile's first column, or null to continue from out.
-template <int R, int P>
-void tile(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t kc, const float* init, float* c,
+template <typename T, int R, int P>
+void tile(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t kc, const float* init, float* c,
           int64_t ldc, int cols) {
   constexpr int V = P * kVecsPerPanel;
   vec acc[R][V];
@@ -64,17 +91,26 @@ void tile(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t kc, 
         acc[r][v] = simd::zero();
     }
   }
+  constexpr bool kPairs = sizeof(T) == 2 && V % 2 == 0;
+  if constexpr (kPairs)
+    for (int r = 0; r < R; ++r) reorder_pairs<V, true>(acc[r]);
   const float* ar[R];
   for (int r = 0; r < R; ++r) ar[r] = a + r * lda;
   for (int64_t k = 0; k < kc; ++k) {
     vec bv[V];
-    for (int v = 0; v < V; ++v) bv[v] = simd::load(b + v * kW);
+    if constexpr (kPairs) {
+      for (int u = 0; u < V / 2; ++u) simd::load_bf16_pairs(reinterpret_cast<const uint16_t*>(b) + 2 * u * kW, bv[2 * u], bv[2 * u + 1]);
+    } else {
+      for (int v = 0; v < V; ++v) bv[v] = load_weights(b + v * kW);
+    }
     b += ldb;
     for (int r = 0; r < R; ++r) {
       const vec av = simd::set1(ar[r][k]);
       for (int v = 0; v < V; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
     }
   }
+  if constexpr (kPairs)
+    for (int r = 0; r < R; ++r) reorder_pairs<V, false>(acc[r]);
   for (int v = 0; v < V; ++v) {
     const int n = lanes_of(v, cols);
     for (int r = 0; r < R; ++r) {
@@ -86,47 +122,51 @@ void tile(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t kc, 
   }
 }
 
-using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, int);
+template <typename T>
+using TileFn = void (*)(const float*, int64_t, const T*, int64_t, int64_t, const float*, float*, int64_t, int);
 
-// tile<R, P> for P = panels, instantiated only where the tile fits the registers.
-template <int R, int P = 1>
-TileFn tile_for(int panels) {
+// tile<T, R, P> for P = panels, instantiated only where the tile fits the registers.
+template <typename T, int R, int P = 1>
+TileFn<T> tile_for(int panels) {
   if constexpr (P > max_panels(R)) {
     return nullptr;
   } else {
-    return panels == P ? &tile<R, P> : tile_for<R, P + 1>(panels);
+    return panels == P ? &tile<T, R, P> : tile_for<T, R, P + 1>(panels);
   }
 }
 
-template <int R = 1>
-TileFn tile_for_rows(int rows, int panels) {
+template <typename T, int R = 1>
+TileFn<T> tile_for_rows(int rows, int panels) {
   if constexpr (R > kRows) {
     return nullptr;
   } else {
-    return rows == R ? tile_for<R>(panels) : tile_for_rows<R + 1>(rows, panels);
+    return rows == R ? tile_for<T, R>(panels) : tile_for_rows<T, R + 1>(rows, panels);
   }
 }
 
+template <typename T>
 struct TileTable {
-  TileFn fn[kRows + 1][kMaxPanels + 1] = {};
+  TileFn<T> fn[kRows + 1][kMaxPanels + 1] = {};
   int maxPanels[kRows + 1] = {};
   TileTable() {
     for (int r = 1; r <= kRows; ++r) {
       maxPanels[r] = max_panels(r);
-      for (int p = 1; p <= maxPanels[r]; ++p) fn[r][p] = tile_for_rows(r, p);
+      for (int p = 1; p <= maxPanels[r]; ++p) fn[r][p] = tile_for_rows<T>(r, p);
     }
   }
 };
 
-const TileTable& tiles() {
-  static const TileTable table;
+template <typename T>
+const TileTable<T>& tiles() {
+  static const TileTable<T> table;
   return table;
 }
 
-// Work item `item` of a Packed-path plan (see the file comment).
-void linear_item(const fa::LinearParams& p, const fa::LinearPlan& plan, int64_t item) {
+// Work item `item` of a Packed-path plan over weights of element type T (see the file comment).
+template <typename T>
+void linear_item_as(const fa::LinearParams& p, const fa::LinearPlan& plan, int64_t item) {
   const fa::PackedWeights& w = *p.packed;
-  const TileTable& table = tiles();
+  const TileTable<T>& table = tiles<T>();
   const int64_t mBlock = item % plan.numMBlocks, nBlock = item / plan.numMBlocks;
   const int64_t m0 = mBlock * plan.blockM, m1 = min_i(p.M, m0 + plan.blockM);
   const int64_t n0 = nBlock * plan.blockN, n1 = min_i(p.N, n0 + plan.blockN);
@@ -142,13 +182,20 @@ void linear_item(const fa::LinearParams& p, const fa::LinearPlan& plan, int64_t 
         const int panelsLeft = int((width - inGroup) / fa::kGemmPanelCols);
         const int panels = panelsLeft < table.maxPanels[rows] ? panelsLeft : table.maxPanels[rows];
         const int cols = int(min_i(int64_t(panels) * fa::kGemmPanelCols, n1 - j0));
-        const float* b = w.group(g) + k0 * width + inGroup;
+        const T* b = w.group<T>(g) + k0 * width + inGroup;
         table.fn[rows][panels](a, p.K, b, width, kc, k0 == 0 ? w.bias + j0 : nullptr, p.out + i0 * p.outStride + j0,
                                p.outStride, cols);
         j0 += int64_t(panels) * fa::kGemmPanelCols;
       }
     }
   }
+}
+
+void linear_item(const fa::LinearParams& p, const fa::LinearPlan& plan, int64_t item) {
+  if (p.packed->type == fa::WeightType::BF16)
+    linear_item_as<uint16_t>(p, plan, item);
+  else
+    linear_item_as<float>(p, plan, item);
 }
 
 // RowsDot path: columns [j0, j1) of up to kDotGroupRows rows, with unpacked

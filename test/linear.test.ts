@@ -316,7 +316,7 @@ describe.runIf(addon !== null)('native linear', () => {
       return native.linearPlan({
         x: new Float32Array(M * K), rows: M, inFeatures: K, outFeatures: N,
         weight: packed ? null : weight, bias: null,
-        packed: packed ? native.linearPack({ weight, bias: null, inFeatures: K, outFeatures: N }) : null,
+        packed: packed ? native.linearPack({ weight, bias: null, inFeatures: K, outFeatures: N, dtype: 'float32' }) : null,
         out: new Float32Array(M * N), outStride: N, outOffset: 0,
       });
     };
@@ -390,7 +390,7 @@ describe.runIf(addon !== null)('native linear', () => {
       const body = (i) => \`
         const a = require(\${JSON.stringify(${JSON.stringify(addonPath)})});
         const K = 512, N = 512, M = 128;
-        const packed = a.linearPack({ weight: new Float32Array(N * K), bias: null, inFeatures: K, outFeatures: N });
+        const packed = a.linearPack({ weight: new Float32Array(N * K), bias: null, inFeatures: K, outFeatures: N, dtype: 'float32' });
         const args = { x: new Float32Array(M * K), rows: M, inFeatures: K, outFeatures: N, weight: null, bias: null,
                        packed, out: new Float32Array(M * N), outStride: N, outOffset: 0 };
         for (let j = 0; j < 4; j++) a.linearAsync(args);
@@ -534,7 +534,7 @@ describe.runIf(addon !== null)('linear binding guards (the addon called directly
     x: new Float32Array(6), rows: 2, inFeatures: 3, outFeatures: 5, weight: new Float32Array(15), bias: null,
     packed: null, out: new Float32Array(10), outStride: 5, outOffset: 0, ...over,
   });
-  const packed = () => native.linearPack({ weight: new Float32Array(15), bias: null, inFeatures: 3, outFeatures: 5 });
+  const packed = () => native.linearPack({ weight: new Float32Array(15), bias: null, inFeatures: 3, outFeatures: 5, dtype: 'float32' });
   const cases: Array<[string, () => unknown, ErrorType, string]> = [
     ['x shorter than rows*inFeatures', () => native.linear(args({ x: new Float32Array(5) })), RangeError, 'fused-attention (native): expected x to hold 6 elements but it holds 5'],
     ['x a Float64Array', () => native.linear(args({ x: new Float64Array(6) as never })), TypeError, 'fused-attention (native): expected x to be a Float32Array'],
@@ -554,9 +554,11 @@ describe.runIf(addon !== null)('linear binding guards (the addon called directly
     ['linearAsync without packed weights', () => native.linearAsync(args({})), TypeError, 'fused-attention (native): expected packed to be a handle returned by linearPack'],
     ['linearAsync out too small', () => native.linearAsync(args({ packed: packed(), weight: null, out: new Float32Array(9) })), RangeError, 'fused-attention (native): expected out to hold at least 10 elements but it holds 9'],
     ['linearAsync bad cancel flag', () => native.linearAsync(args({ packed: packed(), weight: null }), new Float32Array(1) as never), TypeError, 'fused-attention (native): expected the cancel flag to be an Int32Array of length >= 1'],
-    ['linearPack weight length', () => native.linearPack({ weight: new Float32Array(14), bias: null, inFeatures: 3, outFeatures: 5 }), RangeError, 'fused-attention (native): expected weight to hold 15 elements but it holds 14'],
-    ['linearPack overflow', () => native.linearPack({ weight: new Float32Array(15), bias: null, inFeatures: 2 ** 40, outFeatures: 2 ** 40 }), RangeError, 'fused-attention (native): weight element count overflows'],
-    ['linearPack bias length', () => native.linearPack({ weight: new Float32Array(15), bias: new Float32Array(6), inFeatures: 3, outFeatures: 5 }), RangeError, 'fused-attention (native): expected bias to hold 5 elements but it holds 6'],
+    ['linearPack weight length', () => native.linearPack({ weight: new Float32Array(14), bias: null, inFeatures: 3, outFeatures: 5, dtype: 'float32' }), RangeError, 'fused-attention (native): expected weight to hold 15 elements but it holds 14'],
+    ['linearPack overflow', () => native.linearPack({ weight: new Float32Array(15), bias: null, inFeatures: 2 ** 40, outFeatures: 2 ** 40, dtype: 'float32' }), RangeError, 'fused-attention (native): weight element count overflows'],
+    ['linearPack bias length', () => native.linearPack({ weight: new Float32Array(15), bias: new Float32Array(6), inFeatures: 3, outFeatures: 5, dtype: 'float32' }), RangeError, 'fused-attention (native): expected bias to hold 5 elements but it holds 6'],
+    ['linearPack dtype unknown', () => native.linearPack({ weight: new Float32Array(15), bias: null, inFeatures: 3, outFeatures: 5, dtype: 'float16' as never }), RangeError, "fused-attention (native): expected dtype to be 'float32' or 'bfloat16'"],
+    ['linearPack dtype missing', () => native.linearPack({ weight: new Float32Array(15), bias: null, inFeatures: 3, outFeatures: 5 } as never), TypeError, "fused-attention (native): expected dtype to be 'float32' or 'bfloat16'"],
   ];
   it.each(cases)('%s', (_name, run, type, message) => {
     expectError(run, type, message);
