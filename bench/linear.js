@@ -1,6 +1,8 @@
 'use strict';
 // nn.Linear (y = x·Wᵀ + b) throughput: fused-attention's packLinear().forward at 2
-// and 1 threads, the one-shot linear(), the pure-TS fallback and onnxruntime-node
+// and 1 threads (float32 weights, and bfloat16 ones: packLinear's dtype option,
+// with their relative error against the float32 weights' float64 result), the
+// one-shot linear(), the pure-TS fallback and onnxruntime-node
 // MatMul + Add with constant weights (which onnxruntime pre-packs, like packLinear),
 // against the machine's sgemm ceiling (bench/ceiling.js). One markdown table on stdout.
 //
@@ -117,6 +119,9 @@ async function makeOrtPeer(shape, weight, bias, threads) {
   return { session, ort };
 }
 
+/** Bytes per weight a peer reads: the bfloat16 peers (bf16x*) 2, the others 4. */
+const weightBytes = (id) => (id.startsWith('bf16') ? 2 : 4);
+
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
 const fmtRate = (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1));
 
@@ -156,11 +161,13 @@ async function measureGroup(group, shape, reps) {
     const packStart = process.hrtime.bigint();
     const packed = fa.packLinear(wt, bt);
     result.packMs = Number(process.hrtime.bigint() - packStart) / 1e6;
-    const forward = (threads) => () => {
+    const packedBf16 = fa.packLinear(wt, bt, { dtype: 'bfloat16' });
+    const forward = (threads, weights = packed) => () => {
       fa.setThreads(threads);
-      packed.forward(xt, { out });
+      weights.forward(xt, { out });
     };
     peers.push({ id: 'native2', run: forward(2) }, { id: 'native1', run: forward(1) });
+    peers.push({ id: 'bf16x2', run: forward(2, packedBf16) });
     peers.push({
       id: 'oneShot2',
       run: () => {
@@ -264,7 +271,7 @@ async function main() {
       for (const [id, ms] of Object.entries(r.ms)) {
         row.ms[id] = ms;
         row.gflops[id] = flops / ms / 1e6;
-        row.weightGBs[id] = (4 * N * K) / ms / 1e6;
+        row.weightGBs[id] = (weightBytes(id) * N * K) / ms / 1e6;
       }
     }
     rows.push(row);
@@ -301,8 +308,13 @@ async function main() {
   for (const r of rows) {
     for (const [group, error] of Object.entries(r.groupErrors)) console.log(`\n${r.shape.name} ${group}: ${error}`);
   }
-  const worst = Math.max(...rows.flatMap((r) => Object.values(r.errors)));
-  console.log(`\nLargest relative error against a float64 reference on 3 sampled rows: ${worst.toExponential(1)}.`);
+  const float32Errors = rows.flatMap((r) => Object.entries(r.errors).filter(([id]) => !id.startsWith('bf16')).map(([, e]) => e));
+  console.log(`\nLargest relative error against a float64 reference on 3 sampled rows: ${Math.max(...float32Errors).toExponential(1)}.`);
+  console.log('bfloat16 weights (packLinear dtype \'bfloat16\', 2 threads), time and relative error against the float32 weights\' float64 result:');
+  for (const r of rows) {
+    if (r.ms.bf16x2 == null) continue;
+    console.log(`- ${r.shape.name}: ${fmtMs(r.ms.bf16x2)} ms, ${(r.ms.native2 / r.ms.bf16x2).toFixed(2)}× the float32 weights, rel-err ${r.errors.bf16x2.toExponential(1)}`);
+  }
   console.log('Shapes:');
   for (const r of rows) console.log(`- ${r.shape.name}: ${r.shape.description}`);
   if (flags.out) {
@@ -312,7 +324,8 @@ async function main() {
       ceiling,
       rows: rows.map((r) => ({
         name: r.shape.name, M: r.shape.M, K: r.shape.K, N: r.shape.N, cold: Boolean(r.shape.cold), memoryBound: r.memoryBound,
-        ms: r.ms, gflops: r.gflops, weightGBs: r.weightGBs, packMs: r.packMs, otherLoad: r.otherLoad, maxRelErr: Object.keys(r.errors).length ? Math.max(...Object.values(r.errors)) : null, groupErrors: r.groupErrors,
+        ms: r.ms, gflops: r.gflops, weightGBs: r.weightGBs, packMs: r.packMs, otherLoad: r.otherLoad, relErr: r.errors, groupErrors: r.groupErrors,
+        maxRelErr: Object.entries(r.errors).some(([id]) => !id.startsWith('bf16')) ? Math.max(...Object.entries(r.errors).filter(([id]) => !id.startsWith('bf16')).map(([, e]) => e)) : null,
       })),
     });
     process.stderr.write(`bench/linear: wrote ${path.join(flags.out, 'linear.json')}\n`);

@@ -271,6 +271,7 @@ function visionSection(record) {
 const LINEAR_COLUMNS = [
   { id: 'native2', group: 'native', title: 'packLinear, 2 threads' },
   { id: 'native1', group: 'native', title: 'packLinear, 1 thread' },
+  { id: 'bf16x2', group: 'native', title: 'packLinear bfloat16 weights, 2 threads (× float32, rel-err)', bf16: true },
   { id: 'oneShot2', group: 'native', title: '`linear()`, 2 threads' },
   { id: 'ort2', group: 'ort', title: 'onnxruntime MatMul+Add, 2 threads' },
   { id: 'js', group: 'js', title: 'TS fallback' },
@@ -286,7 +287,9 @@ function linearSection(record) {
     const ms = row.ms[column.id];
     if (ms === undefined || ms === null) return row.groupErrors && row.groupErrors[column.group] ? 'failed' : '';
     const rate = row.memoryBound ? `${num(row.weightGBs[column.id])} GB/s` : `${num(row.gflops[column.id])} GFLOP/s`;
-    return `${msText(ms)}, ${rate}`;
+    if (!column.bf16) return `${msText(ms)}, ${rate}`;
+    const err = row.relErr && Number.isFinite(row.relErr[column.id]) ? `, ${row.relErr[column.id].toExponential(1)}` : '';
+    return `${msText(ms)}, ${rate} (${(row.ms.native2 / ms).toFixed(2)}×${err})`;
   };
   const label = (row) => `${row.M} × ${row.K} → ${row.N}${row.cold ? ' (weights from DRAM)' : row.memoryBound ? ' (weights in cache)' : ''}${noisyMark(row)}`;
   return [
@@ -294,7 +297,8 @@ function linearSection(record) {
       `${ceiling && ceiling.copyGBs ? `; memory copy ${num(ceiling.copyGBs)} GB/s` : ''}. ` +
       `Median of ${run.flags.reps} calls per cell (the TS fallback: fewer on its slow shapes); GFLOP/s = 2·M·N·K / time, or, on the rows that name ` +
       `where the weights come from (calls bound by reading them), GB/s = weight bytes / time; ${noisyNote(rows, 'rows')}. ` +
-      `Largest relative error against a float64 reference on 3 sampled rows: ${errors.length ? Math.max(...errors).toExponential(1) : '—'}.`,
+      `Largest relative error against a float64 reference on 3 sampled rows: ${errors.length ? Math.max(...errors).toExponential(1) : '—'}` +
+      ` (float32 weights; the bfloat16 column gives its time as a multiple of the float32 weights' on 2 threads, and its error against the float32 weights' float64 result).`,
     '',
     `| shape | ${LINEAR_COLUMNS.map((c) => c.title).join(' | ')} |`,
     `|---|${LINEAR_COLUMNS.map(() => '--:').join('|')}|`,

@@ -1,7 +1,12 @@
 'use strict';
 // A tiny decoder-only transformer generating tokens with a KV cache.
 //
-//   node examples/generate.js [--tokens 48] [--dtype float32|bfloat16]
+//   node examples/generate.js [--tokens 48] [--dtype float32|bfloat16] [--weights float32|bfloat16|both]
+//
+// --dtype is the KV cache's element type; --weights the one the projection and MLP
+// weights are packed in (packLinear's dtype, MultiHeadAttention's weightsDtype): each
+// weight rounded once to bfloat16 halves the bytes a decode step streams. The
+// default, both, generates with the same seeded weights packed each way in turn.
 //
 // The model has random (seeded) weights, so the text is gibberish; what the
 // example shows is the serving loop: embed the prompt, run it through every
@@ -23,6 +28,8 @@ const flag = (name, fallback) => {
 };
 const NEW_TOKENS = Number(flag('tokens', 48));
 const DTYPE = flag('dtype', 'float32');
+const WEIGHTS = flag('weights', 'both');
+if (!['float32', 'bfloat16', 'both'].includes(WEIGHTS)) throw new RangeError(`--weights: expected float32, bfloat16 or both but received ${WEIGHTS}`);
 
 const VOCAB = 256;
 const D_MODEL = 256;
@@ -35,39 +42,49 @@ const MAX_LENGTH = 256;
 // ---- seeded weights -------------------------------------------------------------
 
 const { mulberry32 } = require('./seeded-random');
-const random = mulberry32(42);
-/** [rows, cols] with N(0, 1/cols) entries: activations keep their scale through a layer. */
-function matrix(rows, cols) {
-  const m = new Float32Array(rows * cols);
-  const std = 1 / Math.sqrt(cols);
-  for (let i = 0; i < m.length; i++) {
-    const u = 1 - random();
-    m[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-  }
-  return m;
+
+/** The model's float32 weights, from one seed: every weights dtype packs the same numbers. */
+function seededWeights() {
+  const random = mulberry32(42);
+  /** [rows, cols] with N(0, 1/cols) entries: activations keep their scale through a layer. */
+  const matrix = (rows, cols) => {
+    const m = new Float32Array(rows * cols);
+    const std = 1 / Math.sqrt(cols);
+    for (let i = 0; i < m.length; i++) {
+      const u = 1 - random();
+      m[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+    }
+    return m;
+  };
+  const embedding = matrix(VOCAB, D_MODEL); // row t = token t's vector
+  const headDim = D_MODEL / HEADS;
+  const layers = Array.from({ length: LAYERS }, () => ({
+    wq: matrix(HEADS * headDim, D_MODEL),
+    wk: matrix(KV_HEADS * headDim, D_MODEL),
+    wv: matrix(KV_HEADS * headDim, D_MODEL),
+    wo: matrix(D_MODEL, HEADS * headDim),
+    up: matrix(HIDDEN, D_MODEL),
+    down: matrix(D_MODEL, HIDDEN),
+  }));
+  return { embedding, layers };
 }
 
-const embedding = matrix(VOCAB, D_MODEL); // row t = token t's vector
-const layers = [];
-for (let l = 0; l < LAYERS; l++) {
-  const headDim = D_MODEL / HEADS;
-  layers.push({
+/** The model with its weights packed as `dtype`. */
+function buildModel(weights, dtype) {
+  const layers = weights.layers.map((w) => ({
     attn: new fa.MultiHeadAttention({
       dModel: D_MODEL,
       numHeads: HEADS,
       numKvHeads: KV_HEADS,
-      weights: {
-        wq: matrix(HEADS * headDim, D_MODEL),
-        wk: matrix(KV_HEADS * headDim, D_MODEL),
-        wv: matrix(KV_HEADS * headDim, D_MODEL),
-        wo: matrix(D_MODEL, HEADS * headDim),
-      },
+      weightsDtype: dtype,
+      weights: { wq: w.wq, wk: w.wk, wv: w.wv, wo: w.wo },
     }),
-    up: fa.packLinear({ data: matrix(HIDDEN, D_MODEL), shape: [HIDDEN, D_MODEL] }),
-    down: fa.packLinear({ data: matrix(D_MODEL, HIDDEN), shape: [D_MODEL, HIDDEN] }),
-  });
+    up: fa.packLinear({ data: w.up, shape: [HIDDEN, D_MODEL] }, null, { dtype }),
+    down: fa.packLinear({ data: w.down, shape: [D_MODEL, HIDDEN] }, null, { dtype }),
+  }));
+  const lmHead = fa.packLinear({ data: weights.embedding, shape: [VOCAB, D_MODEL] }, null, { dtype }); // tied embeddings
+  return { embedding: weights.embedding, layers, lmHead };
 }
-const lmHead = fa.packLinear({ data: embedding, shape: [VOCAB, D_MODEL] }); // tied embeddings
 
 // ---- the model --------------------------------------------------------------------
 
@@ -92,7 +109,7 @@ function gelu(x) {
  * With caches: the tokens continue the cached sequence (step); without:
  * a causal forward over exactly these tokens.
  */
-function run(tokens, caches) {
+function run({ embedding, layers, lmHead }, tokens, caches) {
   const T = tokens.length;
   const h = new Float32Array(T * D_MODEL);
   tokens.forEach((t, i) => h.set(embedding.subarray(t * D_MODEL, (t + 1) * D_MODEL), i * D_MODEL));
@@ -115,39 +132,53 @@ function argmax(logits, row) {
 
 // ---- generation ------------------------------------------------------------------
 
-const prompt = Array.from(Buffer.from('fused attention in node: '));
-const caches = layers.map((layer) => layer.attn.createCache(1, MAX_LENGTH, DTYPE));
+/** Generates NEW_TOKENS after the prompt with `model`, then again by recomputing the prefix; prints both rates. */
+function generate(model, weightsDtype) {
+  const prompt = Array.from(Buffer.from('fused attention in node: '));
+  const caches = model.layers.map((layer) => layer.attn.createCache(1, MAX_LENGTH, DTYPE));
+  run(model, prompt, null); // untimed: the first calls of a model pay for JIT and page faults
 
-let t0 = process.hrtime.bigint();
-let logits = run(prompt, caches); // prefill: the whole prompt in one step per layer
-const prefillMs = Number(process.hrtime.bigint() - t0) / 1e6;
-const generated = [argmax(logits, prompt.length - 1)];
-t0 = process.hrtime.bigint();
-while (generated.length < NEW_TOKENS) {
-  logits = run([generated[generated.length - 1]], caches);
-  generated.push(argmax(logits, 0));
-}
-const decodeMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  let t0 = process.hrtime.bigint();
+  let logits = run(model, prompt, caches); // prefill: the whole prompt in one step per layer
+  const prefillMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const generated = [argmax(logits, prompt.length - 1)];
+  t0 = process.hrtime.bigint();
+  while (generated.length < NEW_TOKENS) {
+    logits = run(model, [generated[generated.length - 1]], caches);
+    generated.push(argmax(logits, 0));
+  }
+  const decodeMs = Number(process.hrtime.bigint() - t0) / 1e6;
 
-// The same sequence without a cache: every new token recomputes the whole prefix.
-const sequence = [...prompt, ...generated];
-t0 = process.hrtime.bigint();
-const recomputed = [];
-for (let n = prompt.length; n < sequence.length; n++) {
-  const full = run(sequence.slice(0, n), null);
-  recomputed.push(argmax(full, n - 1));
+  // The same sequence without a cache: every new token recomputes the whole prefix.
+  const sequence = [...prompt, ...generated];
+  t0 = process.hrtime.bigint();
+  const recomputed = [];
+  for (let n = prompt.length; n < sequence.length; n++) {
+    const full = run(model, sequence.slice(0, n), null);
+    recomputed.push(argmax(full, n - 1));
+  }
+  const recomputeMs = Number(process.hrtime.bigint() - t0) / 1e6;
+
+  console.log(`\n${weightsDtype} weights; KV cache ${DTYPE}, ${LAYERS} layers × ${caches[0].byteLength / 1024} KiB; ` +
+    `prompt ${prompt.length} tokens, prefill ${prefillMs.toFixed(1)} ms`);
+  console.log(`generated ${generated.length} tokens: ${generated.join(' ')}`);
+  const perSecond = (n, ms) => ((1000 * n) / ms).toFixed(0);
+  console.log(`cached decode: ${perSecond(generated.length - 1, decodeMs)} tokens/s; ` +
+    `recomputing the prefix: ${perSecond(recomputed.length, recomputeMs)} tokens/s`);
+  const same = recomputed.every((t, i) => t === generated[i]);
+  console.log(same ? 'cached decode picks the same tokens as full recomputation: ok'
+    : `MISMATCH: full recomputation picks ${recomputed.join(' ')}`);
+  // A bfloat16 cache stores rounded keys/values, so its tokens may differ from recomputation; float32 may not.
+  if (!same && DTYPE === 'float32') process.exitCode = 1;
+  return generated;
 }
-const recomputeMs = Number(process.hrtime.bigint() - t0) / 1e6;
 
 const info = fa.backend();
-console.log(`backend: ${info.name}${info.isa ? ` (${info.isa}, ${info.threads} threads)` : ''}; KV cache ${DTYPE}, ` +
-  `${LAYERS} layers × ${caches[0].byteLength / 1024} KiB`);
-console.log(`prompt: ${prompt.length} tokens, prefill ${prefillMs.toFixed(1)} ms`);
-console.log(`generated ${generated.length} tokens: ${generated.join(' ')}`);
-const perSecond = (n, ms) => ((1000 * n) / ms).toFixed(0);
-console.log(`cached decode: ${perSecond(generated.length - 1, decodeMs)} tokens/s; ` +
-  `recomputing the prefix: ${perSecond(recomputed.length, recomputeMs)} tokens/s`);
-const same = recomputed.every((t, i) => t === generated[i]);
-console.log(same ? 'cached decode picks the same tokens as full recomputation: ok'
-  : `MISMATCH: full recomputation picks ${recomputed.join(' ')}`);
-if (!same && DTYPE === 'float32') process.exitCode = 1;
+const weights = seededWeights();
+console.log(`backend: ${info.name}${info.isa ? ` (${info.isa}, ${info.threads} threads)` : ''}`);
+const dtypes = WEIGHTS === 'both' ? ['float32', 'bfloat16'] : [WEIGHTS];
+const tokens = dtypes.map((dtype) => generate(buildModel(weights, dtype), dtype));
+if (tokens.length === 2) {
+  const same = tokens[0].filter((t, i) => t === tokens[1][i]).length;
+  console.log(`\nbfloat16 weights pick the float32 weights' token at ${same} of ${tokens[0].length} positions`);
+}

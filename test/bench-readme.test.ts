@@ -42,8 +42,9 @@ const runHead = (stamp: string, command: string) => ({
 
 /** A linear.json row as bench/linear.js writes it: the rates from the medians, GB/s of weights for calls of at most 4 rows. */
 function linearRow(name: string, [M, K, N]: number[], cold: boolean, ms: Record<string, number>, rest: Record<string, unknown>) {
-  const rate = (amount: number) => Object.fromEntries(Object.entries(ms).map(([id, t]) => [id, amount / t / 1e6]));
-  return { name, M, K, N, cold, memoryBound: M <= 4, ms, gflops: rate(2 * M * N * K), weightGBs: rate(4 * N * K), ...rest };
+  const rate = (amount: (id: string) => number) => Object.fromEntries(Object.entries(ms).map(([id, t]) => [id, amount(id) / t / 1e6]));
+  const weightBytes = (id: string) => (id.startsWith('bf16') ? 2 : 4) * N * K;
+  return { name, M, K, N, cold, memoryBound: M <= 4, ms, gflops: rate(() => 2 * M * N * K), weightGBs: rate(weightBytes), ...rest };
 }
 
 // bench/linear.js: a compute-bound shape, a cold decode shape whose onnxruntime child failed
@@ -53,8 +54,8 @@ const linear = {
   flags: { quick: false, shapes: null, reps: 15, ceiling: true, js: true, ort: true },
   ceiling: { gemm: { 1: { gflops: 90.4, source: 'numpy sgemm n=2048' }, 2: { gflops: 186, source: 'numpy sgemm n=2048' } }, copyGBs: 25.2, copyMiB: 256, notes: [] },
   rows: [
-    linearRow('large-512', [4096, 512, 512], false, { native2: 10.1, native1: 20.2, oneShot2: 14, js: 530, ort2: 14.5 }, { packMs: 1.2, otherLoad: 0.01, maxRelErr: 4e-7, groupErrors: {} }),
-    linearRow('decode-4096', [1, 4096, 4096], true, { native2: 2.1, native1: 2.53, oneShot2: 2.6 }, { packMs: 140, otherLoad: 0.02, maxRelErr: 1.1e-6, groupErrors: { ort: 'exit 1' } }),
+    linearRow('large-512', [4096, 512, 512], false, { native2: 10.1, native1: 20.2, bf16x2: 10.3, oneShot2: 14, js: 530, ort2: 14.5 }, { packMs: 1.2, otherLoad: 0.01, maxRelErr: 4e-7, relErr: { native2: 4e-7, bf16x2: 1.7e-3 }, groupErrors: {} }),
+    linearRow('decode-4096', [1, 4096, 4096], true, { native2: 2.1, native1: 2.53, bf16x2: 1.15, oneShot2: 2.6 }, { packMs: 140, otherLoad: 0.02, maxRelErr: 1.1e-6, relErr: { native2: 1.1e-6, bf16x2: 1.6e-3 }, groupErrors: { ort: 'exit 1' } }),
     linearRow('decode-1024', [1, 1024, 1024], false, { native2: 0.034, native1: 0.051, oneShot2: 0.06, js: 1.3, ort2: 0.06 }, { packMs: 8, otherLoad: 0.2, maxRelErr: 5e-7, groupErrors: {} }),
   ],
 };
@@ -241,13 +242,14 @@ describe('bench/readme.js', () => {
         'sgemm 90.4 GFLOP/s on 1 thread, 186 GFLOP/s on 2 threads (numpy sgemm n=2048); memory copy 25.2 GB/s. Median of 15 calls per cell ' +
         '(the TS fallback: fewer on its slow shapes); GFLOP/s = 2·M·N·K / time, or, on the rows that name where the weights come from (calls bound by reading them), ' +
         'GB/s = weight bytes / time; 1 of 3 rows flagged ⚠ (other processes took more than 5 % of the CPU time while the row ran: rerun on a quiet machine). ' +
-        'Largest relative error against a float64 reference on 3 sampled rows: 1.1e-6.',
+        'Largest relative error against a float64 reference on 3 sampled rows: 1.1e-6 (float32 weights; the bfloat16 column gives its time as a multiple ' +
+        "of the float32 weights' on 2 threads, and its error against the float32 weights' float64 result).",
       '',
-      '| shape | packLinear, 2 threads | packLinear, 1 thread | `linear()`, 2 threads | onnxruntime MatMul+Add, 2 threads | TS fallback |',
-      '|---|--:|--:|--:|--:|--:|',
-      '| 4096 × 512 → 512 | 10.1 ms, 213 GFLOP/s | 20.2 ms, 106 GFLOP/s | 14.0 ms, 153 GFLOP/s | 14.5 ms, 148 GFLOP/s | 530 ms, 4.05 GFLOP/s |',
-      '| 1 × 4096 → 4096 (weights from DRAM) | 2.10 ms, 32.0 GB/s | 2.53 ms, 26.5 GB/s | 2.60 ms, 25.8 GB/s | failed | |',
-      '| 1 × 1024 → 1024 (weights in cache) ⚠ | 34 µs, 123 GB/s | 51 µs, 82.2 GB/s | 60 µs, 69.9 GB/s | 60 µs, 69.9 GB/s | 1.30 ms, 3.23 GB/s |',
+      '| shape | packLinear, 2 threads | packLinear, 1 thread | packLinear bfloat16 weights, 2 threads (× float32, rel-err) | `linear()`, 2 threads | onnxruntime MatMul+Add, 2 threads | TS fallback |',
+      '|---|--:|--:|--:|--:|--:|--:|',
+      '| 4096 × 512 → 512 | 10.1 ms, 213 GFLOP/s | 20.2 ms, 106 GFLOP/s | 10.3 ms, 208 GFLOP/s (0.98×, 1.7e-3) | 14.0 ms, 153 GFLOP/s | 14.5 ms, 148 GFLOP/s | 530 ms, 4.05 GFLOP/s |',
+      '| 1 × 4096 → 4096 (weights from DRAM) | 2.10 ms, 32.0 GB/s | 2.53 ms, 26.5 GB/s | 1.15 ms, 29.2 GB/s (1.83×, 1.6e-3) | 2.60 ms, 25.8 GB/s | failed | |',
+      '| 1 × 1024 → 1024 (weights in cache) ⚠ | 34 µs, 123 GB/s | 51 µs, 82.2 GB/s | | 60 µs, 69.9 GB/s | 60 µs, 69.9 GB/s | 1.30 ms, 3.23 GB/s |',
       '<!-- bench:linear:end -->',
     ]);
   });
