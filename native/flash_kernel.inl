@@ -24,6 +24,7 @@
 // (load_kv: bits << 16); packed K panels, scores and accumulators stay fp32.
 
 namespace {
+#include "pair_order.inl"
 
 using simd::vec;
 constexpr int64_t kLanes = simd::W;
@@ -43,6 +44,20 @@ inline vec load_kv(const float* p) { return simd::loadu(p); }
 inline vec load_kv(const uint16_t* p) { return simd::load_bf16(p); }
 inline vec load_kv_partial(const float* p, int n) { return simd::load_partial(p, n); }
 inline vec load_kv_partial(const uint16_t* p, int n) { return simd::load_partial_bf16(p, n); }
+// Splits 2W bf16 values into their even- and odd-indexed halves, each widened (see kPair below).
+inline void load_pair(const uint16_t* p, vec& even, vec& odd) {
+#if defined(SIMD_HAS_BF16_PAIRS)
+  simd::load_bf16_pairs(p, even, odd);
+#else
+  alignas(64) uint16_t e[kLanes], o[kLanes];
+  for (int i = 0; i < kLanes; ++i) {
+    e[i] = p[2 * i];
+    o[i] = p[2 * i + 1];
+  }
+  even = simd::load_bf16(e);
+  odd = simd::load_bf16(o);
+#endif
+}
 inline float kv_to_float(float x) { return x; }
 inline float kv_to_float(uint16_t x) {
   const uint32_t bits = uint32_t(x) << 16;
@@ -215,27 +230,42 @@ inline void prefetch_row(const T* row, const RowStream& rs) {
 // acc[r][c..c+NV*W) = alpha[r] * acc[r][..] + sum_j P[r][j] * V[j][c..]; the last
 // vector reads only `tail` floats of V when tail > 0 (Dv not a multiple of W).
 // Streaming (decode): V rows are prefetched as `stream` says.
+// Bf16 V with NV even and no tail reads each row in pairs of vectors (load_pair),
+// the accumulators held in pair order meanwhile (pair_order.inl).
 template <typename T, int MR, int NV>
 void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk,
               float* acc, int64_t ldA, const float* alpha, int64_t c, int tail, const RowStream& stream = RowStream()) {
+  constexpr bool kPairs = sizeof(T) == 2 && NV % 2 == 0;
+  if (kPairs && tail > 0) {
+    // Not reached (a tail comes with NV == 1); keeps the pair loop free of tail checks.
+    pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, tail, stream);
+    return;
+  }
   vec a[MR][NV];
   for (int r = 0; r < MR; ++r) {
     const vec al = simd::set1(alpha[r]);
     for (int v = 0; v < NV; ++v) a[r][v] = simd::mul(simd::load(acc + r * ldA + c + v * kLanes), al);
+    if constexpr (kPairs) reorder_pairs<NV, true>(a[r]);
   }
   for (int64_t j = 0; j < nk; ++j) {
     const T* vrow = V + j * vStrideL + c;
     if (j + stream.ahead < stream.end) prefetch_row(V + (j + stream.ahead) * vStrideL, stream);
     vec vv[NV];
-    for (int v = 0; v < NV; ++v)
-      vv[v] = (tail > 0 && v == NV - 1) ? load_kv_partial(vrow + v * kLanes, tail) : load_kv(vrow + v * kLanes);
+    if constexpr (kPairs) {
+      for (int u = 0; u < NV / 2; ++u) load_pair(reinterpret_cast<const uint16_t*>(vrow) + 2 * u * kLanes, vv[2 * u], vv[2 * u + 1]);
+    } else {
+      for (int v = 0; v < NV; ++v)
+        vv[v] = (tail > 0 && v == NV - 1) ? load_kv_partial(vrow + v * kLanes, tail) : load_kv(vrow + v * kLanes);
+    }
     for (int r = 0; r < MR; ++r) {
       const vec pb = simd::set1(P[r * ldP + j]);
       for (int v = 0; v < NV; ++v) a[r][v] = simd::fma(pb, vv[v], a[r][v]);
     }
   }
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MR; ++r) {
+    if constexpr (kPairs) reorder_pairs<NV, false>(a[r]);
     for (int v = 0; v < NV; ++v) simd::store(acc + r * ldA + c + v * kLanes, a[r][v]);
+  }
 }
 
 template <typename T, int MR>
@@ -617,7 +647,7 @@ inline vec sum_each(const vec* acc) {
 #endif
 }
 
-// Decode reads bf16 K two vectors at a time: load_pair splits 2W values into
+// Decode reads bf16 K two vectors at a time: load_pair (above) splits 2W values into
 // their even- and odd-indexed halves, widened by a shift and a mask instead of
 // a lane-crossing zero-extension per vector (half the shuffle-port work, half
 // the loads). The query row is stored in the same order (scale_query_row), so
@@ -625,19 +655,6 @@ inline vec sum_each(const vec* acc) {
 constexpr int64_t kPair = 2 * kLanes;
 inline int64_t paired_prefix(int64_t D) { return D / kPair * kPair; }
 
-inline void load_pair(const uint16_t* p, vec& even, vec& odd) {
-#if defined(SIMD_HAS_BF16_PAIRS)
-  simd::load_bf16_pairs(p, even, odd);
-#else
-  alignas(64) uint16_t e[kLanes], o[kLanes];
-  for (int i = 0; i < kLanes; ++i) {
-    e[i] = p[2 * i];
-    o[i] = p[2 * i + 1];
-  }
-  even = simd::load_bf16(e);
-  odd = simd::load_bf16(o);
-#endif
-}
 
 // qs[0..D) = scale * q[0..D); with `paired`, each 2W block of the paired prefix
 // holds its even-indexed values, then its odd-indexed ones (see load_pair).
@@ -825,7 +842,7 @@ void run_split_as(const fa::AttentionParams& p, const fa::KernelPlan& plan, int6
   const int64_t ldS = plan.blockK;
   // Up to ~2 query rows per byte of K/V (MHA, fp32 GQA) the loop keeps up
   // with memory; beyond (bf16 with G >= 4) prefetch every line.
-  const int64_t step = (G >= 2 * int64_t(sizeof(T)) ? 64 : 256) / int64_t(sizeof(T));
+  const int64_t step = (sizeof(T) == 2 || G >= 8 ? 64 : 256) / int64_t(sizeof(T));
   RowStream kStream, vStream;
   kStream.ahead = (kStreamAheadBytes + p.D * int64_t(sizeof(T)) - 1) / (p.D * int64_t(sizeof(T)));
   kStream.width = p.D;

@@ -17,6 +17,7 @@
 // load (bits << 16), so a result equals the float32 path's on the rounded weights.
 
 namespace {
+#include "pair_order.inl"
 namespace gemm {
 
 using simd::vec;
@@ -48,27 +49,7 @@ inline int lanes_of(int v, int cols) {
 inline vec load_weights(const float* p) { return simd::load(p); }
 inline vec load_weights(const uint16_t* p) { return simd::load_bf16(p); }
 
-// Bfloat16 tiles read 2W weights per load and split them by parity
-// (load_bf16_pairs: one load, two bit operations), so vector 2u of a row's
-// accumulators holds columns 2uW, 2uW + 2, ... and vector 2u + 1 the odd ones.
-// reorder_pairs moves a row's V accumulators from column order into that
-// order (toPairs) or back, once per tile rather than once per weight row.
-template <int V, bool toPairs>
-void reorder_pairs(vec* a) {
-  alignas(64) float from[V * kW], to[V * kW];
-  for (int v = 0; v < V; ++v) simd::store(from + v * kW, a[v]);
-  for (int u = 0; u < V / 2; ++u)
-    for (int l = 0; l < kW; ++l)
-      for (int parity = 0; parity < 2; ++parity) {
-        const int natural = 2 * u * kW + 2 * l + parity, paired = (2 * u + parity) * kW + l;
-        if (toPairs)
-          to[paired] = from[natural];
-        else
-          to[natural] = from[paired];
-      }
-  for (int v = 0; v < V; ++v) a[v] = simd::load(to + v * kW);
-}
-
+// Bfloat16 tiles read the weights in pairs of vectors, their accumulators in pair order (pair_order.inl).
 // out[R rows][cols] (= or +=) x[R rows][kc] · b[kc][P panels], see the file comment.
 // a: row 0 of x at the slice start, rows lda apart; b: row 0 of the panels at
 // the slice start, rows ldb apart (64-byte aligned); init: packed bias at the

@@ -1,5 +1,5 @@
 // The issue-5 pieces on every native mode (NEON and scalar under qemu): the
-// packed GEMM behind linear()/packLinear(), KvCache decoding in float32 and
+// packed GEMM behind linear()/packLinear() (float32 and bfloat16 weights), KvCache decoding in float32 and
 // bfloat16 (the kernel's bf16 widening loads), and MultiHeadAttention, all
 // against float64 references.
 import { after, describe, test } from 'node:test';
@@ -52,6 +52,20 @@ for (const mode of nativeModes()) {
           if (r + 1 < rows) assert.deepEqual(Array.from(out.subarray(2 + r * stride + outF, 2 + (r + 1) * stride)), [7, 7, 7]);
         }
         assert.deepEqual(Array.from(out.subarray(0, 2)), [7, 7]);
+      });
+    }
+
+    for (const [rows, inF, outF] of LINEAR_SHAPES) {
+      test(`packLinear with bfloat16 weights ${rows}x${inF} -> ${outF}, bias: float32 arithmetic on the rounded weights`, () => {
+        mode.select();
+        const x = tensor([rows, inF], rows + inF + 1);
+        const w = tensor([outF, inF], outF + 1, 1 / Math.sqrt(inF));
+        const b = tensor([outF], 4);
+        const packed = fa.packLinear(w, b, { dtype: 'bfloat16' });
+        assert.equal(packed.dtype, 'bfloat16');
+        const y = packed.forward(x);
+        const expected = referenceLinear(x.data, rows, inF, roundBf16(w.data), outF, b.data);
+        assert.ok(relFrobenius(y.data, expected) <= TOLERANCE, `bfloat16 weights: ${relFrobenius(y.data, expected)}`);
       });
     }
 
