@@ -44,20 +44,6 @@ inline vec load_kv(const float* p) { return simd::loadu(p); }
 inline vec load_kv(const uint16_t* p) { return simd::load_bf16(p); }
 inline vec load_kv_partial(const float* p, int n) { return simd::load_partial(p, n); }
 inline vec load_kv_partial(const uint16_t* p, int n) { return simd::load_partial_bf16(p, n); }
-// Splits 2W bf16 values into their even- and odd-indexed halves, each widened (see kPair below).
-inline void load_pair(const uint16_t* p, vec& even, vec& odd) {
-#if defined(SIMD_HAS_BF16_PAIRS)
-  simd::load_bf16_pairs(p, even, odd);
-#else
-  alignas(64) uint16_t e[kLanes], o[kLanes];
-  for (int i = 0; i < kLanes; ++i) {
-    e[i] = p[2 * i];
-    o[i] = p[2 * i + 1];
-  }
-  even = simd::load_bf16(e);
-  odd = simd::load_bf16(o);
-#endif
-}
 inline float kv_to_float(float x) { return x; }
 inline float kv_to_float(uint16_t x) {
   const uint32_t bits = uint32_t(x) << 16;
@@ -230,17 +216,13 @@ inline void prefetch_row(const T* row, const RowStream& rs) {
 // acc[r][c..c+NV*W) = alpha[r] * acc[r][..] + sum_j P[r][j] * V[j][c..]; the last
 // vector reads only `tail` floats of V when tail > 0 (Dv not a multiple of W).
 // Streaming (decode): V rows are prefetched as `stream` says.
-// Bf16 V with NV even and no tail reads each row in pairs of vectors (load_pair),
-// the accumulators held in pair order meanwhile (pair_order.inl).
+// Bf16 V with NV even reads each row in pairs of vectors (simd::load_bf16_pairs),
+// the accumulators held in pair order meanwhile (pair_order.inl); callers pass a
+// tail only with NV == 1 (pv_panel, pv_stream).
 template <typename T, int MR, int NV>
 void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t nk,
               float* acc, int64_t ldA, const float* alpha, int64_t c, int tail, const RowStream& stream = RowStream()) {
   constexpr bool kPairs = sizeof(T) == 2 && NV % 2 == 0;
-  if (kPairs && tail > 0) {
-    // Not reached (a tail comes with NV == 1); keeps the pair loop free of tail checks.
-    pv_chunk<T, MR, 1>(P, ldP, V, vStrideL, nk, acc, ldA, alpha, c, tail, stream);
-    return;
-  }
   vec a[MR][NV];
   for (int r = 0; r < MR; ++r) {
     const vec al = simd::set1(alpha[r]);
@@ -252,7 +234,7 @@ void pv_chunk(const float* P, int64_t ldP, const T* V, int64_t vStrideL, int64_t
     if (j + stream.ahead < stream.end) prefetch_row(V + (j + stream.ahead) * vStrideL, stream);
     vec vv[NV];
     if constexpr (kPairs) {
-      for (int u = 0; u < NV / 2; ++u) load_pair(reinterpret_cast<const uint16_t*>(vrow) + 2 * u * kLanes, vv[2 * u], vv[2 * u + 1]);
+      for (int u = 0; u < NV / 2; ++u) simd::load_bf16_pairs(vrow + 2 * u * kLanes, vv[2 * u], vv[2 * u + 1]);
     } else {
       for (int v = 0; v < NV; ++v)
         vv[v] = (tail > 0 && v == NV - 1) ? load_kv_partial(vrow + v * kLanes, tail) : load_kv(vrow + v * kLanes);
@@ -647,7 +629,7 @@ inline vec sum_each(const vec* acc) {
 #endif
 }
 
-// Decode reads bf16 K two vectors at a time: load_pair (above) splits 2W values into
+// Decode reads bf16 K two vectors at a time: simd::load_bf16_pairs splits 2W values into
 // their even- and odd-indexed halves, widened by a shift and a mask instead of
 // a lane-crossing zero-extension per vector (half the shuffle-port work, half
 // the loads). The query row is stored in the same order (scale_query_row), so
@@ -657,7 +639,7 @@ inline int64_t paired_prefix(int64_t D) { return D / kPair * kPair; }
 
 
 // qs[0..D) = scale * q[0..D); with `paired`, each 2W block of the paired prefix
-// holds its even-indexed values, then its odd-indexed ones (see load_pair).
+// holds its even-indexed values, then its odd-indexed ones (see simd::load_bf16_pairs).
 inline void scale_query_row(const float* q, int64_t D, float scale, bool paired, float* qs) {
   int64_t d = 0;
   if (paired) {
@@ -680,15 +662,15 @@ inline vec dot_partial(const float* q, const T* krow, int64_t D) {
     const int64_t P = paired_prefix(D);
     vec e, o;
     for (; d + 2 * kPair <= P; d += 2 * kPair) {
-      load_pair(krow + d, e, o);
+      simd::load_bf16_pairs(krow + d, e, o);
       a0 = simd::fma(simd::load(q + d), e, a0);
       a1 = simd::fma(simd::load(q + d + kLanes), o, a1);
-      load_pair(krow + d + kPair, e, o);
+      simd::load_bf16_pairs(krow + d + kPair, e, o);
       a2 = simd::fma(simd::load(q + d + kPair), e, a2);
       a3 = simd::fma(simd::load(q + d + kPair + kLanes), o, a3);
     }
     if (d < P) {
-      load_pair(krow + d, e, o);
+      simd::load_bf16_pairs(krow + d, e, o);
       a0 = simd::fma(simd::load(q + d), e, a0);
       a1 = simd::fma(simd::load(q + d + kLanes), o, a1);
       d = P;
@@ -720,7 +702,7 @@ vec score_group_q_in_registers(const float* q, const T* k, int64_t kStrideL) {
       static_assert(NQ % 2 == 0, "bf16 rows are read in pairs of vectors");
       for (int c = 0; c < NQ; c += 2) {
         vec e, o;
-        load_pair(krow + c * kLanes, e, o);
+        simd::load_bf16_pairs(krow + c * kLanes, e, o);
         a = simd::fma(qv[c], e, a);
         a = simd::fma(qv[c + 1], o, a);
       }

@@ -78,10 +78,8 @@ float* allocate_packed(size_t bytes) {
   return static_cast<float*>(aligned_malloc(64, (bytes + 63) / 64 * 64));
 }
 
-}  // namespace
-
-namespace {
 int64_t element_bytes(WeightType type) { return type == WeightType::BF16 ? 2 : 4; }
+
 }  // namespace
 
 size_t PackedWeights::bytes() const {
@@ -130,7 +128,7 @@ LinearPlan plan_linear(const LinearParams& p, const IsaKernel& kernel, int maxTh
   // compute-bound call (Zen4: ~100 GB/s from L3 vs ~100 GFLOP/s), so their
   // bytes count as work when they exceed the FLOPs (M = 1).
   const double weightBytes =
-      (p.packed && p.packed->type == WeightType::BF16 ? 2.0 : 4.0) * double(p.N) * double(p.K);
+      double(element_bytes(p.packed ? p.packed->type : WeightType::F32)) * double(p.N) * double(p.K);
   const double work = weightBytes > flops ? weightBytes : flops;
   int threads = threads_for_work(work, maxThreads);
   const int64_t wantItems = threads > 1 ? kItemsPerThread * threads : 1;

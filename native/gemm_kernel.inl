@@ -13,8 +13,9 @@
 // of the block passes over it; the strip's x rows stay in L1.
 // Each output element sees the same operations in the same order whatever the
 // blocking or thread count: 1 and 2 threads give identical bits.
-// Bfloat16 packed weights: the same tiles, each panel vector widened exactly on
-// load (bits << 16), so a result equals the float32 path's on the rounded weights.
+// Bfloat16 packed weights: the same tiles, the weights widened exactly on load
+// (bits << 16; two vectors per load, in pair order, where a tile has an even
+// number of vectors), so a result equals the float32 path's on the rounded weights.
 
 namespace {
 #include "pair_order.inl"
@@ -45,7 +46,8 @@ inline int lanes_of(int v, int cols) {
   return n <= 0 ? 0 : (n >= kW ? kW : n);
 }
 
-// A vector of packed weights: float32 as is (rows 64-byte aligned), bfloat16 widened.
+// A vector of packed weights: float32 as is (rows 64-byte aligned), bfloat16 widened
+// (tiles with an odd number of vectors).
 inline vec load_weights(const float* p) { return simd::load(p); }
 inline vec load_weights(const uint16_t* p) { return simd::load_bf16(p); }
 
@@ -80,7 +82,7 @@ void tile(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t kc, cons
   for (int64_t k = 0; k < kc; ++k) {
     vec bv[V];
     if constexpr (kPairs) {
-      for (int u = 0; u < V / 2; ++u) simd::load_bf16_pairs(reinterpret_cast<const uint16_t*>(b) + 2 * u * kW, bv[2 * u], bv[2 * u + 1]);
+      for (int u = 0; u < V / 2; ++u) simd::load_bf16_pairs(b + 2 * u * kW, bv[2 * u], bv[2 * u + 1]);
     } else {
       for (int v = 0; v < V; ++v) bv[v] = load_weights(b + v * kW);
     }

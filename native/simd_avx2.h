@@ -58,7 +58,6 @@ static inline void transpose(vec* r) {
 }
 
 // 2W bfloat16 values split by parity, each half widened exactly (see simd_avx512.h).
-#define SIMD_HAS_BF16_PAIRS 1
 static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
   const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));

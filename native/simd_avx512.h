@@ -66,7 +66,6 @@ static inline void transpose(vec* r) {
 
 // 2W bfloat16 values split by parity, each half widened exactly: even = p[0],
 // p[2], ..., odd = p[1], p[3], ... (a shift and a mask, no lane crossing).
-#define SIMD_HAS_BF16_PAIRS 1
 static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
   const __m512i x = _mm512_loadu_si512(p);
   even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));

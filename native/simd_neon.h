@@ -47,7 +47,6 @@ static inline void store_partial(float* p, vec v, int n) {
 static inline vec load_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
 // 2W bfloat16 values split by parity, each half widened exactly: even = p[0],
 // p[2], ..., odd = p[1], p[3], ... (a shift and a mask per half, no zip).
-#define SIMD_HAS_BF16_PAIRS 1
 static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
   const uint32x4_t x = vreinterpretq_u32_u16(vld1q_u16(p));
   even = vreinterpretq_f32_u32(vshlq_n_u32(x, 16));

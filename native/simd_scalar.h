@@ -33,7 +33,6 @@ static inline vec load_bf16(const uint16_t* p) {
 }
 static inline vec load_partial_bf16(const uint16_t* p, int n) { return n > 0 ? load_bf16(p) : 0.0f; }
 // 2W = 2 bfloat16 values split by parity (see simd_avx512.h).
-#define SIMD_HAS_BF16_PAIRS 1
 static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
   even = load_bf16(p);
   odd = load_bf16(p + 1);

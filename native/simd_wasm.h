@@ -77,7 +77,6 @@ static inline void transpose(vec* r) {
 }
 // 2W bfloat16 values split by parity, each half widened exactly: even = p[0],
 // p[2], ..., odd = p[1], p[3], ... (a shift and a mask, no shuffles).
-#define SIMD_HAS_BF16_PAIRS 1
 static inline void load_bf16_pairs(const uint16_t* p, vec& even, vec& odd) {
   const v128_t x = wasm_v128_load(p);
   even = wasm_i32x4_shl(x, 16);
