@@ -8,10 +8,10 @@ import { nativeAddon } from './backend';
 import { fromBfloat16, toBfloat16 } from './js/bf16';
 import type { CachedKeysValues } from './options';
 import type { Layout, Tensor } from './types';
-import { MAX_ELEMENTS, checkChoice, checkDimEqual, checkInteger, checkOptionKeys, checkTensor, describe, invalidArgument, isRecord } from './validate';
+import { MAX_ELEMENTS, type StorageDtype, checkChoice, checkDimEqual, checkInteger, checkOptionKeys, checkStorageDtype, checkTensor, describe, invalidArgument, isRecord } from './validate';
 
 /** Storage type of a {@link KvCache}. */
-export type KvCacheDtype = 'float32' | 'bfloat16';
+export type KvCacheDtype = StorageDtype;
 
 export interface KvCacheConfig {
   /** Batch rows (independent sequences). */
@@ -124,7 +124,7 @@ export class KvCache {
     this.headDim = checkInteger(c.headDim, 'config.headDim', 1, undefined, op);
     this.valueDim = checkInteger(c.valueDim, 'config.valueDim', 1, this.headDim, op);
     this.maxLength = checkInteger(c.maxLength, 'config.maxLength', 1, undefined, op);
-    this.dtype = checkChoice(c.dtype, 'config.dtype', ['float32', 'bfloat16'] as const, 'float32', op);
+    this.dtype = checkStorageDtype(c.dtype, 'config.dtype', op);
     const rows = this.batch * this.numKvHeads * this.maxLength;
     const width = Math.max(this.headDim, this.valueDim);
     if (rows * width > MAX_ELEMENTS) {

@@ -7,11 +7,11 @@
  */
 import { checkSignal, runNative, yieldThenCheck } from './abort';
 import { nativeAddon } from './backend';
-import { fromBfloat16, toBfloat16 } from './js/bf16';
+import { roundedToBfloat16 } from './js/bf16';
 import { type LinearCall, linear_forward } from './js/linear';
 import type { NativeLinearArgs, NativePackedLinear } from './native';
 import type { Tensor } from './types';
-import { MAX_ELEMENTS, checkChoice, checkDimEqual, checkDisjoint, checkInteger, checkOptionKeys, checkTensor, describe, invalidArgument, isFloat32Array } from './validate';
+import { MAX_ELEMENTS, type StorageDtype, checkDimEqual, checkDisjoint, checkInteger, checkOptionKeys, checkStorageDtype, checkTensor, describe, invalidArgument, isFloat32Array } from './validate';
 
 /** Options of {@link linear}. */
 export interface LinearOptions {
@@ -20,7 +20,7 @@ export interface LinearOptions {
 }
 
 /** Element type {@link packLinear} stores the weights in. */
-export type LinearWeightsDtype = 'float32' | 'bfloat16';
+export type LinearWeightsDtype = StorageDtype;
 
 /** Options of {@link packLinear} and the {@link PackedLinear} constructor. */
 export interface PackLinearOptions {
@@ -196,7 +196,7 @@ export class PackedLinear {
     const op = 'packLinear';
     const w = checkWeights(weight, bias, op);
     const opts = checkOptionKeys(options, PACK_KEYS, op);
-    const dtype = checkChoice(opts.dtype, 'options.dtype', ['float32', 'bfloat16'] as const, 'float32', op);
+    const dtype = checkStorageDtype(opts.dtype, 'options.dtype', op);
     const [N, K] = w.weight.shape;
     this.inFeatures = K;
     this.outFeatures = N;
@@ -272,11 +272,3 @@ export function packLinear(weight: Tensor, bias?: Tensor | null, options?: PackL
   return new PackedLinear(weight, bias, options);
 }
 
-/** A copy of `w` with each value rounded to bfloat16 (held as float32: exact). */
-function roundedToBfloat16(w: Float32Array): Float32Array {
-  const bits = new Uint16Array(w.length);
-  toBfloat16(w, bits);
-  const out = new Float32Array(w.length);
-  fromBfloat16(bits, out);
-  return out;
-}

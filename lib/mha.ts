@@ -14,18 +14,18 @@
  */
 import { attention, attentionAsync } from './attention';
 import { checkSignal } from './abort';
-import { KvCache, asKvCache } from './kv-cache';
+import { KvCache, type KvCacheDtype, asKvCache } from './kv-cache';
 import { type LinearWeightsDtype, type PackedLinear, packLinear } from './linear';
 import type { BoolTensor, Tensor, WeightTensor } from './types';
 import {
   MAX_ELEMENTS,
   checkBoolean,
-  checkChoice,
   checkDimEqual,
   checkInteger,
   checkKeyPadding,
   checkMask,
   checkOptionKeys,
+  checkStorageDtype,
   checkTensor,
   checkWeight,
   describe,
@@ -177,7 +177,7 @@ export class MultiHeadAttention {
     }
     this.headDim = checkInteger(c.headDim, 'config.headDim', 1, this.dModel / this.numHeads, LAYER);
     this.contextDim = checkInteger(c.contextDim, 'config.contextDim', 1, this.dModel, LAYER);
-    const dtype = checkChoice(c.weightsDtype, 'config.weightsDtype', ['float32', 'bfloat16'] as const, 'float32', LAYER);
+    const dtype = checkStorageDtype(c.weightsDtype, 'config.weightsDtype', LAYER);
     this.weightsDtype = dtype;
     const w = c.weights;
     if (!isRecord(w)) throw invalidArgument(TypeError, 'config.weights to be an object { wq, wk, wv, wo, bq?, bk?, bv?, bo? }', describe(w), LAYER);
@@ -198,12 +198,12 @@ export class MultiHeadAttention {
   }
 
   /** A KvCache sized for this layer's heads (for {@link step}). */
-  createCache(batch: number, maxLength: number, dtype: 'float32' | 'bfloat16' = 'float32'): KvCache {
+  createCache(batch: number, maxLength: number, dtype: KvCacheDtype = 'float32'): KvCache {
     // Checked here, so a message names these arguments, not KvCache's config.
     const op = `${LAYER}.createCache`;
     checkInteger(batch, 'batch', 1, undefined, op);
     checkInteger(maxLength, 'maxLength', 1, undefined, op);
-    checkChoice(dtype, 'dtype', ['float32', 'bfloat16'] as const, 'float32', op);
+    checkStorageDtype(dtype, 'dtype', op);
     return new KvCache({ batch, numKvHeads: this.numKvHeads, headDim: this.headDim, maxLength, dtype });
   }
 

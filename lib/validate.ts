@@ -268,6 +268,14 @@ export function checkChoice<T extends string>(value: unknown, name: string, choi
   return value as T;
 }
 
+/** What a KvCache's K/V or packed linear weights are stored as: float32, or bfloat16 (rounded once, widened exactly when read). */
+export type StorageDtype = 'float32' | 'bfloat16';
+
+/** A StorageDtype, float32 when undefined. */
+export function checkStorageDtype(value: unknown, name: string, op: string): StorageDtype {
+  return checkChoice(value, name, ['float32', 'bfloat16'] as const, 'float32', op);
+}
+
 /** A boolean (returnLse, causal of a layer ...), or `fallback` when undefined. */
 export function checkBoolean(value: unknown, name: string, fallback = false, op = 'attention'): boolean {
   if (value === undefined) return fallback;

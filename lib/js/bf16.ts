@@ -39,3 +39,12 @@ export function roundToBfloat16(x: number): number {
   u32[0] = tmp[0] << 16;
   return f32[0];
 }
+
+/** A copy of `src` with each value rounded to bfloat16 (held as float32: exact). */
+export function roundedToBfloat16(src: Float32Array): Float32Array {
+  const bits = new Uint16Array(src.length);
+  toBfloat16(src, bits);
+  const out = new Float32Array(src.length);
+  fromBfloat16(bits, out);
+  return out;
+}
