@@ -11,6 +11,7 @@ import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { roundToBfloat16, toBfloat16 } from '../lib/js/bf16';
 import { referenceAttention, relFrobenius, toBlhd } from './oracle/attention.mjs';
+import { positions } from './oracle/inputs.mjs';
 import { tensor, loadJsLib, loadWasmLib, backendRunners } from './helpers';
 
 type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | 'KvCache'>;
@@ -18,15 +19,6 @@ type Lib = Pick<typeof nativeLib, 'attention' | 'attentionAsync' | 'explain' | '
 const jsLib: Lib = await loadJsLib();
 
 const runners = backendRunners<Lib>(jsLib, nativeLib, await loadWasmLib());
-
-/** Rows [t0, t1) of a [B, H, L, D] tensor. */
-function slice(x: Tensor, t0: number, t1: number): Tensor {
-  const [B, H, L, D] = x.shape;
-  const T = t1 - t0;
-  const data = new Float32Array(B * H * T * D);
-  for (let bh = 0; bh < B * H; bh++) data.set(x.data.subarray((bh * L + t0) * D, (bh * L + t1) * D), bh * T * D);
-  return { data, shape: [B, H, T, D] };
-}
 
 /** x with every element rounded through bfloat16. */
 function bf16Rounded(x: Tensor): Tensor {
@@ -41,8 +33,8 @@ function decode(lib: Lib, q: Tensor, k: Tensor, v: Tensor, Hkv: number, dtype: '
   const out = new Float32Array(B * H * L * Dv);
   for (let t = 0; t < L; t += step) {
     const t1 = Math.min(L, t + step);
-    cache.append(slice(k, t, t1), slice(v, t, t1));
-    const o = lib.attention(slice(q, t, t1), cache, { causal: true });
+    cache.append(positions(k, t, t1), positions(v, t, t1));
+    const o = lib.attention(positions(q, t, t1), cache, { causal: true });
     const T = t1 - t;
     for (let bh = 0; bh < B * H; bh++) out.set(o.data.subarray(bh * T * Dv, (bh + 1) * T * Dv), (bh * L + t) * Dv);
   }
@@ -119,8 +111,8 @@ describe.each(runners)('KvCache decoding ($name)', ({ lib, prepare }) => {
     const out = lib.attention(q, cache, { causal: true });
     for (let b = 0; b < B; b++) {
       const n = b === 0 ? 9 : 5;
-      const kb = { data: slice({ data: k.data.slice(b * H * L * D, (b + 1) * H * L * D), shape: [1, H, L, D] }, 0, n).data, shape: [1, H, n, D] };
-      const vb = { data: slice({ data: v.data.slice(b * H * L * D, (b + 1) * H * L * D), shape: [1, H, L, D] }, 0, n).data, shape: [1, H, n, D] };
+      const kb = { data: positions({ data: k.data.slice(b * H * L * D, (b + 1) * H * L * D), shape: [1, H, L, D] }, 0, n).data, shape: [1, H, n, D] };
+      const vb = { data: positions({ data: v.data.slice(b * H * L * D, (b + 1) * H * L * D), shape: [1, H, L, D] }, 0, n).data, shape: [1, H, n, D] };
       const qb = { data: q.data.slice(b * H * 3 * D, (b + 1) * H * 3 * D), shape: [1, H, 3, D] };
       const ref = referenceAttention(qb, kb, vb, { causal: true });
       expect(relFrobenius(out.data.subarray(b * H * 3 * D, (b + 1) * H * 3 * D), ref)).toBeLessThanOrEqual(1e-5);
@@ -136,7 +128,7 @@ describe.each(runners)('KvCache decoding ($name)', ({ lib, prepare }) => {
     const q = tensor([1, H, 2, D], 17);
     // Queries at positions 4 and 5 of the 12 stored: they see keys 0..4 and 0..5.
     const out = lib.attention(toBlhd(q), cache, { causal: true, layout: 'blhd', queryStart: Int32Array.of(4) });
-    const ref = referenceAttention(toBlhd(q), toBlhd(slice(k, 0, 6)), toBlhd(slice(v, 0, 6)), { causal: true, layout: 'blhd' });
+    const ref = referenceAttention(toBlhd(q), toBlhd(positions(k, 0, 6)), toBlhd(positions(v, 0, 6)), { causal: true, layout: 'blhd' });
     expect(out.shape).toEqual([1, 2, H, D]);
     expect(relFrobenius(out.data, ref)).toBeLessThanOrEqual(1e-5);
   });
@@ -146,13 +138,13 @@ describe.each(runners)('KvCache decoding ($name)', ({ lib, prepare }) => {
     const D = 32;
     const cache = new lib.KvCache({ batch: 1, numKvHeads: 2, headDim: D, maxLength: 64 });
     const k = tensor([1, 2, 40, D], 18), v = tensor([1, 2, 40, D], 19);
-    cache.append(slice(k, 0, 30), slice(v, 0, 30));
+    cache.append(positions(k, 0, 30), positions(v, 0, 30));
     const q = tensor([1, 2, 1, D], 20);
     const pending = lib.attentionAsync(q, cache);
-    cache.append(slice(k, 30, 40), slice(v, 30, 40)); // safe: beyond the snapshot
+    cache.append(positions(k, 30, 40), positions(v, 30, 40)); // safe: beyond the snapshot
     expect(() => cache.reset()).toThrow('KvCache.reset: expected no attentionAsync call to be reading the cache but received 1 pending');
     const out = await pending;
-    const ref = referenceAttention(q, slice(k, 0, 30), slice(v, 0, 30));
+    const ref = referenceAttention(q, positions(k, 0, 30), positions(v, 0, 30));
     expect(relFrobenius(out.data, ref)).toBeLessThanOrEqual(1e-5);
     cache.reset();
     expect(cache.lengthOf(0)).toBe(0);

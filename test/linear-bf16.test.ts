@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 import * as nativeLib from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { nativeAddon } from '../lib/backend';
-import { roundToBfloat16 } from '../lib/js/bf16';
 import { relFrobenius } from './oracle/attention.mjs';
+import { roundBf16 } from './oracle/inputs.mjs';
 import { referenceLinear } from './oracle/linear.mjs';
 import { restoreNativeModeAfterAll } from './native-modes';
 import { backendRunners, expectError, loadJsLib, loadWasmLib, tensor, type Lib } from './helpers';
@@ -28,7 +28,7 @@ const FLOAT32_TOL = 1e-5;
 /** Rounding N(0,1) weights to bfloat16 (8 significant bits) moves y by ~2e-3 relative. */
 const BF16_TOL = 1e-2;
 
-const rounded = (w: Tensor): Tensor => ({ data: w.data.map(roundToBfloat16), shape: w.shape });
+const rounded = (w: Tensor): Tensor => ({ data: roundBf16(w.data), shape: w.shape });
 
 // [rows, inFeatures, outFeatures]: decode rows (1-4), a full register tile and more, tails on both axes.
 const SHAPES: Array<[number, number, number]> = [

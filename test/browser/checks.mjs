@@ -8,7 +8,7 @@
 // before the package loads (the loader asks WebAssembly.validate which build it can run).
 import { referenceAttention, referenceAttentionFull, lseError } from '../oracle/attention.mjs';
 import { referenceLinear } from '../oracle/linear.mjs';
-import { additiveMask, alibi, boolMask, caseInputs, flags, randomTensor as tensor } from '../oracle/inputs.mjs';
+import { additiveMask, alibi, boolMask, caseInputs, flags, positions, randomTensor as tensor, roundBf16 } from '../oracle/inputs.mjs';
 import { randn } from '../oracle/prng.mjs';
 import { checkList, expectClose as expectCloseWithin } from '../oracle/checks.mjs';
 import { badCallOutcomes } from './bad-calls.mjs';
@@ -58,22 +58,6 @@ function sameBits(a, b) {
   if (a.length !== b.length) return false;
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
   return x.every((bits, i) => bits === y[i]);
-}
-
-/** x rounded through bfloat16 (nearest, ties to even), as float32. */
-function roundBf16(data) {
-  const f = Float32Array.from(data);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16) << 16;
-  return f;
-}
-
-/** Positions [t0, t1) of a [B, H, L, D] tensor. */
-function positions(x, t0, t1) {
-  const [B, H, L, D] = x.shape;
-  const data = new Float32Array(B * H * (t1 - t0) * D);
-  for (let bh = 0; bh < B * H; bh++) data.set(x.data.subarray((bh * L + t0) * D, (bh * L + t1) * D), bh * (t1 - t0) * D);
-  return { data, shape: [B, H, t1 - t0, D] };
 }
 
 const setup = SCENARIOS[scenario];

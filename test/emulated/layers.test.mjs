@@ -7,26 +7,10 @@ import assert from 'node:assert/strict';
 import { TOLERANCE, fa, nativeModes, restoreMode } from './helpers.mjs';
 import { referenceAttention, relFrobenius } from '../oracle/attention.mjs';
 import { referenceLinear } from '../oracle/linear.mjs';
-import { randomTensor as tensor } from '../oracle/inputs.mjs';
+import { positions, randomTensor as tensor, roundBf16 } from '../oracle/inputs.mjs';
 import { randn } from '../oracle/prng.mjs';
 
 after(restoreMode());
-
-/** x rounded through bfloat16 (nearest, ties to even), as float32. */
-function roundBf16(data) {
-  const f = Float32Array.from(data);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16) << 16;
-  return f;
-}
-
-/** Positions [t0, t1) of a [B, H, L, D] tensor. */
-function slice(x, t0, t1) {
-  const [B, H, L, D] = x.shape;
-  const data = new Float32Array(B * H * (t1 - t0) * D);
-  for (let bh = 0; bh < B * H; bh++) data.set(x.data.subarray((bh * L + t0) * D, (bh * L + t1) * D), bh * (t1 - t0) * D);
-  return { data, shape: [B, H, t1 - t0, D] };
-}
 
 const LINEAR_SHAPES = [[1, 3, 5], [7, 16, 33], [17, 64, 100], [130, 80, 19], [2, 513, 48]];
 
@@ -75,13 +59,13 @@ for (const mode of nativeModes()) {
         const B = 1, H = 4, Hkv = 2, L = 300, D = 20;
         const q = tensor([B, H, L, D], 1), k = tensor([B, Hkv, L, D], 2), v = tensor([B, Hkv, L, D], 3);
         const cache = new fa.KvCache({ batch: B, numKvHeads: Hkv, headDim: D, maxLength: L, dtype });
-        cache.append(slice(k, 0, 200), slice(v, 0, 200));
+        cache.append(positions(k, 0, 200), positions(v, 0, 200));
         const out = new Float32Array(B * H * L * D);
-        const prefill = fa.attention(slice(q, 0, 200), cache, { causal: true });
+        const prefill = fa.attention(positions(q, 0, 200), cache, { causal: true });
         for (let h = 0; h < H; h++) out.set(prefill.data.subarray(h * 200 * D, (h + 1) * 200 * D), h * L * D);
         for (let t = 200; t < L; t++) {
-          cache.append(slice(k, t, t + 1), slice(v, t, t + 1));
-          const o = fa.attention(slice(q, t, t + 1), cache);
+          cache.append(positions(k, t, t + 1), positions(v, t, t + 1));
+          const o = fa.attention(positions(q, t, t + 1), cache);
           for (let h = 0; h < H; h++) out.set(o.data.subarray(h * D, (h + 1) * D), (h * L + t) * D);
         }
         const kk = dtype === 'float32' ? k : { data: roundBf16(k.data), shape: k.shape };

@@ -2,6 +2,30 @@
 import { randn } from './prng.mjs';
 
 /**
+ * Positions [t0, t1) of a [B, H, L, D] tensor.
+ * @param {{ data: Float32Array, shape: number[] }} x @param {number} t0 @param {number} t1
+ * @returns {{ data: Float32Array, shape: number[] }}
+ */
+export function positions(x, t0, t1) {
+  const [B, H, L, D] = x.shape;
+  const data = new Float32Array(B * H * (t1 - t0) * D);
+  for (let bh = 0; bh < B * H; bh++) data.set(x.data.subarray((bh * L + t0) * D, (bh * L + t1) * D), bh * (t1 - t0) * D);
+  return { data, shape: [B, H, t1 - t0, D] };
+}
+
+/**
+ * Finite values rounded through bfloat16 (nearest, ties to even), as float32: the
+ * reference's own rounding, independent of the package's.
+ * @param {ArrayLike<number>} data @returns {Float32Array}
+ */
+export function roundBf16(data) {
+  const f = Float32Array.from(data);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16) << 16;
+  return f;
+}
+
+/**
  * N(0, 1) samples of `shape` from `seed`, times `amplitude`.
  * @param {number[]} shape @param {number} [seed] @param {number} [amplitude]
  * @returns {{ data: Float32Array, shape: number[] }}
