@@ -24,7 +24,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { shapes: allShapes, flopsOf, kvBytesOf, scaleOf, shapeByName } = require('./shapes');
 const { makeInputs, referenceRows, computeReference, relativeError } = require('./reference');
-const { startRecord, otherLoadWhile } = require('./run-record');
+const { startRecord, otherLoadWhile, median } = require('./run-record');
 
 const ROOT = path.join(__dirname, '..');
 const RESULT_PREFIX = 'BACKENDS_RESULT ';
@@ -87,12 +87,6 @@ function parseFlags(argv) {
   flags.reps ??= flags.quick ? 5 : 15;
   flags.budget ??= flags.quick ? 3 : 10;
   return flags;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 // ------------------------------------------------------------------ child: one (backend, shape)

@@ -6,7 +6,7 @@
 // bench/backends.js and examples/service/load.js (each with --out DIR) write such
 // records; bench/readme.js makes the README's benchmark sections from them. Also the
 // machine's CPU-time counters the benchmarks use to tell whether other processes took
-// CPU a timed call needed.
+// CPU a timed call needed, and the median their tables report.
 
 const fs = require('fs');
 const os = require('os');
@@ -131,4 +131,11 @@ function startRecord(file, { argv = process.argv.slice(2), backend } = {}) {
   return { ...head, machine, finish, write };
 }
 
-module.exports = { startRecord, machineCpuSeconds, otherLoadWhile };
+/** The median of `values` (the mean of the middle two for an even count). */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+module.exports = { startRecord, machineCpuSeconds, otherLoadWhile, median };

@@ -16,6 +16,7 @@ process.env.FUSED_ATTENTION_BACKEND = 'wasm';
 const dist = path.join(__dirname, '..', 'dist');
 const lib = require(path.join(dist, 'index.js'));
 const kernels = require(path.join(dist, 'backend.js')).wasmKernels();
+const { randn } = require('../test/oracle/prng.mjs');
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -25,16 +26,6 @@ const option = (name, fallback) => {
 const dtype = option('--dtype', 'float32');
 const rounds = Number(option('--rounds', '8'));
 const H = 32, L = 4096, D = 128, STEPS = 16;
-
-function randn(n, seed) {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 const prefill = L - STEPS;
 const kFill = { data: randn(H * prefill * D, 2), shape: [1, H, prefill, D] };
